@@ -1,0 +1,41 @@
+# `make report`: set up .venv if needed, install overfitlab, run the full report on embedded data.
+# `make test`:   the same set-up (plus Chromium for the browser test), then the test suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: report report-quick test bench serve browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/overfitlab report --out results
+
+report-quick: $(STAMP)
+	$(BIN)/overfitlab report --quick --out results
+
+# Debian's Chromium for the Playwright test (skipped with a reason when it cannot be installed).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed and not root: the browser test will be skipped"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+bench: $(STAMP)
+	$(BIN)/overfitlab bench
+	$(BIN)/python benchmarks/bench_cnn.py
+	$(BIN)/python benchmarks/bench_playground.py
+
+serve: $(STAMP)
+	$(BIN)/overfitlab serve
+
+clean:
+	rm -rf results .pytest_cache

@@ -1,0 +1,1 @@
+"""The interactive playground: a FastAPI server and one offline page (``overfitlab serve``)."""

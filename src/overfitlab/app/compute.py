@@ -1,0 +1,181 @@
+"""The training behind one playground request: every seed and ensemble member in one compiled call.
+
+A request trains B = seeds x ensemble networks of one architecture on one data set, each from
+its own Glorot initialisation and with its own dropout stream, by full-batch Adam for a fixed
+number of iterations (or until early stopping ends them all). Repetition s is an ensemble of the
+members e = 1..E, whose prediction is the average
+
+    f_s(x) = 1/E * sum_e f_{s,e}(x),
+
+and every plotted quantity is a median with a 10-90 % band over the S repetitions.
+
+Compilation. The continuous controls (alpha, l1, learning rate, dropout rate, the seed) enter the
+compiled program as traced values, and the data (noise level, target) as array values, so moving
+those sliders reuses the compiled code. A program is compiled once per *shape*: the
+:class:`~overfitlab.engine.train.TrainSpec` (layer sizes, activation, iterations, early stopping
+and its patience, whether L1 / dropout are on at all) and the array shapes (training and
+validation sizes, seeds, ensemble). ``jax.jit`` keeps one compiled program per shape in its cache.
+
+Curves. The engine records, per network, the test and training MSE on ``RECORD_POINTS``
+log-spaced iterations. With E > 1 the curves are those of the average member (the mean of the
+members' MSE); the ensemble's own error, which is lower by the members' disagreement, is known
+only for the final weights and reported in the metrics (``test_mse_end``).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from overfitlab.app.schemas import (Band, Curves, Data, Fit, Metrics, Stat, TrainRequest,
+                                    TrainResponse, Units)
+from overfitlab.data.synthetic import TARGETS, noisy_function
+from overfitlab.engine.mlp import forward
+from overfitlab.engine.train import TrainSpec, init_many, make_hyper, record_grid, train
+from overfitlab.experiments.base import band
+
+RECORD_POINTS = 240  # log-spaced iterations at which the MSE curves are recorded
+N_TEST = 100
+GRID = np.linspace(-1.0, 1.0, 161, dtype=np.float32)  # where the fitted curve is drawn
+ES_TOL = 1e-7  # improvement of the validation R^2 that resets the patience counter
+CHUNK = 500  # iterations per compiled scan (early stopping is checked between chunks)
+
+_seen_shapes: set[tuple] = set()
+
+
+def spec_for(req: TrainRequest) -> TrainSpec:
+    """The static part of a request: everything that fixes the compiled program."""
+    return TrainSpec(layer_sizes=req.layer_sizes, activation=req.activation, solver="adam",
+                     max_iter=req.iterations, batch_size=None,
+                     tol=ES_TOL if req.early_stopping else None,
+                     n_iter_no_change=req.patience, early_stopping=req.early_stopping,
+                     use_dropout=req.dropout > 0, use_l1=req.l1 > 0,
+                     chunk=min(CHUNK, req.iterations))
+
+
+def validation_mask(req: TrainRequest) -> np.ndarray:
+    """Boolean mask of the training points held out for early stopping (none without it).
+
+    floor(validation_fraction * n_train) points (at least 1) chosen at random from ``seed``;
+    the limits of :class:`TrainRequest` leave at least 2 points to train on.
+    """
+    mask = np.zeros(req.n_train, bool)
+    if req.early_stopping:
+        n_val = max(1, int(req.validation_fraction * req.n_train))
+        rng = np.random.default_rng([req.seed, 1])
+        mask[rng.choice(req.n_train, n_val, replace=False)] = True
+    return mask
+
+
+@partial(jax.jit, static_argnames=("spec", "n_seeds", "ensemble"))
+def _train_and_predict(spec: TrainSpec, n_seeds: int, ensemble: int, seed, alpha, l1,
+                       learning_rate, dropout, X, y, X_val, y_val, X_test, y_test, grid):
+    """Train the B = n_seeds * ensemble networks; predictions and weight summaries.
+
+    Returns arrays with a leading network axis B (repetition-major: network b belongs to
+    repetition b // ensemble).
+    """
+    n_nets = n_seeds * ensemble
+    init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
+    params = init_many(init_key, n_nets, spec.layer_sizes, spec.activation)
+    hyper = make_hyper(X.shape[0], spec.hidden_sizes, alpha, l1, learning_rate, dropout)
+    hyper = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n_nets,) + a.shape), hyper)
+    val = (X_val, y_val) if spec.early_stopping else (None, None)
+    out = train(spec, params, jax.random.split(run_key, n_nets), hyper, X, y, X_test, y_test,
+                *val, record=RECORD_POINTS)
+    predict = jax.vmap(lambda p, Z: forward(p, Z, spec.activation)[:, 0], in_axes=(0, None))
+    coefs = out.params["coefs"]
+    w_in, w_out = coefs[0], coefs[1]  # (B, 1, H), (B, H, k): the first hidden layer's weights
+    return {
+        "test_mse": out.eval_mse, "train_mse": out.train_mse,
+        "n_iter": out.n_iter, "best_iter": out.best_iter,
+        "grid_pred": predict(out.params, grid[:, None]),
+        "test_pred": predict(out.params, X_test), "train_pred": predict(out.params, X),
+        "unit_norm": jnp.sqrt(jnp.sum(w_in**2, axis=1) + jnp.sum(w_out**2, axis=2)),
+        "unit_off": jnp.all(w_out == 0, axis=2).sum(axis=1),
+        "zeros": sum(jnp.sum(W == 0, axis=tuple(range(1, W.ndim))) for W in coefs),
+    }
+
+
+def _clean(values: np.ndarray) -> list[float | None]:
+    """JSON-safe list: NaN (undefined, e.g. after a network stopped) becomes None."""
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, float).ravel()]
+
+
+def _band(values: np.ndarray) -> Band:
+    """Median and 10-90 % band along axis 0, silent on all-NaN columns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med, lo, hi = band(values, axis=0)
+    return Band(median=_clean(med), low=_clean(lo), high=_clean(hi))
+
+
+def _stat(values: np.ndarray) -> Stat:
+    b = _band(np.asarray(values, float)[:, None])
+    return Stat(median=b.median[0], low=b.low[0], high=b.high[0])
+
+
+def _per_repetition(a: np.ndarray, n_seeds: int, ensemble: int) -> np.ndarray:
+    """(B, ...) -> (S, ...): average over each repetition's ensemble members (NaN-aware)."""
+    a = np.asarray(a, float).reshape((n_seeds, ensemble) + a.shape[1:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=1)
+
+
+def run(req: TrainRequest) -> TrainResponse:
+    """Train, evaluate and summarise one request (see the module docstring)."""
+    start = time.perf_counter()
+    data = noisy_function(n_train=req.n_train, n_test=N_TEST, noise=req.noise,
+                          target=req.target, seed=req.seed)
+    is_val = validation_mask(req)
+    X_fit, y_fit = data.X_train[~is_val], data.y_train[~is_val]
+    X_val, y_val = (data.X_train[is_val], data.y_train[is_val]) if is_val.any() else (X_fit, y_fit)
+    spec = spec_for(req)
+    shape = (spec, req.seeds, req.ensemble, X_fit.shape, X_val.shape)
+    compiled = shape not in _seen_shapes
+    out = _train_and_predict(spec, req.seeds, req.ensemble, req.seed, req.alpha, req.l1,
+                             req.learning_rate, req.dropout, X_fit, y_fit, X_val, y_val,
+                             data.X_test, data.y_test, GRID)
+    out = jax.tree_util.tree_map(np.asarray, out)
+    _seen_shapes.add(shape)
+    S, E = req.seeds, req.ensemble
+
+    steps = record_grid(req.iterations, RECORD_POINTS)
+    test_curve = _band(_per_repetition(out["test_mse"], S, E))
+    train_curve = _band(_per_repetition(out["train_mse"], S, E))
+    median_test = np.array([np.inf if v is None else v for v in test_curve.median])
+    best = int(np.argmin(median_test))
+
+    def ensemble_mse(pred, target):
+        return np.mean((_per_repetition(pred, S, E) - target) ** 2, axis=1)
+
+    es = req.early_stopping
+    metrics = Metrics(
+        best_iteration=int(steps[best]),
+        test_mse_best=Stat(median=test_curve.median[best], low=test_curve.low[best],
+                           high=test_curve.high[best]),
+        test_mse_end=_stat(ensemble_mse(out["test_pred"], data.y_test)),
+        train_mse_end=_stat(ensemble_mse(out["train_pred"], y_fit)),
+        noise_variance=data.bayes_mse,
+        parameters=req.parameters, total_parameters=req.parameters * E,
+        weights=sum(i * o for i, o in zip(req.layer_sizes[:-1], req.layer_sizes[1:])),
+        zero_weights=_stat(out["zeros"]), dead_units=_stat(out["unit_off"]),
+        stopped_at=_stat(out["n_iter"]) if es else None,
+        restored_from=_stat(out["best_iter"]) if es else None,
+    )
+    return TrainResponse(
+        config=req,
+        data=Data(x_train=_clean(data.X_train), y_train=_clean(data.y_train),
+                  is_validation=is_val.tolist(), x_test=_clean(data.X_test),
+                  y_test=_clean(data.y_test)),
+        fit=Fit(x=_clean(GRID), truth=_clean(TARGETS[req.target](GRID.astype(float))),
+                prediction=_band(_per_repetition(out["grid_pred"], S, E))),
+        curves=Curves(iterations=steps.tolist(), train_mse=train_curve, test_mse=test_curve),
+        units=Units(magnitude=_band(-np.sort(-out["unit_norm"], axis=1))),
+        metrics=metrics, compiled=compiled,
+        elapsed_ms=1000.0 * (time.perf_counter() - start))

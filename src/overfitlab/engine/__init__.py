@@ -1,0 +1,1 @@
+"""Pure JAX engine: MLPs, sklearn-exact optimizers, regularizers and vectorized training loops."""

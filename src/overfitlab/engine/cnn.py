@@ -1,0 +1,273 @@
+"""Convolutional networks in pure JAX, NHWC layout: layers, two classic architectures, init, apply.
+
+A model is a tuple of frozen layer descriptions (hashable, so it can be a static argument of
+``jax.jit``); its parameters are a list with one dict per layer (empty for layers without
+weights). Images are ``(N, H, W, C)`` float arrays; kernels are ``(kh, kw, C_in, C_out)`` (HWIO).
+
+Layers and their maths:
+
+* ``Conv``: the cross-correlation deep-learning libraries call convolution,
+  ``y[n, i, j, o] = b[o] + sum_{u, v, c} x[n, i + u, j + v, c] w[u, v, c, o]``; ``"valid"`` keeps
+  the ``(H - kh + 1) x (W - kw + 1)`` positions where the kernel fits, ``"same"`` zero-pads so the
+  output keeps ``H x W``. Parameters: ``kh kw C_in C_out + C_out``.
+* ``Pool``: the max (or mean) over non-overlapping ``s x s`` windows, computed by reshaping to
+  ``(N, H/s, s, W/s, s, C)`` and reducing axes 2 and 4 (faster on CPU than ``reduce_window``);
+  trailing rows/columns that do not fill a window are dropped (floor), as in Keras.
+* ``Dense``: ``y = x W + b`` on the flattened input; ``n_in n_out + n_out`` parameters.
+* ``Dropout``: inverted dropout, ``y = x m / (1 - rate)`` with ``m ~ Bernoulli(1 - rate)`` while
+  training, identity at evaluation (so the expected activation is unchanged).
+* ``Activation``: ``relu`` (``max(x, 0)``) or ``tanh``; ``Flatten``: ``(N, H, W, C) -> (N, HWC)``.
+
+Weights are Glorot-uniform, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` where the fans
+of a convolution count the receptive field, ``fan_in = kh kw C_in``; biases start at zero (the
+Keras defaults, so parameter counts and starting points match the Keras examples).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Sequence, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Params = list  # one dict per layer: {"w": kernel, "b": bias} or {}
+
+
+@dataclass(frozen=True)
+class Conv:
+    """2-D convolution with ``features`` output channels and a ``kernel x kernel`` window."""
+
+    features: int
+    kernel: int
+    padding: str = "valid"  # "valid" | "same"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Non-overlapping ``size x size`` pooling, ``kind`` "max" or "avg"."""
+
+    kind: str = "max"
+    size: int = 2
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected layer with ``units`` outputs."""
+
+    units: int
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Inverted dropout with drop probability ``rate``."""
+
+    rate: float
+
+
+@dataclass(frozen=True)
+class Activation:
+    """Element-wise non-linearity: "relu" or "tanh"."""
+
+    name: str = "relu"
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """``(N, H, W, C) -> (N, H W C)``."""
+
+
+Layer = Union[Conv, Pool, Dense, Dropout, Activation, Flatten]
+Model = tuple  # tuple[Layer, ...]
+
+_ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
+
+
+def conv2d(x: jax.Array, w: jax.Array, b: jax.Array, padding: str) -> jax.Array:
+    """Cross-correlation of NHWC ``x`` with HWIO kernel ``w`` plus bias ``b`` (stride 1)."""
+    y = jax.lax.conv_general_dilated(
+        x, w, window_strides=(1, 1), padding=padding.upper(),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + b
+
+
+def _windows(x: jax.Array, size: int) -> jax.Array:
+    """Crop to multiples of ``size`` and expose the windows as axes 2 and 4."""
+    n, h, w, c = x.shape
+    hs, ws = h // size, w // size
+    if hs == 0 or ws == 0:
+        raise ValueError(f"cannot pool a {h}x{w} map with {size}x{size} windows; "
+                         "use 'same' convolutions or larger images")
+    return x[:, : hs * size, : ws * size, :].reshape(n, hs, size, ws, size, c)
+
+
+def max_pool(x: jax.Array, size: int = 2) -> jax.Array:
+    """Maximum over non-overlapping ``size x size`` windows (reshape + max)."""
+    return _windows(x, size).max(axis=(2, 4))
+
+
+def avg_pool(x: jax.Array, size: int = 2) -> jax.Array:
+    """Mean over non-overlapping ``size x size`` windows (reshape + mean)."""
+    return _windows(x, size).mean(axis=(2, 4))
+
+
+def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> jax.Array:
+    """Inverted dropout: zero each unit with probability ``rate``, scale survivors by 1/(1-rate)."""
+    if not train or rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def _glorot(key: jax.Array, shape: tuple[int, ...], fan_in: int, fan_out: int) -> jax.Array:
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+
+def _init_layer(layer: Layer, key: jax.Array, in_shape: tuple[int, ...]) -> dict:
+    if isinstance(layer, Conv):
+        c_in, k = in_shape[-1], layer.kernel
+        shape = (k, k, c_in, layer.features)
+        w = _glorot(key, shape, k * k * c_in, k * k * layer.features)
+        return {"w": w, "b": jnp.zeros(layer.features, jnp.float32)}
+    if isinstance(layer, Dense):
+        n_in = in_shape[-1]
+        w = _glorot(key, (n_in, layer.units), n_in, layer.units)
+        return {"w": w, "b": jnp.zeros(layer.units, jnp.float32)}
+    return {}
+
+
+def apply_layer(layer: Layer, p: dict, x: jax.Array, key: jax.Array | None = None,
+                train: bool = False) -> jax.Array:
+    """Output of one layer (``key`` is only used by dropout while training)."""
+    if isinstance(layer, Conv):
+        return conv2d(x, p["w"], p["b"], layer.padding)
+    if isinstance(layer, Pool):
+        return max_pool(x, layer.size) if layer.kind == "max" else avg_pool(x, layer.size)
+    if isinstance(layer, Dense):
+        return x @ p["w"] + p["b"]
+    if isinstance(layer, Dropout):
+        return dropout(x, layer.rate, key, train)
+    if isinstance(layer, Activation):
+        return _ACTIVATIONS[layer.name](x)
+    if isinstance(layer, Flatten):
+        return x.reshape(x.shape[0], -1)
+    raise TypeError(f"unknown layer {layer!r}")
+
+
+def init(model: Model, key: jax.Array, input_shape: Sequence[int]) -> Params:
+    """Glorot-uniform weights, zero biases, for images of shape ``input_shape = (H, W, C)``."""
+    return _init(model, key, tuple(int(d) for d in input_shape))
+
+
+@partial(jax.jit, static_argnums=(0, 2))
+def _init(model: Model, key: jax.Array, input_shape: tuple[int, ...]) -> Params:
+    """One compiled initialisation per (model, shape): eager per-layer random calls are slow."""
+    params: Params = []
+    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    for i, layer in enumerate(model):
+        p = _init_layer(layer, jax.random.fold_in(key, i), tuple(x.shape))
+        params.append(p)
+        x = jax.eval_shape(lambda a, p=p, layer=layer: apply_layer(layer, p, a), x)
+    return params
+
+
+def apply(model: Model, params: Params, x: jax.Array, key: jax.Array | None = None,
+          train: bool = False) -> jax.Array:
+    """Logits of the model for a batch ``x``; dropout layer ``i`` uses ``fold_in(key, i)``."""
+    for i, (layer, p) in enumerate(zip(model, params)):
+        k = jax.random.fold_in(key, i) if (train and isinstance(layer, Dropout)) else None
+        x = apply_layer(layer, p, x, k, train)
+    return x
+
+
+def layer_outputs(model: Model, params: Params, x: jax.Array) -> list[jax.Array]:
+    """Every layer's output at evaluation (no dropout), for feature-map figures."""
+    outputs = []
+    for layer, p in zip(model, params):
+        x = apply_layer(layer, p, x)
+        outputs.append(x)
+    return outputs
+
+
+def output_shape(model: Model, input_shape: Sequence[int]) -> tuple[int, ...]:
+    """Shape of one example's output, computed without running the model."""
+    params = jax.eval_shape(lambda: init(model, jax.random.PRNGKey(0), input_shape))
+    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    return tuple(jax.eval_shape(lambda p, a: apply(model, p, a), params, x).shape[1:])
+
+
+def count_parameters(params: Params) -> int:
+    """Total number of trainable scalars (``params`` may also be shapes from ``eval_shape``)."""
+    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params)))
+
+
+def n_parameters(model: Model, input_shape: Sequence[int]) -> int:
+    """Number of trainable scalars of ``model`` on ``input_shape`` images, without computing them."""
+    return count_parameters(jax.eval_shape(lambda: init(model, jax.random.PRNGKey(0), input_shape)))
+
+
+def simple_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
+                   dropout_rate: float = 0.5) -> Model:
+    """The Keras "simple MNIST convnet": conv 32 3x3 relu, max-pool 2, conv 64 3x3 relu,
+    max-pool 2, flatten, dropout, dense ``n_classes`` (softmax in the loss).
+
+    ``width`` multiplies the channel counts; ``padding="same"`` lets the pools fit on 8x8 images.
+    On 28x28x1 with valid padding and width 1 it has 320 + 18,496 + 16,010 = 34,826 parameters.
+    """
+    return (
+        Conv(32 * width, 3, padding), Activation("relu"), Pool("max", 2),
+        Conv(64 * width, 3, padding), Activation("relu"), Pool("max", 2),
+        Flatten(), Dropout(dropout_rate), Dense(n_classes),
+    )
+
+
+def lenet5(n_classes: int = 10, padding: str = "valid", width: int = 1,
+           dropout_rate: float = 0.0) -> Model:
+    """LeNet-5 with ReLU: conv 6 5x5 ('same', standing in for LeNet's 32x32 padded input),
+    avg-pool 2, conv 16 5x5 (``padding``), avg-pool 2, flatten, dense 120, dense 84, dense
+    ``n_classes``; optional dropout before each hidden dense layer.
+
+    On 28x28x1 (valid second conv, width 1) it has 156 + 2,416 + 48,120 + 10,164 + 850 = 61,706
+    parameters, LeNet-5's classic count.
+    """
+    hidden: list[Layer] = []
+    for units in (120, 84):
+        if dropout_rate > 0:
+            hidden.append(Dropout(dropout_rate))
+        hidden += [Dense(units * width), Activation("relu")]
+    return (
+        Conv(6 * width, 5, "same"), Activation("relu"), Pool("avg", 2),
+        Conv(16 * width, 5, padding), Activation("relu"), Pool("avg", 2),
+        Flatten(), *hidden, Dense(n_classes),
+    )
+
+
+def mlp(n_classes: int = 10, hidden: Sequence[int] = (256,), dropout_rate: float = 0.0) -> Model:
+    """Fully connected baseline on flattened pixels: [dense h, relu, dropout] per hidden layer."""
+    layers: list[Layer] = [Flatten()]
+    for units in hidden:
+        layers += [Dense(units), Activation("relu")]
+        if dropout_rate > 0:
+            layers.append(Dropout(dropout_rate))
+    return (*layers, Dense(n_classes))
+
+
+ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5}
+
+
+def build(architecture: str, n_classes: int, image_shape: Sequence[int], padding: str = "auto",
+          width: int = 1, dropout_rate: float = 0.5) -> Model:
+    """The named architecture for ``image_shape``; ``padding="auto"`` picks "valid" when the
+    feature maps still fit the pools with it (e.g. 28x28) and "same" otherwise (e.g. 8x8)."""
+    make = ARCHITECTURES[architecture]
+    if padding != "auto":
+        return make(n_classes, padding, width, dropout_rate)
+    model = make(n_classes, "valid", width, dropout_rate)
+    try:
+        output_shape(model, image_shape)
+    except ValueError:
+        return make(n_classes, "same", width, dropout_rate)
+    return model

@@ -1,0 +1,88 @@
+"""Multi-layer perceptrons as plain pytrees, defined exactly as scikit-learn's MLPRegressor.
+
+Parameters are a dict ``{"coefs": [W_1, ..., W_L], "intercepts": [b_1, ..., b_L]}`` with
+``W_l`` of shape (fan_in, fan_out). The forward pass is
+
+    a_0 = x,   a_l = g(a_{l-1} W_l + b_l)  (hidden layers, activation g),
+    f(x) = a_{L-1} W_L + b_L               (linear output for regression).
+
+Initialisation is Glorot-uniform as MLPRegressor does it: W_l and b_l are drawn from
+U(-r, r) with r = sqrt(6 / (fan_in + fan_out)), and sqrt(2 / (fan_in + fan_out)) for the
+logistic activation.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.special
+
+Params = dict  # {"coefs": list[Array], "intercepts": list[Array]}
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "identity": lambda z: z,
+    "logistic": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+}
+
+# The same functions on NumPy arrays, for float64 prediction outside JAX.
+NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda z: z,
+    "logistic": scipy.special.expit,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+}
+
+
+def check_activation(name: str) -> None:
+    """Raise ValueError naming the allowed activations if ``name`` is not one of them."""
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+        )
+
+
+def glorot_bound(fan_in: int, fan_out: int, activation: str) -> float:
+    """Half-width of MLPRegressor's uniform initialisation for one layer."""
+    factor = 2.0 if activation == "logistic" else 6.0
+    return (factor / (fan_in + fan_out)) ** 0.5
+
+
+def init_mlp(key: jax.Array, layer_sizes: Sequence[int], activation: str,
+             dtype=jnp.float32) -> Params:
+    """Glorot-uniform weights and biases for layers ``layer_sizes`` = (n_in, h_1, ..., n_out)."""
+    check_activation(activation)
+    coefs, intercepts = [], []
+    keys = jax.random.split(key, 2 * (len(layer_sizes) - 1))
+    for i, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        r = glorot_bound(fan_in, fan_out, activation)
+        coefs.append(jax.random.uniform(keys[2 * i], (fan_in, fan_out), dtype, -r, r))
+        intercepts.append(jax.random.uniform(keys[2 * i + 1], (fan_out,), dtype, -r, r))
+    return {"coefs": coefs, "intercepts": intercepts}
+
+
+def forward(params: Params, X: jax.Array, activation: str,
+            hidden_masks: Sequence[jax.Array] | None = None, backend: str = "jax") -> jax.Array:
+    """Network output f(X) of shape (n_samples, n_outputs).
+
+    ``hidden_masks[l]`` (shape (h_l,) or broadcastable to (n_samples, h_l)) multiplies the
+    activations of hidden layer l: 0/1 masks switch units off (small networks, pruning) and
+    scaled Bernoulli masks implement inverted dropout. ``backend="numpy"`` evaluates the same
+    network on NumPy arrays (e.g. in float64, row by row independent of batch order).
+    """
+    g = (NUMPY_ACTIVATIONS if backend == "numpy" else ACTIVATIONS)[activation]
+    a = X
+    n_hidden = len(params["coefs"]) - 1
+    for l in range(n_hidden):
+        a = g(a @ params["coefs"][l] + params["intercepts"][l])
+        if hidden_masks is not None:
+            a = a * hidden_masks[l]
+    return a @ params["coefs"][-1] + params["intercepts"][-1]
+
+
+def n_parameters(layer_sizes: Sequence[int]) -> int:
+    """Number of weights and biases of an MLP with these layer sizes."""
+    return sum((i + 1) * o for i, o in zip(layer_sizes[:-1], layer_sizes[1:]))

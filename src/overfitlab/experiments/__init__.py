@@ -1,0 +1,1 @@
+"""Named, reproducible experiments; see :func:`overfitlab.experiments.registry.experiments`."""

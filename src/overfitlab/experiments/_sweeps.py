@@ -1,0 +1,236 @@
+"""Penalty sweeps shared by the weight-penalty and small-network experiments.
+
+The sweeps train the course's 1-H-1 network (full-batch Adam, a fixed number of iterations) for
+every (seed, coefficient) pair in one compiled call: ``seeds`` initialisations, each shared by
+all coefficients, times the swept values of two penalties,
+
+* ``"alpha"``: J(W) = 1/(2n) sum_i (y_i - f(x_i))^2 + alpha/(2n) sum_l ||W_l||^2 (scikit-learn's
+  L2, weight decay);
+* ``"l1"``: the same data term with l1/n sum_l sum_ij |W_l,ij| applied by a soft-threshold step
+  after each update (exact zeros).
+
+Sweeps are memoised in-process (:func:`penalty_sweeps` is an LRU cache keyed by the frozen
+:class:`SweepSetup` and the values), so small-network reuses the L2 sweep that weight-penalty
+ran in the same report without training it again. The returned arrays are read-only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from overfitlab.data.synthetic import TARGETS, RegressionData, noisy_function
+from overfitlab.engine.mlp import ACTIVATIONS, forward
+from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
+from overfitlab.experiments.base import Config, ConfigError
+
+SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
+"""Quick-preset overrides of the shared sweep fields (identical in both experiments, so the
+quick report also trains the L2 sweep once)."""
+
+
+@dataclass(frozen=True)
+class PenaltySweepConfig(Config):
+    """Fields of the course protocol and of the sweeps (defaults: the full preset).
+
+    The L2 sweep is ``alpha = 0`` (the unregularized reference) followed by ``n_alphas`` values
+    log-uniform in ``[alpha_min, alpha_max]``; the L1 sweep is ``n_l1`` values log-uniform in
+    ``[l1_min, l1_max]`` (without L2).
+    """
+
+    n_train: int = 10
+    n_test: int = 100
+    noise: float = 0.2
+    target: str = "x^2"
+    hidden_units: int = 20
+    activation: str = "tanh"
+    learning_rate: float = 1e-3
+    max_iter: int = 20000
+    alpha_min: float = 1e-5
+    alpha_max: float = 10.0
+    n_alphas: int = 31
+    l1_min: float = 1e-3
+    l1_max: float = 10.0
+    n_l1: int = 9
+
+    QUICK: ClassVar[dict[str, Any]] = SWEEP_QUICK
+
+    def validate(self) -> None:
+        checks = [
+            (self.n_train >= 2, f"n_train must be >= 2, got {self.n_train}"),
+            (self.n_test >= 1, f"n_test must be >= 1, got {self.n_test}"),
+            (self.noise >= 0, f"noise must be >= 0, got {self.noise}"),
+            (self.target in TARGETS,
+             f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
+            (self.hidden_units >= 2, f"hidden_units must be >= 2, got {self.hidden_units}"),
+            (self.activation in ACTIVATIONS,
+             f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (10 <= self.max_iter <= 200_000,
+             f"max_iter must be in [10, 200000], got {self.max_iter}"),
+            (0 < self.alpha_min < self.alpha_max,
+             f"need 0 < alpha_min < alpha_max, got alpha_min={self.alpha_min}, "
+             f"alpha_max={self.alpha_max}"),
+            (self.n_alphas >= 3, f"n_alphas must be >= 3, got {self.n_alphas}"),
+            (0 < self.l1_min < self.l1_max,
+             f"need 0 < l1_min < l1_max, got l1_min={self.l1_min}, l1_max={self.l1_max}"),
+            (self.n_l1 >= 3, f"n_l1 must be >= 3, got {self.n_l1}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def setup(self) -> "SweepSetup":
+        """The hashable training setup shared by every sweep of this configuration."""
+        return SweepSetup(self.seed, self.seeds, self.n_train, self.n_test, self.noise,
+                          self.target, self.hidden_units, self.activation, self.learning_rate,
+                          self.max_iter)
+
+    def alphas(self) -> tuple[float, ...]:
+        """The L2 sweep: 0, then ``n_alphas`` log-uniform values."""
+        grid = np.geomspace(self.alpha_min, self.alpha_max, self.n_alphas)
+        return (0.0, *(float(a) for a in grid))
+
+    def l1s(self) -> tuple[float, ...]:
+        """The L1 sweep: ``n_l1`` log-uniform values."""
+        return tuple(float(v) for v in np.geomspace(self.l1_min, self.l1_max, self.n_l1))
+
+    def sweeps(self) -> "Sweeps":
+        """Both sweeps of this configuration (memoised)."""
+        return penalty_sweeps(self.setup(), self.alphas(), self.l1s())
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    """Everything but the swept values that fixes a sweep's result."""
+
+    seed: int
+    seeds: int
+    n_train: int
+    n_test: int
+    noise: float
+    target: str
+    hidden_units: int
+    activation: str
+    learning_rate: float
+    max_iter: int
+
+    def data(self) -> RegressionData:
+        """The course data set of this seed."""
+        return noisy_function(self.n_train, self.n_test, self.noise, self.target, self.seed)
+
+    def spec(self) -> TrainSpec:
+        """Fixed-length full-batch Adam training of the 1-H-1 network, with the L1 step."""
+        return TrainSpec((1, self.hidden_units, 1), self.activation, "adam", self.max_iter,
+                         tol=None, chunk=min(self.max_iter, 1000), use_l1=True)
+
+
+@dataclass(frozen=True)
+class PenaltySweep:
+    """Trained networks of one sweep; arrays have leading axes (seed S, value C)."""
+
+    penalty: str  # "alpha" or "l1"
+    values: np.ndarray  # (C,)
+    coefs: tuple[np.ndarray, ...]  # W_l of shape (S, C, fan_in, fan_out)
+    intercepts: tuple[np.ndarray, ...]  # b_l of shape (S, C, fan_out)
+    train_mse: np.ndarray  # (S, C)
+    test_mse: np.ndarray  # (S, C)
+
+    def params_at(self, index: int) -> dict:
+        """The S networks trained with ``values[index]`` as one stacked pytree."""
+        return {"coefs": [W[:, index] for W in self.coefs],
+                "intercepts": [b[:, index] for b in self.intercepts]}
+
+    def weights(self) -> np.ndarray:
+        """All weights (biases excluded) flattened per network: (S, C, n_weights)."""
+        S, C = self.train_mse.shape
+        return np.concatenate([W.reshape(S, C, -1) for W in self.coefs], axis=-1)
+
+
+def predict(params: dict, X: np.ndarray, activation: str, masks=None) -> np.ndarray:
+    """Predictions (..., n_points) of networks stacked along any leading axes.
+
+    ``masks`` (optional) holds one (..., h_l) 0/1 array per hidden layer, stacked like
+    ``params``.
+    """
+    lead = params["intercepts"][-1].shape[:-1]
+    flat = jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,) + a.shape[len(lead):]),
+                                  params)
+    Xj = jnp.asarray(X)
+    if masks is None:
+        out = jax.vmap(lambda p: forward(p, Xj, activation))(flat)
+    else:
+        flat_masks = [jnp.reshape(m, (-1, m.shape[-1])) for m in masks]
+        out = jax.vmap(lambda p, m: forward(p, Xj, activation, m))(flat, flat_masks)
+    return np.asarray(out[..., 0]).reshape(lead + (Xj.shape[0],))
+
+
+def mse(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean squared error over the last axis, in float64."""
+    return np.mean((np.asarray(pred, np.float64) - np.asarray(y, np.float64)) ** 2, axis=-1)
+
+
+@dataclass(frozen=True)
+class Sweeps:
+    """The L2 sweep and the L1 sweep, trained together."""
+
+    l2: PenaltySweep
+    l1: PenaltySweep
+
+
+@lru_cache(maxsize=4)
+def penalty_sweeps(setup: SweepSetup, alphas: tuple[float, ...],
+                   l1s: tuple[float, ...]) -> Sweeps:
+    """Train ``setup.seeds`` x (``len(alphas)`` + ``len(l1s)``) networks in one compiled call.
+
+    The first ``len(alphas)`` configurations have L2 coefficient ``alphas[c]`` and no L1; the
+    others L1 coefficient ``l1s[c]`` and no L2. All are compiled with the proximal L1 step,
+    which is the identity for l1 = 0 (soft-thresholding by 0). Seed s starts every
+    configuration from the same initial weights.
+    """
+    data = setup.data()
+    hidden = (setup.hidden_units,)
+    hyper = stack_hypers(
+        [make_hyper(setup.n_train, hidden, alpha=a, learning_rate=setup.learning_rate)
+         for a in alphas]
+        + [make_hyper(setup.n_train, hidden, alpha=0.0, l1=v, learning_rate=setup.learning_rate)
+           for v in l1s])
+    out = train_grid(setup.spec(), jax.random.PRNGKey(setup.seed), setup.seeds, hyper,
+                     data.X_train, data.y_train)
+    params = jax.tree_util.tree_map(np.asarray, out.params)
+    train_mse = mse(predict(params, data.X_train, setup.activation), data.y_train)
+    test_mse = mse(predict(params, data.X_test, setup.activation), data.y_test)
+
+    def part(penalty: str, values: tuple[float, ...], columns: slice) -> PenaltySweep:
+        arrays = [np.array(a[:, columns]) for a in
+                  (*params["coefs"], *params["intercepts"], train_mse, test_mse)]
+        arrays.append(np.array(values, dtype=np.float64))
+        for a in arrays:
+            a.flags.writeable = False
+        n_layers = len(params["coefs"])
+        return PenaltySweep(penalty, arrays[-1], tuple(arrays[:n_layers]),
+                            tuple(arrays[n_layers:2 * n_layers]), arrays[-3], arrays[-2])
+
+    n_alphas = len(alphas)
+    return Sweeps(part("alpha", alphas, slice(0, n_alphas)),
+                  part("l1", l1s, slice(n_alphas, None)))
+
+
+def best_index(test_mse: np.ndarray, first: int = 0) -> int:
+    """Index (>= ``first``) of the value whose median test MSE over seeds is smallest."""
+    return first + int(np.argmin(np.median(test_mse[:, first:], axis=0)))
+
+
+def per_seed_best(values: np.ndarray, test_mse: np.ndarray, first: int = 0) -> np.ndarray:
+    """Each seed's own best value (argmin of its test MSE over ``values[first:]``)."""
+    return values[first + np.argmin(test_mse[:, first:], axis=1)]
+
+
+def geometric_band(values: np.ndarray) -> tuple[float, float, float]:
+    """Median and 10-90 % percentiles of positive ``values`` computed on a log scale."""
+    lo, med, hi = np.exp(np.percentile(np.log(values), [10, 50, 90]))
+    return float(med), float(lo), float(hi)

@@ -1,0 +1,198 @@
+"""The experiment contract: a Config in, a Result out.
+
+Every experiment module in :mod:`overfitlab.experiments` defines ``EXPERIMENT``, an
+:class:`Experiment` naming its :class:`Config` subclass and its ``run`` function. ``run`` never
+prints: it reports progress through an optional callback and returns a :class:`Result`, which the
+CLI, the report and the playground render.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction_done, message)``; fraction in [0, 1]."""
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which and how to fix it."""
+
+
+def no_progress(fraction: float, message: str) -> None:  # noqa: ARG001
+    """Progress callback that ignores updates."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Base of every experiment configuration.
+
+    Subclasses add fields with defaults equal to the ``full`` preset and list the overrides of
+    the ``quick`` preset in ``QUICK``. Validation lives in ``validate`` (called after creation),
+    raising :class:`ConfigError` with a message that names the field.
+    """
+
+    seed: int = 0
+    seeds: int = 20
+
+    QUICK: ClassVar[dict[str, Any]] = {}
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if self.seeds < 1:
+            raise ConfigError(f"seeds must be >= 1, got {self.seeds}; use --seeds 1 or more")
+        self.validate()
+
+    def validate(self) -> None:
+        """Check experiment-specific fields; override in subclasses."""
+
+    @classmethod
+    def preset(cls, name: str = "full", **overrides: Any) -> "Config":
+        """The ``full`` or ``quick`` preset, with ``overrides`` applied and validated."""
+        if name not in ("full", "quick"):
+            raise ConfigError(f"unknown preset {name!r}; use 'full' or 'quick'")
+        values = dict(cls.QUICK) if name == "quick" else {}
+        values.update(overrides)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            known = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise ConfigError(f"unknown parameter {unknown[0]!r}; known parameters: {known}")
+        return cls(**values)
+
+    @classmethod
+    def parse_assignments(cls, assignments: list[str]) -> dict[str, Any]:
+        """Turn ``["key=value", ...]`` into typed overrides, using the field annotations."""
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        out: dict[str, Any] = {}
+        for item in assignments:
+            if "=" not in item:
+                raise ConfigError(f"--set expects key=value, got {item!r}")
+            key, raw = (s.strip() for s in item.split("=", 1))
+            if key not in names:
+                raise ConfigError(
+                    f"unknown parameter {key!r}; known parameters: {', '.join(sorted(names))}"
+                )
+            out[key] = _coerce(raw, hints[key], key)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every parameter, resolved, as JSON-ready values."""
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(self).items()}
+
+
+def _coerce(raw: str, annotation: Any, key: str) -> Any:
+    """Convert the text ``raw`` to the annotated type of field ``key``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if raw.lower() in ("none", "null", "") and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(raw, inner[0], key)
+    if origin is tuple:
+        parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
+        elem = args[0] if args else float
+        return tuple(_coerce(p.strip(), elem, key) for p in parts)
+    try:
+        if annotation is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if annotation is int:
+            value = float(raw)
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        if annotation is float:
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+    except ValueError:
+        raise ConfigError(
+            f"{key}={raw!r} is not a valid {annotation.__name__}; e.g. --set {key}=..."
+        ) from None
+    return raw
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+@dataclass
+class Answer:
+    """A question of the course answered with a number (or text) and why.
+
+    ``low``/``high`` hold the 10-90 % band across seeds when the value varies by seed.
+    """
+
+    id: str
+    question: str
+    value: float | int | str | None
+    explanation: str
+    low: float | None = None
+    high: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "value": _jsonable(self.value),
+            "low": _jsonable(self.low),
+            "high": _jsonable(self.high),
+            "explanation": self.explanation,
+        }
+
+
+@dataclass
+class Result:
+    """What an experiment returns: numbers, answers, figures and the arrays behind them."""
+
+    experiment: str
+    config: Config
+    metrics: dict[str, float]
+    answers: list[Answer]
+    figures: dict[str, Any] = field(default_factory=dict)  # file name -> matplotlib Figure
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def answer(self, answer_id: str) -> Answer:
+        """The answer with id ``answer_id`` (KeyError if absent)."""
+        for a in self.answers:
+            if a.id == answer_id:
+                return a
+        raise KeyError(answer_id)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment: its description, config class and run function."""
+
+    name: str
+    description: str
+    config_class: type[Config]
+    run: Callable[..., Result]  # run(config, progress=no_progress) -> Result
+    order: int = 100  # position in `overfitlab list` and in the report
+
+
+def band(values: Any, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and 10-90 % percentiles of ``values`` along ``axis`` (NaN-aware)."""
+    v = np.asarray(values, dtype=float)
+    # np.percentile is vectorised; nanpercentile loops in Python, so use it only when needed.
+    pct = np.nanpercentile if np.isnan(v).any() else np.percentile
+    lo, med, hi = pct(v, [10, 50, 90], axis=axis)
+    return med, lo, hi

@@ -1,0 +1,359 @@
+"""cnn: a convolutional network against a fully connected one on the same images and budget.
+
+The course replaces the weighted sum of a neuron by a convolution: one small kernel slides over
+the whole image, so a layer needs ``kh kw C_in C_out`` weights however large the image is. This
+experiment trains the Keras "simple MNIST convnet" (or LeNet-5) on scikit-learn's 8x8 digits
+(default), MNIST or CIFAR-10 read from local files, then trains a fully connected network on the
+same data with the same optimizer, schedule and number of epochs, and compares parameters and
+accuracy. A CNN run is costly, so a single seed is the default (``seeds=1``); more seeds give
+the 10-90 % band of every seed-dependent answer.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import jax
+import numpy as np
+
+from overfitlab.data.cifar10 import CLASSES as CIFAR_CLASSES
+from overfitlab.data.cifar10 import load_cifar10
+from overfitlab.data.digits import load_digits
+from overfitlab.data.mnist import load_mnist
+from overfitlab.engine import cnn
+from overfitlab.engine.cnn_train import Fit, TrainSettings, evaluate, fit
+from overfitlab.experiments.base import (Answer, Config, ConfigError, Experiment, Progress,
+                                         Result, band, no_progress)
+from overfitlab.plots import cnn as plots
+
+DATASETS = ("digits", "mnist", "cifar10")
+# Full-preset epochs and batch size per dataset, used when the field is left at 0.
+DEFAULT_EPOCHS = {"digits": 30, "mnist": 2, "cifar10": 10}
+DEFAULT_BATCH = {"digits": 64, "mnist": 128, "cifar10": 128}
+TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
+DATA_ENV = "OVERFITLAB_DATA"
+
+
+@dataclass(frozen=True)
+class CNNConfig(Config):
+    """Data, architecture and training of the cnn experiment (defaults: the full preset).
+
+    ``epochs=0`` / ``batch_size=0`` pick the dataset's default (digits 30 x 64, MNIST 2 x 128,
+    CIFAR-10 10 x 128); ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
+    """
+
+    seeds: int = 1
+    dataset: str = "digits"
+    data_dir: str | None = None
+    architecture: str = "simple"
+    width: int = 1
+    padding: str = "auto"
+    epochs: int = 0
+    batch_size: int = 0
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    dropout: float = 0.5
+    augment: bool = False
+    shift: int = 2
+    holdout_fraction: float = 1 / 6
+    mlp_hidden: tuple[int, ...] = (256,)
+
+    QUICK: ClassVar[dict[str, Any]] = {"epochs": 10}
+
+    def __post_init__(self) -> None:
+        if self.dataset in DATASETS:
+            if self.epochs == 0:
+                object.__setattr__(self, "epochs", DEFAULT_EPOCHS[self.dataset])
+            if self.batch_size == 0:
+                object.__setattr__(self, "batch_size", DEFAULT_BATCH[self.dataset])
+            if self.data_dir is None and self.dataset != "digits" and os.environ.get(DATA_ENV):
+                object.__setattr__(self, "data_dir", os.environ[DATA_ENV])
+        super().__post_init__()
+
+    def validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"dataset={self.dataset!r} is unknown; use one of {', '.join(DATASETS)}")
+        if self.dataset != "digits" and not self.data_dir:
+            raise ConfigError(f"dataset={self.dataset} needs its files: --set data_dir=/path/to/"
+                              f"{self.dataset} or set {DATA_ENV} (nothing is downloaded)")
+        if self.dataset != "digits" and not os.path.isdir(os.path.expanduser(self.data_dir)):
+            raise ConfigError(f"data_dir={self.data_dir!r} is not a directory; point it at the "
+                              f"folder holding the {self.dataset} files")
+        if self.architecture not in cnn.ARCHITECTURES:
+            raise ConfigError(f"architecture={self.architecture!r} is unknown; use "
+                              f"{' or '.join(cnn.ARCHITECTURES)}")
+        if self.padding not in ("auto", "same", "valid"):
+            raise ConfigError(f"padding={self.padding!r}; use auto, same or valid")
+        for name in ("width", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.shift < 0:
+            raise ConfigError(f"shift must be >= 0 pixels, got {self.shift}")
+        if not 0 < self.holdout_fraction < 1:
+            raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+        if not self.mlp_hidden or min(self.mlp_hidden) < 1:
+            raise ConfigError(f"mlp_hidden needs positive layer widths, e.g. --set mlp_hidden=256")
+
+
+@dataclass
+class ImageData:
+    """Standardised train/test images (NHWC) and labels, plus how the test set was obtained."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    held_out: bool
+    note: str
+
+
+def holdout_split(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, test)`` with ``round(fraction n)`` test images drawn per class in
+    proportion (stratified), from a fixed generator so the split does not depend on the seed."""
+    rng = np.random.default_rng(0)
+    n_test = round(fraction * len(labels))
+    order = rng.permutation(len(labels))
+    # Rank each image within its class, then take the lowest relative ranks: stratified.
+    rank = np.empty(len(labels))
+    for c in np.unique(labels):
+        members = order[labels[order] == c]
+        rank[members] = (np.arange(len(members)) + 0.5) / len(members)
+    test = np.sort(np.argsort(rank, kind="stable")[:n_test])
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return train, test
+
+
+def load_data(config: CNNConfig) -> ImageData:
+    """Load the configured dataset, hold out a test set if it has none, standardise per channel
+    with the training mean and standard deviation."""
+    if config.dataset == "digits":
+        x, y = load_digits()
+        x_test = y_test = None
+        names = tuple(str(d) for d in range(10))
+        source = "scikit-learn's bundled 8x8 digits"
+    else:
+        loader = load_mnist if config.dataset == "mnist" else load_cifar10
+        x, y, x_test, y_test = loader(config.data_dir)
+        names = tuple(str(d) for d in range(10)) if config.dataset == "mnist" else CIFAR_CLASSES
+        source = f"{config.dataset} from {config.data_dir}"
+    held_out = x_test is None
+    if held_out:
+        train, test = holdout_split(y, config.holdout_fraction)
+        x, y, x_test, y_test = x[train], y[train], x[test], y[test]
+        note = (f"No official test split for {source}: {len(test)} of its {len(train) + len(test)}"
+                f" training images ({config.holdout_fraction:.1%}, stratified, fixed split) were "
+                "held out as the test set and never trained on.")
+    else:
+        note = f"Tested on the official test split of {source} ({len(x_test)} images)."
+    mean = x.mean(axis=(0, 1, 2))
+    std = x.std(axis=(0, 1, 2))
+    standardise = lambda a: ((a - mean) / std).astype(np.float32)  # noqa: E731
+    return ImageData(standardise(x), y, standardise(x_test), y_test, names, held_out, note)
+
+
+def _seed_key(config: CNNConfig, index: int) -> jax.Array:
+    return jax.random.fold_in(jax.random.PRNGKey(config.seed), index)
+
+
+def _train_subset(n: int) -> np.ndarray:
+    return np.random.default_rng(1).permutation(n)[: min(n, TRAIN_ACCURACY_IMAGES)]
+
+
+def _dense_equivalent(model: cnn.Model, image_shape: tuple[int, ...]) -> int:
+    """Parameters a dense layer would need to map the image to the first conv layer's output."""
+    first = cnn.output_shape(model[:1], image_shape)
+    n_in, n_out = int(np.prod(image_shape)), int(np.prod(first))
+    return n_in * n_out + n_out
+
+
+def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
+    """Train the CNN and the MLP baseline on ``config.seeds`` seeds; measure, plot, answer."""
+    start = time.perf_counter()
+    progress(0.0, f"loading {config.dataset}")
+    data = load_data(config)
+    shape = data.x_train.shape[1:]
+    n_classes = len(data.class_names)
+    model = cnn.build(config.architecture, n_classes, shape, config.padding, config.width,
+                      config.dropout)
+    baseline = cnn.mlp(n_classes, config.mlp_hidden, config.dropout)
+    settings = TrainSettings(epochs=config.epochs, batch_size=config.batch_size,
+                             learning_rate=config.learning_rate,
+                             weight_decay=config.weight_decay,
+                             augment_shift=config.shift if config.augment else 0)
+    subset = _train_subset(len(data.x_train))
+
+    cnn_fits: list[Fit] = []
+    mlp_fits: list[Fit] = []
+    per_seed: dict[str, list[float]] = {k: [] for k in (
+        "test_accuracy", "train_accuracy", "test_loss", "mlp_test_accuracy",
+        "mlp_train_accuracy", "train_seconds", "mlp_train_seconds", "images_per_second")}
+    predictions = None
+    share = 1.0 / config.seeds
+    for s in range(config.seeds):
+        key_cnn, key_mlp = jax.random.split(_seed_key(config, s))
+        tag = f" seed {s + 1}/{config.seeds}" if config.seeds > 1 else ""
+
+        def part(lo: float, hi: float, label: str) -> Progress:
+            return lambda f, m: progress((s + lo + (hi - lo) * f) * share, m)
+
+        f_cnn = fit(model, key_cnn, data.x_train, data.y_train, data.x_test, data.y_test,
+                    settings, part(0.0, 0.8, "CNN"), label="CNN" + tag)
+        f_mlp = fit(baseline, key_mlp, data.x_train, data.y_train, data.x_test, data.y_test,
+                    settings, part(0.8, 1.0, "MLP"), label="MLP" + tag)
+        test_loss, test_acc, pred = evaluate(model, f_cnn.params, data.x_test, data.y_test)
+        _, train_acc, _ = evaluate(model, f_cnn.params, data.x_train[subset],
+                                   data.y_train[subset])
+        _, mlp_test_acc, _ = evaluate(baseline, f_mlp.params, data.x_test, data.y_test)
+        _, mlp_train_acc, _ = evaluate(baseline, f_mlp.params, data.x_train[subset],
+                                       data.y_train[subset])
+        predictions = pred if predictions is None else predictions
+        cnn_fits.append(f_cnn)
+        mlp_fits.append(f_mlp)
+        for name, value in (("test_accuracy", test_acc), ("train_accuracy", train_acc),
+                            ("test_loss", test_loss), ("mlp_test_accuracy", mlp_test_acc),
+                            ("mlp_train_accuracy", mlp_train_acc),
+                            ("train_seconds", f_cnn.train_seconds),
+                            ("mlp_train_seconds", f_mlp.train_seconds),
+                            ("images_per_second", f_cnn.images_per_second)):
+            per_seed[name].append(value)
+
+    stats = {k: band(v) for k, v in per_seed.items()}
+    med = {k: float(v[0]) for k, v in stats.items()}
+    p_cnn = cnn.count_parameters(cnn_fits[0].params)
+    p_mlp = cnn.count_parameters(mlp_fits[0].params)
+    dense_first = _dense_equivalent(model, shape)
+    metrics = {
+        **med,
+        "parameters_cnn": p_cnn,
+        "parameters_mlp": p_mlp,
+        "parameters_first_layer": cnn.count_parameters(cnn_fits[0].params[:1]),
+        "dense_equivalent_first_layer": dense_first,
+        "epochs": config.epochs,
+        "steps": cnn_fits[0].steps,
+        "n_train": len(data.x_train),
+        "n_test": len(data.x_test),
+        "test_held_out_from_train": float(data.held_out),
+        "seeds": config.seeds,
+    }
+    notes = [data.note,
+             f"The CNN trains {config.seeds} seed(s) (seeds=1 by default: one run is costly); "
+             "add --seeds N for a 10-90 % band.",
+             f"train_accuracy is measured in evaluation mode on {len(subset)} training images.",
+             "Timings are wall-clock seconds of the training steps, including the first step's "
+             "compilation, on whatever else shares the machine."]
+    figures = _figures(config, data, model, cnn_fits[0], mlp_fits[0], predictions)
+    arrays = {
+        "cnn_" + k: v for k, v in cnn_fits[0].history.items()} | {
+        "mlp_" + k: v for k, v in mlp_fits[0].history.items()} | {
+        "test_predictions": predictions.astype(np.int32),
+        "test_labels": data.y_test.astype(np.int32),
+        "confusion": _confusion(data.y_test, predictions, n_classes),
+        "first_layer_filters": np.asarray(cnn_fits[0].params[0]["w"]),
+        "test_accuracy_per_seed": np.asarray(per_seed["test_accuracy"]),
+        "mlp_test_accuracy_per_seed": np.asarray(per_seed["mlp_test_accuracy"]),
+    }
+    answers = _answers(config, data, stats, metrics)
+    return Result("cnn", config, metrics, answers, figures, arrays, notes,
+                  time.perf_counter() - start)
+
+
+def _confusion(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    counts = np.zeros((k, k), np.int64)
+    np.add.at(counts, (true, predicted), 1)
+    return counts
+
+
+def _figures(config: CNNConfig, data: ImageData, model: cnn.Model, f_cnn: Fit, f_mlp: Fit,
+             predictions: np.ndarray) -> dict[str, Any]:
+    k = len(data.class_names)
+    outputs = cnn.layer_outputs(model, f_cnn.params, data.x_test[:1])
+    relus = [(i, out) for i, (layer, out) in enumerate(zip(model, outputs))
+             if isinstance(layer, cnn.Activation) and np.ndim(out) == 4]
+    wrong = np.flatnonzero(predictions != data.y_test)[:16]
+    return {
+        "learning_curves.png": plots.learning_curves(
+            {f"CNN ({config.architecture})": f_cnn.history, "MLP": f_mlp.history}),
+        "confusion_matrix.png": plots.confusion_matrix(
+            _confusion(data.y_test, predictions, k), data.class_names),
+        "filters.png": plots.filters(np.asarray(f_cnn.params[0]["w"])),
+        "feature_maps.png": plots.feature_maps(
+            data.x_test[0], [np.asarray(out[0]) for _, out in relus],
+            [f"conv{n + 1}" for n in range(len(relus))]),
+        "misclassified.png": plots.misclassified(
+            data.x_test[wrong], data.y_test[wrong], predictions[wrong], data.class_names),
+    }
+
+
+def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple], metrics: dict[str, float]) -> list[Answer]:
+    def spread(name: str) -> dict[str, float | None]:
+        if config.seeds == 1:
+            return {"low": None, "high": None}
+        return {"low": float(stats[name][1]), "high": float(stats[name][2])}
+
+    acc, mlp_acc = metrics["test_accuracy"], metrics["mlp_test_accuracy"]
+    p_cnn, p_mlp = metrics["parameters_cnn"], metrics["parameters_mlp"]
+    where = ("held out from the training split (no official test files)" if data.held_out
+             else "of the official test split")
+    arch = "simple convnet" if config.architecture == "simple" else "LeNet-5"
+    hidden = "-".join(str(h) for h in config.mlp_hidden)
+    better = "higher" if acc > mlp_acc else "not higher"
+    return [
+        Answer("test_accuracy", f"What fraction of unseen {config.dataset} images does the CNN "
+               "classify correctly?", acc,
+               f"The {arch} ({p_cnn:,} parameters) labels {acc:.2%} of the {len(data.y_test):,} "
+               f"test images {where} correctly after {config.epochs} epochs.",
+               **spread("test_accuracy")),
+        Answer("train_accuracy", "How well does it fit its own training images?",
+               metrics["train_accuracy"],
+               f"{metrics['train_accuracy']:.2%} of {min(len(data.y_train), TRAIN_ACCURACY_IMAGES):,} "
+               f"training images, against {acc:.2%} on test images: a gap of "
+               f"{100 * (metrics['train_accuracy'] - acc):+.2f} percentage points, small because dropout "
+               f"({config.dropout:g}), weight decay ({config.weight_decay:g}) and weight sharing "
+               "limit overfitting.", **spread("train_accuracy")),
+        Answer("parameters_cnn", "How many trainable parameters does the CNN have?", p_cnn,
+               f"Each convolution needs only kernel height x width x input channels x filters "
+               f"weights plus a bias per filter, whatever the image size. A dense layer producing "
+               f"the same first feature maps from the pixels would need "
+               f"{metrics['dense_equivalent_first_layer']:,} parameters instead of "
+               f"{metrics['parameters_first_layer']:,} for the first convolution."),
+        Answer("parameters_mlp", "How many parameters does the fully connected baseline have?",
+               p_mlp,
+               f"A {hidden}-unit hidden layer on the {int(np.prod(data.x_train.shape[1:]))} "
+               f"flattened pixels gives {p_mlp:,} parameters, {p_mlp / p_cnn:.2f} times the CNN's "
+               f"{p_cnn:,}."),
+        Answer("mlp_test_accuracy", "What does the fully connected network reach with the same "
+               "data, optimizer and epochs?", mlp_acc,
+               f"{mlp_acc:.2%} against the CNN's {acc:.2%} ({better}) with {p_mlp / p_cnn:.2f}x "
+               f"the parameters: sharing one small kernel across positions builds in that a "
+               f"stroke means the same thing anywhere in the image.",
+               **spread("mlp_test_accuracy")),
+        Answer("epochs", "How many passes over the training data did each network get?",
+               config.epochs,
+               f"{config.epochs} epochs of {len(data.y_train) // config.batch_size} mini-batches "
+               f"of {config.batch_size} (the last partial batch is dropped), Adam with weight "
+               f"decay under a one-cycle cosine schedule peaking at {config.learning_rate:g}."),
+        Answer("train_seconds", "How long did the CNN train?", metrics["train_seconds"],
+               f"{metrics['train_seconds']:.1f} s of wall-clock training "
+               f"({metrics['images_per_second']:,.0f} images per second, compilation included, "
+               f"evaluation excluded) on {jax.default_backend().upper()}; the MLP took "
+               f"{metrics['mlp_train_seconds']:.1f} s.", **spread("train_seconds")),
+    ]
+
+
+EXPERIMENT = Experiment(
+    name="cnn",
+    description="A convolutional network vs a fully connected one: parameters and accuracy "
+                "(digits, MNIST or CIFAR-10).",
+    config_class=CNNConfig,
+    run=run,
+    order=85,
+)

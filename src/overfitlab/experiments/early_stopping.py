@@ -1,0 +1,254 @@
+"""Early stopping on the course's 10 noisy points of y = x^2, two ways.
+
+The 1-20-1 tanh network is trained for ``max_iter`` full-batch Adam iterations from ``seeds``
+initialisations at once, recording train and test MSE after every iteration. Then:
+
+* the course's way: the iteration n* that minimises the (median) test curve is read off, and the
+  networks are retrained from the same initial weights for exactly n* iterations. Because the
+  test set chose n*, the test error at n* is an optimistic estimate: the test set was peeked at.
+* the honest way: a validation split of the training points is held out; training stops when the
+  validation R^2 has not improved for ``patience`` iterations and the best-validation weights are
+  restored (scikit-learn's ``early_stopping``). The test set is used once, at the end.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from overfitlab.data.synthetic import TARGETS, noisy_function
+from overfitlab.engine.mlp import forward
+from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
+from overfitlab.experiments.base import (Answer, Config, ConfigError, Experiment, Progress,
+                                         Result, band, no_progress)
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig(Config):
+    """Course protocol: 10 train / 100 test points, noise 0.2, 20 tanh units, Adam 1e-3."""
+
+    n_train: int = 10
+    n_test: int = 100
+    noise: float = 0.2
+    target: str = "x^2"
+    hidden_units: int = 20
+    activation: str = "tanh"
+    learning_rate: float = 1e-3
+    alpha: float = 1e-4
+    max_iter: int = 20000
+    tol: float = 1e-7
+    validation_fraction: float = 0.2
+    patience: int = 1000
+
+    QUICK = {"max_iter": 4000, "seeds": 8, "patience": 300}
+
+    def validate(self) -> None:
+        if self.n_train < 3:
+            raise ConfigError(f"n_train must be >= 3 (a validation split is held out), "
+                              f"got {self.n_train}")
+        if self.n_test < 1:
+            raise ConfigError(f"n_test must be >= 1, got {self.n_test}")
+        if self.noise < 0:
+            raise ConfigError(f"noise must be >= 0, got {self.noise}")
+        if self.target not in TARGETS:
+            raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.hidden_units < 1:
+            raise ConfigError(f"hidden_units must be >= 1, got {self.hidden_units}")
+        if self.activation not in ("identity", "logistic", "tanh", "relu"):
+            raise ConfigError("activation must be identity, logistic, tanh or relu, "
+                              f"got {self.activation!r}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.alpha < 0:
+            raise ConfigError(f"alpha must be >= 0, got {self.alpha}")
+        if not 10 <= self.max_iter <= 200_000:
+            raise ConfigError(f"max_iter must be in [10, 200000], got {self.max_iter}")
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError("validation_fraction must be in (0, 1), "
+                              f"got {self.validation_fraction}")
+        if round(self.validation_fraction * self.n_train) < 1:
+            raise ConfigError("validation_fraction * n_train must give at least 1 point; "
+                              "increase validation_fraction or n_train")
+        if self.patience < 1:
+            raise ConfigError(f"patience must be >= 1, got {self.patience}")
+
+
+def _spec(config: EarlyStoppingConfig, max_iter: int, **kw) -> TrainSpec:
+    return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", max_iter,
+                     chunk=min(max_iter, 1000), **kw)
+
+
+def _predict(params, X, activation) -> np.ndarray:
+    """Predictions (n_nets, n_points) of stacked single-output networks."""
+    out = jax.vmap(lambda p: forward(p, jnp.asarray(X), activation))(params)
+    return np.asarray(out[..., 0])
+
+
+def _squeeze_config(params):
+    """Drop the configuration axis (C = 1) of train_grid's output."""
+    return jax.tree_util.tree_map(lambda a: a[:, 0], params)
+
+
+def _convergence_warning(config: EarlyStoppingConfig, data) -> str:
+    """Fit the course's estimator once and return the ConvergenceWarning text ('' if none)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from overfitlab.estimators import RegularizedMLPRegressor
+
+    reg = RegularizedMLPRegressor((config.hidden_units,), config.activation,
+                                  alpha=config.alpha, learning_rate_init=config.learning_rate,
+                                  tol=config.tol, max_iter=config.max_iter,
+                                  random_state=config.seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        reg.fit(data.X_train, data.y_train)
+    texts = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    return texts[0] if texts else ""
+
+
+def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result:
+    """Train, locate the best iteration, retrain to it, and compare with validation stopping."""
+    start = time.perf_counter()
+    data = noisy_function(config.n_train, config.n_test, config.noise, config.target,
+                          config.seed)
+    key = jax.random.PRNGKey(config.seed)
+    hyper = stack_hypers([make_hyper(config.n_train, (config.hidden_units,), config.alpha,
+                                     learning_rate=config.learning_rate)])
+    S, T = config.seeds, config.max_iter
+
+    progress(0.02, f"training {S} networks x {T} iterations")
+    long = train_grid(_spec(config, T, tol=None), key, S, hyper, data.X_train, data.y_train,
+                      data.X_test, data.y_test, record="every")
+    train_curve = np.asarray(long.train_mse[:, 0], np.float64)  # (S, T)
+    test_curve = np.asarray(long.eval_mse[:, 0], np.float64)
+    steps = long.record_steps
+
+    # The course's early stopping: the minimum of the test curve, then retrain to it.
+    best_per_seed = steps[np.argmin(test_curve, axis=1)]
+    test_at_best_per_seed = test_curve.min(axis=1)
+    median_test = np.median(test_curve, axis=0)
+    n_star = int(steps[np.argmin(median_test)])
+    progress(0.45, f"retraining to exactly {n_star} iterations")
+    refit = train_grid(_spec(config, n_star, tol=None), key, S, hyper, data.X_train,
+                       data.y_train)
+    refit_params = _squeeze_config(refit.params)
+    refit_test = np.mean((_predict(refit_params, data.X_test, config.activation)
+                          - data.y_test[None]) ** 2, axis=1)
+    retrain_gap = float(np.max(np.abs(refit_test - test_curve[:, n_star - 1])))
+
+    # The honest way: stop on a validation split of the training data, restore the best weights.
+    progress(0.6, "early stopping on a validation split")
+    rng = np.random.default_rng(config.seed)
+    n_val = max(1, round(config.validation_fraction * config.n_train))
+    perm = rng.permutation(config.n_train)
+    val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    hyper_fit = stack_hypers([make_hyper(fit_idx.size, (config.hidden_units,), config.alpha,
+                                         learning_rate=config.learning_rate)])
+    honest = train_grid(
+        _spec(config, T, tol=0.0, n_iter_no_change=config.patience, early_stopping=True),
+        key, S, hyper_fit, data.X_train[fit_idx], data.y_train[fit_idx],
+        X_val=data.X_train[val_idx], y_val=data.y_train[val_idx])
+    honest_params = _squeeze_config(honest.params)
+    honest_iter = np.asarray(honest.best_iter[:, 0])
+    honest_test = np.mean((_predict(honest_params, data.X_test, config.activation)
+                           - data.y_test[None]) ** 2, axis=1)
+
+    progress(0.8, "fitting the course's estimator for its convergence warning")
+    warning_text = _convergence_warning(config, data)
+
+    grid = np.linspace(-1, 1, 201, dtype=np.float32)[:, None]
+    long_params = _squeeze_config(long.params)
+    fits_long = _predict(long_params, grid, config.activation)
+    fits_refit = _predict(refit_params, grid, config.activation)
+
+    from overfitlab.plots.early_stopping import curves_figure, data_figure, refit_figure
+
+    figures = {
+        "data.png": data_figure(data, grid[:, 0], fits_long, T),
+        "learning_curves.png": curves_figure(steps, train_curve, test_curve, data.bayes_mse,
+                                             n_star, best_per_seed),
+        "refit.png": refit_figure(data, grid[:, 0], fits_long, fits_refit, T, n_star),
+    }
+
+    final_train, final_test = train_curve[:, -1], test_curve[:, -1]
+    b = lambda v: band(v)  # noqa: E731
+    tr_m, tr_lo, tr_hi = b(final_train)
+    te_m, te_lo, te_hi = b(final_test)
+    bi_m, bi_lo, bi_hi = b(best_per_seed)
+    tb_m, tb_lo, tb_hi = b(test_at_best_per_seed)
+    hi_m, hi_lo, hi_hi = b(honest_iter)
+    ht_m, ht_lo, ht_hi = b(honest_test)
+    rf_m = float(np.median(refit_test))
+    gap = float(ht_m - tb_m)
+    answers = [
+        Answer("bayes_error", "What prediction error can the best model hope for?",
+               data.bayes_mse,
+               f"The targets carry Gaussian noise of standard deviation {config.noise}, "
+               f"independent of x, so even the true function f(x) has an expected squared "
+               f"error of {data.bayes_mse:g} (the noise variance). Test MSE below it on new "
+               f"data is luck, and training MSE below it is memorised noise."),
+        Answer(f"train_mse_{T}", f"Training MSE after {T} iterations?", tr_m,
+               f"Median over {S} initialisations {tr_m:.4f}, far below the noise variance "
+               f"{data.bayes_mse:g}: with {3 * config.hidden_units + 1} parameters for "
+               f"{config.n_train} points the network fits the noise.", tr_lo, tr_hi),
+        Answer(f"test_mse_{T}", f"Test MSE after {T} iterations?", te_m,
+               f"Median {te_m:.4f} against the best possible {data.bayes_mse:g}: the gap "
+               f"between training and test error is overfitting.", te_lo, te_hi),
+        Answer("best_iteration", "Which iteration minimises the test error?", bi_m,
+               f"Per network, the minimum of the test curve falls at iteration {bi_m:.0f} "
+               f"(median; 10-90 % {bi_lo:.0f}-{bi_hi:.0f}); the median curve's minimum is at "
+               f"{n_star}. Before it the network underfits, after it it overfits.",
+               bi_lo, bi_hi),
+        Answer("test_mse_at_best_iteration", "Test MSE at the best iteration?", tb_m,
+               f"Median {tb_m:.4f} at each network's own best iteration; retraining from the "
+               f"same initial weights for exactly {n_star} iterations gives {rf_m:.4f} "
+               f"(identical to the long run at that iteration within {retrain_gap:.1e}: "
+               f"training is deterministic given the seed).", tb_lo, tb_hi),
+        Answer("convergence_warning", "What does scikit-learn's warning say, and what to do?",
+               warning_text or "no warning",
+               ("The optimizer stopped at max_iter before the training loss stopped improving "
+                f"by more than tol={config.tol:g}. Here that is harmless and even desirable: "
+                "the loss is still creeping down by fitting noise. Either raise max_iter (worse "
+                "overfitting), raise tol, or stop early on purpose (early_stopping=True, or "
+                "max_iter at the best iteration).") if warning_text else
+               (f"With tol={config.tol:g} the loss stopped improving before max_iter, so no "
+                "ConvergenceWarning was raised; lowering tol or max_iter would trigger it.")),
+        Answer("early_stopping_validation",
+               "Which iteration does a validation split pick, and how far is it from the "
+               "test-picked one?", hi_m,
+               f"Holding out {n_val} of the {config.n_train} training points and stopping when "
+               f"validation R^2 has not improved for {config.patience} iterations picks "
+               f"iteration {hi_m:.0f} (median) with test MSE {ht_m:.4f}, versus {tb_m:.4f} when "
+               f"the test set picks the iteration: a gap of {gap:+.4f}. Choosing the iteration "
+               "on the test set peeks at it, so its error is optimistic; the validation split "
+               "is honest but trains on fewer points and a tiny validation set is noisy.",
+               hi_lo, hi_hi),
+    ]
+    metrics = {
+        "bayes_mse": data.bayes_mse, "train_mse_final": tr_m, "test_mse_final": te_m,
+        "best_iteration_median": bi_m, "best_iteration_of_median_curve": n_star,
+        "test_mse_at_best_median": tb_m, "refit_test_mse_median": rf_m,
+        "refit_vs_curve_max_abs_diff": retrain_gap,
+        "validation_best_iteration_median": hi_m, "validation_test_mse_median": ht_m,
+        "validation_minus_test_picked_mse": gap,
+        "convergence_warning_raised": float(bool(warning_text)),
+    }
+    arrays = {"iterations": steps, "train_mse": train_curve.astype(np.float32),
+              "test_mse": test_curve.astype(np.float32), "best_iteration": best_per_seed,
+              "grid": grid[:, 0], "fits_final": fits_long, "fits_refit": fits_refit,
+              "X_train": data.X_train[:, 0], "y_train": data.y_train,
+              "X_test": data.X_test[:, 0], "y_test": data.y_test}
+    progress(1.0, "done")
+    return Result("early-stopping", config, metrics, answers, figures, arrays,
+                  elapsed_s=time.perf_counter() - start)
+
+
+EXPERIMENT = Experiment(
+    name="early-stopping",
+    description="Overfit 20 tanh units on 10 noisy points of x^2; find and refit the best "
+                "iteration; compare with validation-based early stopping.",
+    config_class=EarlyStoppingConfig, run=run, order=10)

@@ -1,0 +1,112 @@
+"""Writes a Result to DIR/NAME/{results.json, *.png, arrays.npz}, all or nothing."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from overfitlab.experiments.base import Result
+
+
+def versions() -> dict[str, str]:
+    """Versions of overfitlab and the libraries that shape its numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("overfitlab", "jax", "jaxlib", "optax", "numpy", "scikit-learn", "matplotlib"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    import jax
+
+    out["jax_backend"] = jax.default_backend()
+    return out
+
+
+def result_payload(result: Result) -> dict[str, Any]:
+    """The results.json document for ``result`` (DESIGN.md contract)."""
+    metrics = {k: _number(v) for k, v in result.metrics.items()}
+    return {
+        "experiment": result.experiment,
+        "config": result.config.to_dict(),
+        "seed": result.config.seed,
+        "seeds": result.config.seeds,
+        "metrics": metrics,
+        "answers": [a.to_dict() for a in result.answers],
+        "figures": sorted(result.figures),
+        "notes": list(result.notes),
+        "elapsed_s": round(float(result.elapsed_s), 3),
+        "versions": versions(),
+    }
+
+
+def _number(value: Any) -> float | int | None:
+    value = np.asarray(value).item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def check_writable(out_dir: Path) -> None:
+    """Raise OSError with a clear message if ``out_dir`` cannot be created or written."""
+    out_dir = Path(out_dir)
+    probe_parent = out_dir
+    while not probe_parent.exists():
+        probe_parent = probe_parent.parent
+    if not probe_parent.is_dir():
+        raise OSError(f"output path {out_dir} is not a directory ({probe_parent} is a file)")
+    if not os.access(probe_parent, os.W_OK | os.X_OK):
+        raise OSError(f"cannot write to {probe_parent}; choose another --out directory")
+
+
+def figure_pngs(result: Result) -> dict[str, bytes]:
+    """Render every figure of ``result`` to PNG bytes (and close it)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    pngs = {}
+    for name, fig in result.figures.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        pngs[name] = buffer.getvalue()
+    return pngs
+
+
+def write_result(result: Result, out_dir: Path, pngs: dict[str, bytes] | None = None) -> Path:
+    """Write ``result`` under ``out_dir/<experiment>/`` atomically; return that directory.
+
+    ``pngs`` are the rendered figures (rendered here when not given). Everything is first
+    written to a temporary sibling directory, then swapped in, so an interrupted run never
+    leaves a half-written result behind.
+    """
+    pngs = figure_pngs(result) if pngs is None else pngs
+    out_dir = Path(out_dir)
+    check_writable(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / result.experiment
+    tmp = Path(tempfile.mkdtemp(prefix=f".{result.experiment}-", dir=out_dir))
+    try:
+        for name, png in pngs.items():
+            (tmp / name).write_bytes(png)
+        np.savez_compressed(tmp / "arrays.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
+        (tmp / "results.json").write_text(json.dumps(result_payload(result), indent=2) + "\n")
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{result.experiment}-old-", dir=out_dir))
+            final.rename(old / "x")
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

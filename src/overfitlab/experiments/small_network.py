@@ -1,0 +1,236 @@
+"""small-network: how many hidden units does the best L2-regularized network really use?
+
+The best L2 networks come from the weight-penalty sweep (:mod:`._sweeps`, memoised: in one
+report the sweep is trained once). For hidden unit j of a 1-H-1 network, f(x) = b + sum_j
+v_j g(w_j . x + c_j) with g = tanh, its *contribution* is
+
+    s_j = |v_j| * ||w_j||,
+
+an upper bound on |d/dx of v_j g(w_j . x + c_j)| (|g'| <= 1), so on inputs of [-1, 1] the unit's
+term varies by at most 2 s_j. A unit with small s_j is nearly constant on the data, and a
+constant is what the output bias already provides. A unit is called *significant* when
+s_j > ``significance`` * max_k s_k. Removing a unit replaces its term by its mean over the
+training inputs, folded into the output bias (exact for a constant unit).
+
+Then:
+
+* magnitude pruning: units removed in increasing order of s_j, every level evaluated in one
+  vectorized call with 0/1 unit masks (no retraining);
+* networks of ``widths`` units (and of the significant count) trained from scratch *without*
+  penalty, all in one compiled call: each is the H-unit network with the surplus units masked
+  off and zero weights, initialised Glorot-uniform for its own width, which (Adam being
+  elementwise and masked units receiving zero gradients) trains exactly as a genuine
+  1-width-1 network.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import jax
+import numpy as np
+
+from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, n_parameters
+from overfitlab.engine.train import init_many, make_hyper, stack_hypers, train
+from overfitlab.experiments._sweeps import (
+    SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, mse, predict,
+)
+from overfitlab.experiments.base import (
+    Answer, ConfigError, Experiment, Progress, Result, band, no_progress,
+)
+
+
+@dataclass(frozen=True)
+class SmallNetworkConfig(PenaltySweepConfig):
+    """The weight-penalty sweep's fields, the significance threshold (a fraction of the
+    largest unit contribution) and the widths trained without penalty."""
+
+    significance: float = 0.1
+    widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+
+    QUICK: ClassVar[dict[str, Any]] = {**SWEEP_QUICK, "widths": (1, 2, 3, 4)}
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0 < self.significance < 1:
+            raise ConfigError(f"significance must be in (0, 1), got {self.significance}")
+        if not self.widths or not all(1 <= w < self.hidden_units for w in self.widths):
+            raise ConfigError(f"widths must be a non-empty list of integers in [1, "
+                              f"hidden_units={self.hidden_units}), got {self.widths}")
+
+
+def unit_contributions(params: dict) -> np.ndarray:
+    """s_j = |v_j| ||w_j|| for each hidden unit of stacked one-hidden-layer networks: (..., H)."""
+    w_in, w_out = params["coefs"]
+    return np.abs(w_out[..., 0]) * np.linalg.norm(w_in, axis=-2)
+
+
+def pruned_params(params: dict, keep: np.ndarray, X_fit: np.ndarray,
+                  activation: str) -> dict:
+    """Networks with the units where ``keep`` (..., H) is 0 removed.
+
+    Each removed unit's term v_j g(w_j . x + c_j) is replaced by its mean over ``X_fit``, added
+    to the output bias; ``params`` must broadcast against ``keep``'s leading axes. Returns the
+    parameters with the adjusted output bias (apply ``keep`` as the hidden-unit mask).
+    """
+    (w_in, w_out), (b_in, b_out) = params["coefs"], params["intercepts"]
+    hidden = NUMPY_ACTIVATIONS[activation](X_fit @ w_in + b_in[..., None, :])  # (..., n, H)
+    mean_term = hidden.mean(axis=-2) * w_out[..., 0]  # (..., H)
+    shift = np.sum((1.0 - keep) * mean_term, axis=-1, keepdims=True)
+    lead = keep.shape[:-1]
+    return {"coefs": [np.broadcast_to(w_in, lead + w_in.shape[-2:]),
+                      np.broadcast_to(w_out, lead + w_out.shape[-2:])],
+            "intercepts": [np.broadcast_to(b_in, lead + b_in.shape[-1:]), b_out + shift]}
+
+
+def pruning_curve(params: dict, X_fit, X_eval, y_eval, activation: str) -> np.ndarray:
+    """Test MSE (S, H) of S networks keeping their k = 1..H largest-contribution units."""
+    s = unit_contributions(params)  # (S, H)
+    S, H = s.shape
+    rank = np.argsort(np.argsort(-s, axis=1), axis=1)  # 0 = largest contribution
+    keep = (rank[:, None, :] < np.arange(1, H + 1)[None, :, None]).astype(np.float32)
+    levels = jax.tree_util.tree_map(lambda a: a[:, None], params)  # (S, 1, ...)
+    pruned = pruned_params(levels, keep, X_fit, activation)
+    return mse(predict(pruned, X_eval, activation, masks=[keep]), y_eval)
+
+
+def masked_small_networks(key: jax.Array, seeds: int, widths, hidden: int,
+                          activation: str) -> tuple[dict, np.ndarray]:
+    """Initial weights (len(widths) * seeds stacked, width-major) and unit masks of networks
+    with ``widths`` active units inside an H-unit network; inactive units have zero weights."""
+    coefs_in, coefs_out, b_in, b_out, masks = [], [], [], [], []
+    for width in widths:
+        p = jax.tree_util.tree_map(np.asarray, init_many(jax.random.fold_in(key, width), seeds,
+                                                         (1, width, 1), activation))
+        pad = ((0, 0), (0, 0), (0, hidden - width))
+        coefs_in.append(np.pad(p["coefs"][0], pad))
+        coefs_out.append(np.pad(p["coefs"][1], ((0, 0), (0, hidden - width), (0, 0))))
+        b_in.append(np.pad(p["intercepts"][0], pad[1:]))
+        b_out.append(p["intercepts"][1])
+        masks.append(np.repeat((np.arange(hidden) < width)[None], seeds, 0).astype(np.float32))
+    params = {"coefs": [np.concatenate(coefs_in), np.concatenate(coefs_out)],
+              "intercepts": [np.concatenate(b_in), np.concatenate(b_out)]}
+    return params, np.concatenate(masks)
+
+
+def train_small_networks(setup: SweepSetup, widths) -> np.ndarray:
+    """Test MSE (S, len(widths)) of networks of these widths trained without penalty."""
+    data = setup.data()
+    key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 1)
+    params, masks = masked_small_networks(key, setup.seeds, widths, setup.hidden_units,
+                                          setup.activation)
+    hyper = stack_hypers([make_hyper(setup.n_train, (setup.hidden_units,), alpha=0.0,
+                                     learning_rate=setup.learning_rate, unit_masks=(m,))
+                          for m in masks])
+    keys = jax.random.split(key, masks.shape[0])
+    out = train(setup.spec(), params, keys, hyper, data.X_train, data.y_train)
+    trained = jax.tree_util.tree_map(np.asarray, out.params)
+    test = mse(predict(trained, data.X_test, setup.activation, masks=[masks]), data.y_test)
+    return test.reshape(len(widths), setup.seeds).T
+
+
+def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
+    """Inspect the best L2 network, count its significant units, prune it, train small ones."""
+    start = time.perf_counter()
+    setup = config.setup()
+    data = setup.data()
+    S, H = config.seeds, config.hidden_units
+    progress(0.02, "the weight-penalty sweep (reused if already trained in this process)")
+    l2 = config.sweeps().l2
+    ib = best_index(l2.test_mse, first=1)
+    alpha_star = float(l2.values[ib])
+    best = l2.params_at(ib)
+    large_test = l2.test_mse[:, ib]
+
+    s = unit_contributions(best)  # (S, H)
+    normalized = np.sort(s / s.max(axis=1, keepdims=True), axis=1)[:, ::-1]
+    counts = np.sum(normalized > config.significance, axis=1)
+    k = int(round(float(np.median(counts))))
+    c_m, c_lo, c_hi = band(counts)
+    w_in, w_out = (np.abs(W).reshape(S, H) for W in best["coefs"])
+    sig_in = np.sum(w_in > config.significance * w_in.max(axis=1, keepdims=True), axis=1)
+    sig_out = np.sum(w_out > config.significance * w_out.max(axis=1, keepdims=True), axis=1)
+
+    progress(0.4, "magnitude pruning")
+    pruned = pruning_curve(best, data.X_train, data.X_test, data.y_test, config.activation)
+
+    widths = tuple(sorted(set(config.widths) | {k} - {H}))
+    progress(0.5, f"training networks of {', '.join(map(str, widths))} units without penalty")
+    small = train_small_networks(setup, widths)
+    all_widths = np.array([*widths, H])
+    width_mse = np.concatenate([small, l2.test_mse[:, :1]], axis=1)  # width H: alpha = 0
+    small_test = width_mse[:, list(all_widths).index(k)]
+
+    sm_m, sm_lo, sm_hi = band(small_test)
+    lg_m, lg_lo, lg_hi = band(large_test)
+    pr_m, _, _ = band(pruned[:, k - 1])
+    un_m, _, _ = band(l2.test_mse[:, 0])
+    small_params, large_params = n_parameters((1, k, 1)), n_parameters((1, H, 1))
+    next_share = float(np.median(normalized[:, k])) if k < H else 0.0
+    rep = int(np.argsort(large_test)[S // 2])  # the median-error seed
+    order = np.argsort(-s[rep])
+
+    from overfitlab.plots import penalty as plots
+
+    figures = {
+        "weight_magnitudes.png": plots.weight_magnitude_figure(
+            w_in[rep, order], w_out[rep, order], normalized, config.significance,
+            int(counts[rep])),
+        "small_networks.png": plots.width_figure(np.arange(1, H + 1), pruned, all_widths,
+                                                 width_mse, large_test, k, data.bayes_mse),
+    }
+    answers = [
+        Answer("significant_hidden_units",
+               f"How many of the {H} hidden units of the best L2 network (alpha = "
+               f"{alpha_star:.3g}) are significantly different from 0?", k,
+               f"Criterion: unit j counts when |v_j| ||w_j|| (output weight times input weight "
+               f"norm, a bound on how much the unit can change f over the input range) exceeds "
+               f"{config.significance:g} times the largest unit's; below that the unit is "
+               f"nearly constant on [-1, 1] and the output bias can absorb it. Median over "
+               f"{S} seeds: {c_m:.0f} units (10-90 % {c_lo:.0f}-{c_hi:.0f}); the next unit "
+               f"carries a median {next_share:.2g} of the largest contribution. Counting single "
+               f"coefficients the same way: {np.median(sig_in):.0f} hidden and "
+               f"{np.median(sig_out):.0f} output weights. Pruning the best networks to their "
+               f"{k} largest units without retraining gives test MSE {pr_m:.4f}, against "
+               f"{lg_m:.4f} with all {H}: the other units hardly matter.", c_lo, c_hi),
+        Answer("small_network_test_mse",
+               f"Test MSE of a {k}-unit network trained without penalty?", sm_m,
+               f"Median {sm_m:.4f} (10-90 % {sm_lo:.4f}-{sm_hi:.4f}) over {S} "
+               f"initialisations, with {small_params} parameters instead of {large_params}; "
+               f"the {H}-unit network without penalty reaches {un_m:.4f}. Few units limit "
+               f"how wiggly the fit can be, much as the penalty does, without choosing alpha.",
+               sm_lo, sm_hi),
+        Answer("large_network_test_mse",
+               f"Test MSE of the {H}-unit network at the best alpha?", lg_m,
+               f"Median {lg_m:.4f} (10-90 % {lg_lo:.4f}-{lg_hi:.4f}) at alpha = "
+               f"{alpha_star:.3g}, with {large_params} parameters, against {sm_m:.4f} for "
+               f"{small_params} parameters in the small network (noise floor "
+               f"{data.bayes_mse:g}). Alpha was chosen on the test set, which favours the "
+               f"large network slightly.", lg_lo, lg_hi),
+    ]
+    metrics = {
+        "bayes_mse": data.bayes_mse, "best_alpha": alpha_star,
+        "significant_hidden_units": float(k), "significant_units_median": c_m,
+        "significant_units_p10": c_lo, "significant_units_p90": c_hi,
+        "significant_hidden_weights": float(np.median(sig_in)),
+        "significant_output_weights": float(np.median(sig_out)),
+        "next_unit_relative_contribution": next_share,
+        "pruned_test_mse": pr_m, "small_network_test_mse": sm_m,
+        "large_network_test_mse": lg_m, "unregularized_test_mse": un_m,
+        "small_network_parameters": float(small_params),
+        "large_network_parameters": float(large_params),
+    }
+    arrays = {"contributions": s, "normalized_sorted": normalized, "significant_counts": counts,
+              "pruned_test_mse": pruned, "widths": all_widths, "width_test_mse": width_mse,
+              "large_test_mse": large_test}
+    progress(1.0, "done")
+    return Result("small-network", config, metrics, answers, figures, arrays,
+                  elapsed_s=time.perf_counter() - start)
+
+
+EXPERIMENT = Experiment(
+    name="small-network",
+    description="Count the significant hidden units of the best L2 network, prune it, and "
+                "train a network of that width without penalty.",
+    config_class=SmallNetworkConfig, run=run, order=30)

@@ -1,0 +1,160 @@
+"""Figures of the weight-penalty and small-network experiments.
+
+Curves are medians over seeds with their 10-90 % band (``style.draw_band``); MSE axes are
+logarithmic and carry the noise variance, the error no model can beat.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, TRUTH_COLOR,
+                                    draw_band, draw_noise_floor, new_figure)
+
+FIT_COLORS = ("tab:orange", "tab:green", "tab:purple")
+HIST_COLORS = ("tab:gray", "tab:blue", "tab:red")
+
+
+def _mark_best(ax, value: float, per_seed: np.ndarray, name: str) -> None:
+    """Vertical line at the chosen value and the 10-90 % span of the per-seed optima."""
+    lo, hi = np.exp(np.percentile(np.log(per_seed), [10, 90]))
+    ax.axvline(value, color="k", linewidth=1, label=f"best {name} = {value:.3g}")
+    ax.axvspan(lo, hi, color=NOISE_COLOR, alpha=0.12,
+               label=f"best {name} per seed, 10-90 %")
+
+
+def _mse_axes(ax, xlabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("mean squared error")
+
+
+def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, best_alpha,
+                    best_per_seed):
+    """Train and test MSE (seed, alpha) against alpha, with alpha = 0 as a dashed line."""
+    fig, ax = new_figure(7.0, 4.4)
+    draw_band(ax, alphas, train_mse, TRAIN_COLOR, "train MSE")
+    draw_band(ax, alphas, test_mse, TEST_COLOR, "test MSE")
+    ax.axhline(np.median(unregularized_test), color=TEST_COLOR, linestyle="--", linewidth=1,
+               label="test MSE without penalty (median)")
+    draw_noise_floor(ax, noise_var)
+    _mark_best(ax, best_alpha, best_per_seed, "alpha")
+    _mse_axes(ax, "L2 coefficient alpha")
+    ax.set_title("L2 penalty: from overfitting to underfitting")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def fits_figure(data, grid, fits: dict[str, np.ndarray]):
+    """One panel per fit (name -> predictions (seed, grid point)), over the data and truth."""
+    fig, axes = new_figure(4.0 * len(fits), 3.6, ncols=len(fits))
+    for ax, (name, pred), color in zip(np.atleast_1d(axes), fits.items(), FIT_COLORS):
+        ax.plot(grid, data.truth(grid), "--", color=TRUTH_COLOR, label="truth f(x)")
+        ax.plot(data.X_test[:, 0], data.y_test, ".", color=TEST_COLOR, alpha=0.4,
+                label="test data")
+        ax.plot(data.X_train[:, 0], data.y_train, "o", color=TRAIN_COLOR, label="training data")
+        draw_band(ax, grid, pred, color, "fit")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.legend(fontsize=7)
+    fig.suptitle("Fits with too little, the best, and too much L2 penalty")
+    return fig
+
+
+def l1_sweep_figure(l1_values, train_mse, test_mse, zeros, n_weights, unregularized_test,
+                    noise_var, best_l1):
+    """Left: train/test MSE against l1. Right: number of exactly-zero weights against l1."""
+    fig, (ax, az) = new_figure(11.0, 4.2, ncols=2)
+    draw_band(ax, l1_values, train_mse, TRAIN_COLOR, "train MSE")
+    draw_band(ax, l1_values, test_mse, TEST_COLOR, "test MSE")
+    ax.axhline(np.median(unregularized_test), color=TEST_COLOR, linestyle="--", linewidth=1,
+               label="test MSE without penalty (median)")
+    draw_noise_floor(ax, noise_var)
+    ax.axvline(best_l1, color="k", linewidth=1, label=f"best l1 = {best_l1:.3g}")
+    _mse_axes(ax, "L1 coefficient l1")
+    ax.set_title("L1 penalty (proximal step): error")
+    ax.legend(fontsize=7)
+    draw_band(az, l1_values, zeros, "tab:green", "exactly-zero weights")
+    az.axhline(n_weights, color=NOISE_COLOR, linestyle=":", label=f"all {n_weights} weights")
+    az.axvline(best_l1, color="k", linewidth=1)
+    az.set_xscale("log")
+    az.set_xlabel("L1 coefficient l1")
+    az.set_ylabel("weights equal to 0.0")
+    az.set_title("L1 penalty: exact zeros")
+    az.legend(fontsize=7)
+    return fig
+
+
+def weight_histogram_figure(weights: dict[str, np.ndarray]):
+    """Histograms of all weights (pooled over seeds) per setting; exact zeros counted apart.
+
+    ``weights`` maps a label to an array (seed, weight). The exactly-zero weights are drawn as
+    a separate bar at 0 so that they are not hidden in the central bin.
+    """
+    fig, axes = new_figure(4.0 * len(weights), 3.6, ncols=len(weights))
+    pooled = np.concatenate([np.ravel(w) for w in weights.values()])
+    edges = np.linspace(-np.max(np.abs(pooled)), np.max(np.abs(pooled)), 41)
+    for ax, (name, w), color in zip(np.atleast_1d(axes), weights.items(), HIST_COLORS):
+        w = np.ravel(w)
+        nonzero = w[w != 0]
+        ax.hist(nonzero, bins=edges, color=color, alpha=0.8, label="nonzero weights")
+        n_zero = int(np.sum(w == 0))
+        if n_zero:
+            width = edges[1] - edges[0]
+            ax.bar(0.0, n_zero, width=width / 2, color="k", label=f"exactly 0: {n_zero}")
+        ax.set_title(f"{name}\n{n_zero} of {w.size} weights exactly 0", fontsize=9)
+        ax.set_xlabel("weight value")
+        ax.set_ylabel("count (all seeds)")
+        ax.legend(fontsize=7)
+    fig.suptitle("Weights at the best coefficients: L2 shrinks, L1 zeroes")
+    return fig
+
+
+def weight_magnitude_figure(w_in, w_out, normalized, significance, n_significant):
+    """Left: |hidden| and |output| weights of one network, units sorted by contribution.
+
+    Right: every seed's contributions |w_out| ||w_in|| divided by its largest, sorted (median
+    and band), with the significance threshold.
+    """
+    fig, (ax, ac) = new_figure(11.0, 4.2, ncols=2)
+    units = np.arange(1, len(w_out) + 1)
+    ax.bar(units - 0.2, np.abs(w_in), width=0.4, color="tab:blue",
+           label="|hidden weight| ||w_in||")
+    ax.bar(units + 0.2, np.abs(w_out), width=0.4, color="tab:orange",
+           label="|output weight| |w_out|")
+    ax.axvline(n_significant + 0.5, color="k", linewidth=1,
+               label=f"{n_significant} significant units")
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden unit (sorted by contribution)")
+    ax.set_ylabel("weight magnitude")
+    ax.set_title("Best L2 network (median-error seed)")
+    ax.legend(fontsize=7)
+    draw_band(ac, units, normalized, "tab:green", "contribution / largest")
+    ac.axhline(significance, color="k", linestyle="--", linewidth=1,
+               label=f"threshold {significance:g}")
+    ac.set_yscale("log")
+    ac.set_xlabel("rank of the unit")
+    ac.set_ylabel("|w_out| ||w_in|| / max")
+    ac.set_title("Unit contributions, all seeds")
+    ac.legend(fontsize=7)
+    return fig
+
+
+def width_figure(kept, pruned_mse, widths, small_mse, large_mse, chosen, noise_var):
+    """Test MSE against the number of hidden units: magnitude-pruned regularized networks
+    (no retraining) and networks of that width trained without penalty; the large regularized
+    network as a horizontal line."""
+    fig, ax = new_figure(7.0, 4.4)
+    draw_band(ax, kept, pruned_mse, "tab:green", "pruned best-L2 network")
+    draw_band(ax, widths, small_mse, "tab:purple", "small network, no penalty")
+    ax.axhline(np.median(large_mse), color=TEST_COLOR, linestyle="--", linewidth=1,
+               label=f"{kept[-1]}-unit network with best L2 (median)")
+    ax.axvline(chosen, color="k", linewidth=1, label=f"{chosen} significant units")
+    draw_noise_floor(ax, noise_var)
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden units")
+    ax.set_ylabel("test MSE")
+    ax.set_title("Small networks: pruning and training from scratch")
+    ax.legend(fontsize=7)
+    return fig

@@ -1,0 +1,41 @@
+"""Shared figure conventions: a non-interactive backend, sizes, the seed band, the noise floor."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from overfitlab.experiments.base import band  # noqa: E402
+
+TRAIN_COLOR = "tab:blue"
+TEST_COLOR = "tab:red"
+TRUTH_COLOR = "black"
+NOISE_COLOR = "0.4"
+
+
+def new_figure(width: float = 6.4, height: float = 4.0, ncols: int = 1, nrows: int = 1):
+    """A figure with a grid of axes (squeezed), using constrained layout."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained")
+    return fig, axes
+
+
+def draw_band(ax, x, values, color, label, axis: int = 0, alpha: float = 0.2):
+    """Draw the median of ``values`` over seeds (``axis``) and its 10-90 % band."""
+    med, lo, hi = band(values, axis=axis)
+    ax.plot(x, med, color=color, label=f"{label} (median)")
+    ax.fill_between(x, lo, hi, color=color, alpha=alpha, linewidth=0, label=f"{label} 10-90 %")
+    return med
+
+
+def draw_noise_floor(ax, variance: float, label: str | None = None):
+    """Horizontal line at the irreducible error (noise variance)."""
+    ax.axhline(variance, color=NOISE_COLOR, linestyle=":", linewidth=1.5,
+               label=label or f"noise variance {variance:g} (irreducible)")
+
+
+def log_ticks_ok(values) -> bool:
+    """True when all values are positive, so a log axis can show them."""
+    v = np.asarray(values, dtype=float)
+    return bool(np.all(v[np.isfinite(v)] > 0))

@@ -1,0 +1,244 @@
+"""CNN engine and experiment: layers against SciPy / lax references, parameter counts against
+closed forms, gradients against finite differences, an end-to-end quick run, reproducibility."""
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+from scipy.signal import correlate2d
+
+from overfitlab.engine import cnn
+from overfitlab.engine.cnn_train import TrainSettings, cross_entropy, fit, random_shift
+from overfitlab.experiments.base import ConfigError
+from overfitlab.experiments.cnn import EXPERIMENT, CNNConfig, holdout_split, load_data
+
+
+def _conv_params(k: int, c_in: int, c_out: int) -> int:
+    return k * k * c_in * c_out + c_out
+
+
+def _dense_params(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+# ---------------------------------------------------------------- layers
+
+@pytest.mark.parametrize("padding,kernel", [("valid", 3), ("same", 3), ("valid", 5), ("same", 5)])
+def test_conv_matches_scipy_correlate2d(padding, kernel):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 7, 6, 3)).astype(np.float32)
+    w = rng.normal(size=(kernel, kernel, 3, 4)).astype(np.float32)
+    b = rng.normal(size=4).astype(np.float32)
+    got = np.asarray(cnn.conv2d(jnp.asarray(x), jnp.asarray(w), jnp.asarray(b), padding))
+    want = np.stack([
+        np.stack([sum(correlate2d(x[n, :, :, c].astype(float), w[:, :, c, o], mode=padding)
+                      for c in range(3)) + b[o] for o in range(4)], axis=-1)
+        for n in range(2)])
+    assert got.shape == want.shape
+    # float32 sums of <= 75 products of O(1) numbers: error ~ 75 * 6e-8 * |terms| << 1e-4
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_valid_matches_explicit_loop():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 4, 5, 2)).astype(np.float32)
+    w = rng.normal(size=(2, 3, 2, 3)).astype(np.float32)
+    got = np.asarray(cnn.conv2d(jnp.asarray(x), jnp.asarray(w), jnp.zeros(3), "valid"))
+    want = np.zeros((1, 3, 3, 3))
+    for i, j, o in itertools.product(range(3), range(3), range(3)):
+        want[0, i, j, o] = np.sum(x[0, i:i + 2, j:j + 3, :] * w[:, :, :, o])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8, 3), (1, 7, 9, 2), (3, 5, 4, 1)])
+def test_pools_match_reduce_window(shape):
+    x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    window = (1, 2, 2, 1)
+    ref_max = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
+    ref_sum = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, window, "VALID")
+    np.testing.assert_array_equal(cnn.max_pool(x, 2), ref_max)  # max is exact
+    np.testing.assert_allclose(cnn.avg_pool(x, 2), ref_sum / 4, rtol=1e-6, atol=1e-6)
+
+
+def test_pool_too_small_map_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot pool a 1x1 map"):
+        cnn.max_pool(jnp.ones((1, 1, 1, 1)), 2)
+
+
+def test_dropout_keeps_expectation_and_drops_at_rate():
+    x = jnp.ones((200_000,))
+    y = np.asarray(cnn.dropout(x, 0.3, jax.random.PRNGKey(0), train=True))
+    dropped = np.mean(y == 0)
+    # binomial: sd of the dropped fraction = sqrt(0.3 * 0.7 / n) ~ 1e-3; allow 5 sd
+    assert abs(dropped - 0.3) < 5e-3
+    np.testing.assert_allclose(y[y > 0], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_array_equal(cnn.dropout(x, 0.3, None, train=False), x)
+
+
+def test_random_shift_is_a_translation_within_bounds():
+    x = jax.random.normal(jax.random.PRNGKey(0), (6, 5, 5, 1))
+    shift = 1
+    y = np.asarray(jax.jit(random_shift, static_argnums=1)(x, shift, jax.random.PRNGKey(3)))
+    padded = np.pad(np.asarray(x), ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
+    offsets = list(itertools.product(range(2 * shift + 1), repeat=2))
+    for n in range(len(x)):
+        assert any(np.array_equal(y[n], padded[n, i:i + 5, j:j + 5]) for i, j in offsets)
+    assert not all(np.array_equal(y[n], x[n]) for n in range(len(x)))
+
+
+# ---------------------------------------------------------------- architectures
+
+def test_simple_convnet_parameter_count_on_mnist_is_34826():
+    model = cnn.build("simple", 10, (28, 28, 1))
+    params = cnn.init(model, jax.random.PRNGKey(0), (28, 28, 1))
+    # 28 -> conv3 26 -> pool 13 -> conv3 11 -> pool 5 (floor): 5 * 5 * 64 features
+    closed = _conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _dense_params(5 * 5 * 64, 10)
+    assert closed == 34_826
+    assert cnn.count_parameters(params) == closed
+
+
+def test_lenet5_parameter_count_on_mnist_is_61706():
+    model = cnn.build("lenet5", 10, (28, 28, 1))
+    # 28 -> conv5 same 28 -> pool 14 -> conv5 valid 10 -> pool 5: 5 * 5 * 16 features
+    closed = (_conv_params(5, 1, 6) + _conv_params(5, 6, 16) + _dense_params(400, 120)
+              + _dense_params(120, 84) + _dense_params(84, 10))
+    assert closed == 61_706
+    assert cnn.n_parameters(model, (28, 28, 1)) == closed
+
+
+@pytest.mark.parametrize("architecture,shape,closed", [
+    # 8x8 digits need 'same' convolutions: 8 -> 8 -> 4 -> 4 -> 2
+    ("simple", (8, 8, 1), _conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _dense_params(2 * 2 * 64, 10)),
+    # CIFAR-10, valid: 32 -> 30 -> 15 -> 13 -> 6
+    ("simple", (32, 32, 3), _conv_params(3, 3, 32) + _conv_params(3, 32, 64) + _dense_params(6 * 6 * 64, 10)),
+    ("lenet5", (8, 8, 1), _conv_params(5, 1, 6) + _conv_params(5, 6, 16) + _dense_params(2 * 2 * 16, 120)
+     + _dense_params(120, 84) + _dense_params(84, 10)),
+])
+def test_parameter_counts_with_auto_padding(architecture, shape, closed):
+    model = cnn.build(architecture, 10, shape)
+    assert cnn.n_parameters(model, shape) == closed
+    assert cnn.output_shape(model, shape) == (10,)
+
+
+def test_mlp_parameter_count():
+    assert cnn.n_parameters(cnn.mlp(10, (256, 32)), (8, 8, 1)) == (_dense_params(64, 256) + _dense_params(256, 32)
+                                            + _dense_params(32, 10))
+
+
+def test_glorot_bounds():
+    params = cnn.init(cnn.simple_convnet(), jax.random.PRNGKey(0), (28, 28, 1))
+    w = np.asarray(params[3]["w"])  # 3x3x32 -> 64: fans 288 and 576
+    bound = np.sqrt(6 / (288 + 576))
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert not np.any(np.asarray(params[3]["b"]))
+
+
+def test_gradient_matches_finite_differences():
+    model = (cnn.Conv(3, 3, "same"), cnn.Activation("relu"), cnn.Pool("max", 2),
+             cnn.Conv(2, 2, "valid"), cnn.Activation("tanh"), cnn.Pool("avg", 2),
+             cnn.Flatten(), cnn.Dropout(0.3), cnn.Dense(4))
+    with jax.enable_x64(True):
+        params = cnn.init(model, jax.random.PRNGKey(0), (6, 6, 2))
+        params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), params)
+        x = jax.random.normal(jax.random.PRNGKey(1), (3, 6, 6, 2), jnp.float64)
+        y = jnp.array([0, 3, 1])
+        key = jax.random.PRNGKey(2)  # fixed dropout mask: the loss is a function of params
+
+        def loss(p):
+            return cross_entropy(cnn.apply(model, p, x, key, train=True), y)
+
+        grads = jax.jit(jax.grad(loss))(params)
+        flat, unravel = ravel_pytree(params)
+        g_flat, _ = ravel_pytree(grads)
+        eps = 1e-6
+        central = jax.vmap(lambda e: (loss(unravel(flat + e)) - loss(unravel(flat - e))) / (2 * eps))
+        numeric = np.asarray(jax.jit(central)(eps * jnp.eye(flat.size, dtype=jnp.float64)))
+    # central differences: truncation O(eps^2 f''') ~ 1e-12, rounding ~ 1e-16 / eps ~ 1e-10
+    np.testing.assert_allclose(np.asarray(g_flat), numeric, rtol=1e-5, atol=1e-8)
+    assert np.abs(numeric).max() > 1e-3  # the check is not vacuous
+
+
+# ---------------------------------------------------------------- config and data
+
+def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
+    monkeypatch.delenv("OVERFITLAB_DATA", raising=False)
+    full = CNNConfig.preset("full")
+    assert (full.dataset, full.epochs, full.batch_size, full.seeds) == ("digits", 30, 64, 1)
+    assert CNNConfig.preset("quick").epochs < full.epochs
+    monkeypatch.setenv("OVERFITLAB_DATA", str(tmp_path))
+    mnist = CNNConfig(dataset="mnist")
+    assert (mnist.epochs, mnist.batch_size, mnist.data_dir) == (2, 128, str(tmp_path))
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"dataset": "svhn"}, "dataset="),
+    ({"dataset": "mnist"}, "data_dir"),
+    ({"dataset": "cifar10", "data_dir": "/nonexistent/cifar"}, "not a directory"),
+    ({"architecture": "resnet"}, "architecture="),
+    ({"dropout": 1.0}, "dropout"),
+    ({"holdout_fraction": 0.0}, "holdout_fraction"),
+    ({"mlp_hidden": ()}, "mlp_hidden"),
+])
+def test_config_errors_name_the_field(overrides, match, monkeypatch):
+    monkeypatch.delenv("OVERFITLAB_DATA", raising=False)
+    with pytest.raises(ConfigError, match=match):
+        CNNConfig.preset("full", **overrides)
+
+
+def test_holdout_split_is_stratified_disjoint_and_fixed():
+    labels = np.repeat(np.arange(10), [30, 40, 50, 60, 70, 80, 90, 100, 110, 120])
+    train, test = holdout_split(labels, 0.2)
+    assert len(test) == round(0.2 * len(labels))
+    assert np.intersect1d(train, test).size == 0 and len(train) + len(test) == len(labels)
+    counts = np.bincount(labels[test], minlength=10)
+    np.testing.assert_allclose(counts, 0.2 * np.bincount(labels), atol=1)
+    np.testing.assert_array_equal(test, holdout_split(labels, 0.2)[1])
+
+
+def test_digits_data_is_standardised_and_held_out():
+    data = load_data(CNNConfig())
+    assert data.held_out and "held out" in data.note
+    assert data.x_train.shape[1:] == (8, 8, 1) and len(data.x_test) == round(1797 / 6)
+    assert abs(data.x_train.mean()) < 1e-5 and abs(data.x_train.std() - 1) < 1e-4
+
+
+# ---------------------------------------------------------------- training
+
+def test_same_seed_same_result_and_other_seed_differs():
+    data = load_data(CNNConfig())
+    model = cnn.build("simple", 10, (8, 8, 1))
+    settings = TrainSettings(epochs=2, batch_size=64, augment_shift=1)
+    args = (data.x_train, data.y_train, data.x_test, data.y_test, settings)
+    a = fit(model, jax.random.PRNGKey(5), *args)
+    b = fit(model, jax.random.PRNGKey(5), *args)
+    c = fit(model, jax.random.PRNGKey(6), *args)
+    for k in ("train_loss", "test_loss", "test_accuracy"):
+        np.testing.assert_array_equal(a.history[k], b.history[k])
+    assert a.history["train_loss"][-1] != c.history["train_loss"][-1]
+
+
+def test_quick_preset_end_to_end():
+    messages = []
+    result = EXPERIMENT.run(CNNConfig.preset("quick"), lambda f, m: messages.append((f, m)))
+    m = result.metrics
+    assert m["test_accuracy"] > 0.9 and m["mlp_test_accuracy"] > 0.8
+    assert m["parameters_cnn"] == 21_386 and m["parameters_mlp"] == _dense_params(64, 256) + _dense_params(256, 10)
+    assert m["test_held_out_from_train"] == 1.0 and m["n_test"] == 300
+    assert m["epochs"] == CNNConfig.QUICK["epochs"] and m["train_seconds"] > 0
+    ids = {a.id for a in result.answers}
+    assert {"test_accuracy", "train_accuracy", "parameters_cnn", "parameters_mlp",
+            "mlp_test_accuracy", "epochs", "train_seconds"} <= ids
+    assert result.answer("test_accuracy").value == m["test_accuracy"]
+    assert f"{m['test_accuracy']:.2%}" in result.answer("test_accuracy").explanation
+    assert set(result.figures) == {"learning_curves.png", "confusion_matrix.png", "filters.png",
+                                   "feature_maps.png", "misclassified.png"}
+    assert result.arrays["confusion"].sum() == 300
+    assert np.trace(result.arrays["confusion"]) == round(m["test_accuracy"] * 300)
+    assert any("held out" in note for note in result.notes)
+    fractions = [f for f, _ in messages]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert all("loss" in msg and "acc" in msg for _, msg in messages[1:])

@@ -1,0 +1,199 @@
+"""The JAX engine against finite differences, closed forms and scikit-learn (float64)."""
+import warnings
+
+import jax
+from jax.flatten_util import ravel_pytree
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.neural_network import MLPRegressor
+
+from _sklearn_reference import sklearn_init
+
+from overfitlab.engine.mlp import forward, init_mlp, n_parameters
+from overfitlab.engine.regularizers import dropout_masks, prox_l1, soft_threshold
+from overfitlab.engine.train import (TrainSpec, _objective, make_hyper, record_grid,
+                                     stack_hypers, train, train_grid)
+
+
+def run_parity(X, y, sk_kwargs, spec_kwargs, seed=3, hidden=(20,), activation="tanh"):
+    """Run MLPRegressor and our engine from the same initial weights, in float64."""
+    layers = (X.shape[1], *hidden, 1)
+    coefs, intercepts = sklearn_init(seed, layers, activation)
+    sk = MLPRegressor(hidden_layer_sizes=hidden, activation=activation, random_state=seed,
+                      **sk_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk.fit(X, y)
+    params = {"coefs": [jnp.asarray(c)[None] for c in coefs],
+              "intercepts": [jnp.asarray(b)[None] for b in intercepts]}
+    spec = TrainSpec(layers, activation, **spec_kwargs)
+    hyper = stack_hypers([make_hyper(len(X), hidden, sk.alpha, learning_rate=sk.learning_rate_init,
+                                     dtype=jnp.float64)])
+    out = train(spec, params, jax.random.split(jax.random.PRNGKey(0), 1), hyper, X, y)
+    return sk, out
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def test_parity_with_sklearn_adam_200_iterations(x64, course_data):
+    """Same initial weights, full-batch Adam: trajectories agree to 1e-6 relative (float64)."""
+    X = course_data.X_train.astype(np.float64)
+    y = course_data.y_train.astype(np.float64)
+    sk, out = run_parity(X, y, dict(max_iter=200, tol=0.0, n_iter_no_change=10**6),
+                         dict(solver="adam", max_iter=200, tol=None))
+    assert out.loss_curve.dtype == jnp.float64
+    assert rel_err(out.loss_curve[0], sk.loss_curve_) < 1e-6
+    for ours, theirs in zip(out.params["coefs"] + out.params["intercepts"],
+                            sk.coefs_ + sk.intercepts_):
+        assert rel_err(ours[0], theirs) < 1e-6
+
+
+def test_parity_with_sklearn_minibatch_sgd_and_l2(x64):
+    """Mini-batches (unshuffled, ragged last batch), Nesterov SGD and a strong L2 penalty."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(45, 3))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=45)
+    kw = dict(solver="sgd", alpha=0.3, batch_size=16, shuffle=False, max_iter=60,
+              learning_rate_init=0.05, tol=0.0, n_iter_no_change=10**6)
+    sk, out = run_parity(X, y, kw, dict(solver="sgd", max_iter=60, batch_size=16,
+                                        shuffle=False, tol=None),
+                         hidden=(7, 5), activation="relu")
+    assert rel_err(out.loss_curve[0], sk.loss_curve_) < 1e-6
+    assert rel_err(out.params["coefs"][0][0], sk.coefs_[0]) < 1e-6
+
+
+def test_tol_stopping_matches_sklearn_iteration_count(x64, course_data):
+    """scikit-learn's no-improvement rule stops at the same iteration."""
+    X = course_data.X_train.astype(np.float64)
+    y = course_data.y_train.astype(np.float64)
+    sk, out = run_parity(X, y, dict(max_iter=5000, tol=1e-4, learning_rate_init=0.01),
+                         dict(solver="adam", max_iter=5000, tol=1e-4))
+    assert sk.n_iter_ < 5000  # the rule fired
+    assert int(out.n_iter[0]) == sk.n_iter_
+    assert bool(out.converged[0])
+
+
+def test_loss_gradient_matches_finite_differences(x64):
+    """Autodiff gradient of the penalised objective vs central differences (float64)."""
+    key = jax.random.PRNGKey(0)
+    params = init_mlp(key, (2, 6, 4, 1), "logistic", jnp.float64)
+    X = jax.random.normal(jax.random.PRNGKey(1), (9, 2), jnp.float64)
+    y = jax.random.normal(jax.random.PRNGKey(2), (9, 1), jnp.float64)
+    hyper = make_hyper(9, (6, 4), alpha=0.7, dtype=jnp.float64)
+    spec = TrainSpec((2, 6, 4, 1), "logistic")
+    f = lambda p: _objective(p, X, y, hyper.sample_weight, hyper, key, spec)  # noqa: E731
+    grads = jax.grad(f)(params)
+    flat, unravel = ravel_pytree(params)
+    g_flat = ravel_pytree(grads)[0]
+    h = 1e-6
+    for i in range(0, flat.size, 3):
+        e = jnp.zeros_like(flat).at[i].set(h)
+        fd = (f(unravel(flat + e)) - f(unravel(flat - e))) / (2 * h)
+        assert abs(float(fd) - float(g_flat[i])) < 1e-7 * max(1.0, abs(float(fd)))
+
+
+def test_l2_gradient_is_weight_decay(x64):
+    """d/dW of alpha/(2n) ||W||^2 is alpha W / n on weights and nothing on biases."""
+    params = init_mlp(jax.random.PRNGKey(0), (1, 5, 1), "tanh", jnp.float64)
+    X = jnp.linspace(-1, 1, 8)[:, None]
+    y = X**2
+    spec = TrainSpec((1, 5, 1), "tanh")
+    g = lambda a: jax.grad(_objective)(  # noqa: E731
+        params, X, y, jnp.ones(8), make_hyper(8, (5,), alpha=a, dtype=jnp.float64),
+        jax.random.PRNGKey(0), spec)
+    g0, g1 = g(0.0), g(2.0)
+    for W, a, b in zip(params["coefs"], g1["coefs"], g0["coefs"]):
+        np.testing.assert_allclose(a - b, 2.0 * W / 8, atol=1e-12)
+    for a, b in zip(g1["intercepts"], g0["intercepts"]):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_soft_threshold_closed_form():
+    w = jnp.array([-3.0, -0.5, 0.0, 0.2, 1.0, 4.0])
+    np.testing.assert_allclose(soft_threshold(w, 0.5), [-2.5, 0.0, 0.0, 0.0, 0.5, 3.5])
+    p = prox_l1({"coefs": [w[None]], "intercepts": [jnp.array([0.1])]}, 10.0)
+    assert float(jnp.abs(p["coefs"][0]).sum()) == 0.0
+    assert float(p["intercepts"][0][0]) == pytest.approx(0.1)  # biases untouched
+
+
+def test_l1_training_reaches_exact_zeros(course_data):
+    spec = TrainSpec((1, 20, 1), "tanh", max_iter=2000, tol=None, use_l1=True)
+    hyper = stack_hypers([make_hyper(10, (20,), alpha=0.0, l1=l1) for l1 in (0.0, 0.5)])
+    out = train_grid(spec, jax.random.PRNGKey(0), 2, hyper, course_data.X_train,
+                     course_data.y_train)
+    zeros = [int(sum(jnp.sum(W[:, c] == 0) for W in out.params["coefs"])) for c in range(2)]
+    assert zeros[0] == 0
+    assert zeros[1] > 0
+
+
+def test_dropout_masks_preserve_expectation():
+    """Inverted dropout: E[mask] = 1; mean of 200k draws within 5 standard errors."""
+    rate = 0.3
+    (m,) = dropout_masks(jax.random.PRNGKey(0), jnp.float32(rate), 2000, (100,))
+    values = np.asarray(m)
+    np.testing.assert_allclose(np.unique(values), [0.0, 1 / 0.7], rtol=1e-6)
+    se = np.sqrt(rate / (1 - rate) / values.size)  # sd of mask = sqrt(p/(1-p))
+    assert abs(values.mean() - 1.0) < 5 * se
+
+
+def test_unit_mask_removes_units(course_data):
+    """A network with units switched off equals the smaller network it contains."""
+    params = init_mlp(jax.random.PRNGKey(0), (1, 6, 1), "tanh")
+    mask = jnp.array([1, 0, 1, 0, 0, 1.0])
+    keep = np.flatnonzero(mask)
+    small = {"coefs": [params["coefs"][0][:, keep], params["coefs"][1][keep]],
+             "intercepts": [params["intercepts"][0][keep], params["intercepts"][1]]}
+    X = course_data.X_test
+    np.testing.assert_allclose(forward(params, X, "tanh", [mask]), forward(small, X, "tanh"),
+                               rtol=1e-6)
+    assert n_parameters((1, 3, 1)) == 10
+
+
+def test_grid_configs_share_initialisation_and_are_reproducible(course_data):
+    spec = TrainSpec((1, 8, 1), "tanh", max_iter=50, tol=None)
+    hyper = stack_hypers([make_hyper(10, (8,), alpha=a) for a in (0.0, 1.0)])
+    run = lambda: train_grid(spec, jax.random.PRNGKey(4), 3, hyper,  # noqa: E731
+                             course_data.X_train, course_data.y_train, course_data.X_test,
+                             course_data.y_test, record=10)
+    a, b = run(), run()
+    np.testing.assert_array_equal(a.eval_mse, b.eval_mse)
+    assert a.eval_mse.shape == (3, 2, a.record_steps.size)
+    # Same seed, different alpha: same starting loss data term, different trajectories.
+    assert not np.allclose(a.loss_curve[:, 0, -1], a.loss_curve[:, 1, -1])
+    assert np.all(np.diff(a.record_steps) > 0) and a.record_steps[-1] == 50
+
+
+def test_record_grid():
+    assert list(record_grid(5, "every")) == [1, 2, 3, 4, 5]
+    grid = record_grid(20000, 300)
+    assert grid[0] == 1 and grid[-1] == 20000 and 200 < grid.size <= 300
+    with pytest.raises(ValueError):
+        record_grid(10, 1)
+
+
+def test_early_stopping_restores_best_validation_weights(course_data):
+    """With early_stopping, the returned weights are those of the best validation R^2."""
+    X, y = course_data.X_train, course_data.y_train
+    X_val, y_val = course_data.X_test[::10], course_data.y_test[::10]
+    spec = TrainSpec((1, 20, 1), "tanh", max_iter=3000, tol=0.0, n_iter_no_change=200,
+                     early_stopping=True)
+    hyper = stack_hypers([make_hyper(10, (20,))])
+    out = train_grid(spec, jax.random.PRNGKey(0), 2, hyper, X, y, X_val=X_val, y_val=y_val)
+    scores = np.asarray(out.val_score[:, 0])
+    for s in range(2):
+        best = int(out.best_iter[s, 0])
+        assert best == int(np.nanargmax(scores[s])) + 1
+        p = jax.tree_util.tree_map(lambda a: a[s, 0], out.params)
+        pred = forward(p, jnp.asarray(X_val), "tanh")[:, 0]
+        r2 = 1 - np.sum((pred - y_val) ** 2) / np.sum((y_val - y_val.mean()) ** 2)
+        assert r2 == pytest.approx(np.nanmax(scores[s]), abs=1e-5)

@@ -1,0 +1,150 @@
+"""RegularizedMLPRegressor: scikit-learn's contract, its parity, and the course's workflow."""
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor
+from sklearn.utils.estimator_checks import (check_estimator,
+                                            check_sample_weight_equivalence_on_dense_data)
+
+from _sklearn_reference import sklearn_init
+
+from overfitlab import RegularizedMLPRegressor
+
+FLOAT32_REASON = ("the engine computes in float32: weighted and repeated sums agree to float32 "
+                  "rounding, not to the check's rtol=1e-7; test_sample_weight_equivalence_float64 "
+                  "runs the same check in float64")
+
+
+@pytest.mark.slow
+def test_sklearn_estimator_checks():
+    results = check_estimator(
+        RegularizedMLPRegressor(max_iter=100), on_fail=None,
+        expected_failed_checks={"check_sample_weight_equivalence_on_dense_data": FLOAT32_REASON})
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
+              if r["status"] == "failed"]
+    assert not failed
+    assert len(results) > 40
+
+
+def test_sample_weight_equivalence_float64():
+    """Integer sample weights equal repeated samples (full batch, float64)."""
+    with jax.enable_x64(True):
+        check_sample_weight_equivalence_on_dense_data(
+            "RegularizedMLPRegressor", RegularizedMLPRegressor(max_iter=100, random_state=0))
+
+
+def test_parity_with_mlpregressor_fit_float64(course_data):
+    """fit() equals MLPRegressor.fit from the same random_state (weights and loss curve)."""
+    X = course_data.X_train.astype(np.float64)
+    y = course_data.y_train.astype(np.float64)
+    kw = dict(hidden_layer_sizes=(20,), activation="tanh", max_iter=200, random_state=0)
+    sk = MLPRegressor(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(X, y)
+    # scikit-learn draws the initial weights from RandomState(0); we draw from JAX. Start ours
+    # from scikit-learn's initial weights via warm_start on a 0-iteration copy.
+    ours = RegularizedMLPRegressor(**kw, warm_start=True)
+    with jax.enable_x64(True), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)  # shapes and bookkeeping
+        ours.coefs_, ours.intercepts_ = sklearn_init(0, (1, 20, 1))
+        ours.fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_[-200:], sk.loss_curve_, rtol=1e-6)
+    np.testing.assert_allclose(ours.predict(X), sk.predict(X), rtol=1e-6)
+
+
+def test_eval_loss_curve_matches_partial_fit_loop(course_data):
+    """fit(eval_set) records what the course computes with one partial_fit per iteration."""
+    X, y, Xt, yt = (course_data.X_train, course_data.y_train, course_data.X_test,
+                    course_data.y_test)
+    kw = dict(hidden_layer_sizes=(20,), activation="tanh", random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = RegularizedMLPRegressor(max_iter=30, **kw).fit(X, y, eval_set=(Xt, yt))
+    step = RegularizedMLPRegressor(max_iter=30, **kw)
+    manual = []
+    for _ in range(30):
+        step.partial_fit(X, y)
+        manual.append(np.mean((step.predict(Xt) - yt) ** 2))
+    assert len(full.eval_loss_curve_) == 30 == step.n_iter_
+    np.testing.assert_allclose(full.eval_loss_curve_, manual, rtol=2e-5)
+    np.testing.assert_allclose(full.loss_curve_, step.loss_curve_, rtol=2e-5)
+
+
+def test_convergence_warning_like_sklearn(course_data):
+    reg = RegularizedMLPRegressor((20,), "tanh", max_iter=50, tol=1e-7, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(50\\) reached"):
+        reg.fit(course_data.X_train, course_data.y_train)
+    assert reg.n_iter_ == 50
+
+
+def test_tol_stops_before_max_iter(course_data):
+    reg = RegularizedMLPRegressor((20,), "tanh", max_iter=5000, tol=1e-3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(course_data.X_train, course_data.y_train)
+    assert 10 < reg.n_iter_ < 5000 and len(reg.loss_curve_) == reg.n_iter_
+
+
+def test_early_stopping_validation(course_data):
+    X, y = course_data.X_test, course_data.y_test  # 100 points, so the split is meaningful
+    reg = RegularizedMLPRegressor((20,), "tanh", early_stopping=True, max_iter=3000,
+                                  learning_rate_init=0.01, random_state=0).fit(X, y)
+    assert reg.n_iter_ < 3000
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == pytest.approx(max(reg.validation_scores_))
+
+
+def test_l1_gives_exact_zeros_and_l1_zero_is_plain(course_data):
+    X, y = course_data.X_train, course_data.y_train
+    kw = dict(hidden_layer_sizes=(20,), activation="tanh", max_iter=500, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = RegularizedMLPRegressor(l1=1.0, **kw).fit(X, y)
+        plain = RegularizedMLPRegressor(**kw).fit(X, y)
+        zero = RegularizedMLPRegressor(l1=0.0, **kw).fit(X, y)
+    assert sum(int(np.sum(W == 0)) for W in sparse.coefs_) > 0
+    np.testing.assert_array_equal(plain.predict(X), zero.predict(X))
+
+
+def test_ensemble_of_one_and_mean_of_members(course_data):
+    X, y = course_data.X_train, course_data.y_train
+    kw = dict(hidden_layer_sizes=(8,), activation="tanh", max_iter=200, tol=0.0,
+              n_iter_no_change=10**6, random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = RegularizedMLPRegressor(n_networks=1, **kw).fit(X, y)
+        many = RegularizedMLPRegressor(n_networks=4, **kw).fit(X, y)
+    assert one.coefs_[0].shape == (1, 8) and many.coefs_[0].shape == (4, 1, 8)
+    members = []
+    for i in range(4):
+        m = RegularizedMLPRegressor(**kw)
+        m.coefs_ = [W[i] for W in many.coefs_]
+        m.intercepts_ = [b[i] for b in many.intercepts_]
+        m.n_features_in_, m.n_outputs_, m.n_networks = 1, 1, 1
+        members.append(m.predict(X))
+    np.testing.assert_allclose(many.predict(X), np.mean(members, axis=0), rtol=1e-12)
+
+
+def test_dropout_trains_and_predicts_deterministically(course_data):
+    X, y = course_data.X_train, course_data.y_train
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = RegularizedMLPRegressor((20,), "tanh", dropout=0.3, max_iter=300,
+                                      random_state=0).fit(X, y)
+        again = RegularizedMLPRegressor((20,), "tanh", dropout=0.3, max_iter=300,
+                                        random_state=0).fit(X, y)
+    np.testing.assert_array_equal(reg.predict(X), reg.predict(X))
+    np.testing.assert_array_equal(reg.predict(X), again.predict(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(solver="lbfgs"), "solver"), (dict(l1=-1.0), "l1"), (dict(dropout=1.0), "dropout"),
+    (dict(n_networks=0), "n_networks"), (dict(alpha=-1), "alpha")])
+def test_bad_parameters_are_refused_clearly(params, match, course_data):
+    with pytest.raises(ValueError, match=match):
+        RegularizedMLPRegressor(**params).fit(course_data.X_train, course_data.y_train)
