@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -31,3 +33,18 @@ def test_seeded_and_configurable():
 def test_bad_arguments(kw):
     with pytest.raises(ValueError):
         noisy_function(**kw)
+
+
+def test_band_equals_nanpercentile():
+    from overfitlab.experiments.base import band
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(17, 40))
+    v[rng.random(v.shape) < 0.2] = np.nan
+    v[:, 3] = np.nan
+    med, lo, hi = band(v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN column
+        ref = np.nanpercentile(v, [50, 10, 90], axis=0)
+    np.testing.assert_allclose(np.stack([med, lo, hi]), ref, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(band(v.T, axis=1)[0], med, equal_nan=True)

@@ -89,7 +89,7 @@ def summary_table(result: Result) -> Table:
     from overfitlab.report.render import format_value
 
     table = Table(title=f"{result.experiment}  ({result.elapsed_s:.1f} s)", show_lines=False)
-    table.add_column("answer", style="bold")
+    table.add_column("answer", style="bold", no_wrap=True)
     table.add_column("value", justify="right")
     table.add_column("10-90 %", justify="right")
     for a in result.answers:

@@ -79,7 +79,7 @@ def _limits() -> dict[str, dict[str, float]]:
     """Numeric bounds of every field, read from the schema (so they cannot drift)."""
     limits = {}
     for name, prop in TrainRequest.model_json_schema()["properties"].items():
-        bounds = {k: prop[k] for k in ("minimum", "maximum", "exclusiveMinimum") if k in prop}
+        bounds = {k: prop[k] for k in ("minimum", "maximum") if k in prop}
         if bounds:
             limits[name] = bounds
     return limits

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -65,8 +65,12 @@ def random_shift(x: jax.Array, shift: int, key: jax.Array) -> jax.Array:
     return jax.vmap(crop)(padded, offsets)
 
 
+@cache
 def make_optimizer(settings: TrainSettings, total_steps: int) -> optax.GradientTransformation:
-    """AdamW under a one-cycle cosine schedule; weight decay on kernels (ndim > 1) only."""
+    """AdamW under a one-cycle cosine schedule; weight decay on kernels (ndim > 1) only.
+
+    Cached, so runs with equal settings share one optimizer object and hence one compiled step.
+    """
     schedule = optax.cosine_onecycle_schedule(
         transition_steps=max(total_steps, 1), peak_value=settings.learning_rate,
         pct_start=settings.warmup, div_factor=25.0, final_div_factor=100.0)

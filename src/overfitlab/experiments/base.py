@@ -127,8 +127,16 @@ def _coerce(raw: str, annotation: Any, key: str) -> Any:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
+        return _jsonable(value) if isinstance(value, list) else _finite_or_none(value)
+    return _finite_or_none(value)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN/inf: report them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -190,9 +198,20 @@ class Experiment:
 
 
 def band(values: Any, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median and 10-90 % percentiles of ``values`` along ``axis`` (NaN-aware)."""
-    v = np.asarray(values, dtype=float)
-    # np.percentile is vectorised; nanpercentile loops in Python, so use it only when needed.
-    pct = np.nanpercentile if np.isnan(v).any() else np.percentile
-    lo, med, hi = pct(v, [10, 50, 90], axis=axis)
-    return med, lo, hi
+    """Median and 10-90 % percentiles of ``values`` along ``axis``, ignoring NaN.
+
+    Same numbers as ``np.nanpercentile`` (linear interpolation), vectorised by sorting
+    (``nanpercentile`` loops in Python over columns); all-NaN columns give NaN.
+    """
+    v = np.sort(np.moveaxis(np.asarray(values, dtype=float), axis, 0), axis=0)  # NaN last
+    count = np.sum(~np.isnan(v), axis=0)
+    last = np.maximum(count - 1, 0)
+    out = []
+    for q in (0.5, 0.1, 0.9):
+        pos = q * last
+        below = np.floor(pos).astype(int)
+        above = np.minimum(below + 1, last)
+        lo = np.take_along_axis(v, below[None], axis=0)[0]
+        hi = np.take_along_axis(v, above[None], axis=0)[0]
+        out.append(np.where(count > 0, lo + (pos - below) * (hi - lo), np.nan))
+    return out[0], out[1], out[2]

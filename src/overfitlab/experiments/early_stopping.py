@@ -93,15 +93,15 @@ def _squeeze_config(params):
     return jax.tree_util.tree_map(lambda a: a[:, 0], params)
 
 
-def _convergence_warning(config: EarlyStoppingConfig, data) -> str:
-    """Fit the course's estimator once and return the ConvergenceWarning text ('' if none)."""
+def _convergence_warning(config: EarlyStoppingConfig, data, max_iter: int) -> str:
+    """Fit the course's estimator with ``max_iter``; the ConvergenceWarning text ('' if none)."""
     from sklearn.exceptions import ConvergenceWarning
 
     from overfitlab.estimators import RegularizedMLPRegressor
 
     reg = RegularizedMLPRegressor((config.hidden_units,), config.activation,
                                   alpha=config.alpha, learning_rate_init=config.learning_rate,
-                                  tol=config.tol, max_iter=config.max_iter,
+                                  tol=config.tol, max_iter=max_iter,
                                   random_state=config.seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -157,8 +157,8 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     honest_test = np.mean((_predict(honest_params, data.X_test, config.activation)
                            - data.y_test[None]) ** 2, axis=1)
 
-    progress(0.8, "fitting the course's estimator for its convergence warning")
-    warning_text = _convergence_warning(config, data)
+    progress(0.8, f"refitting the course's estimator with max_iter={n_star}")
+    warning_text = _convergence_warning(config, data, n_star)
 
     grid = np.linspace(-1, 1, 201, dtype=np.float32)[:, None]
     long_params = _squeeze_config(long.params)
@@ -210,13 +210,15 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
                f"training is deterministic given the seed).", tb_lo, tb_hi),
         Answer("convergence_warning", "What does scikit-learn's warning say, and what to do?",
                warning_text or "no warning",
-               ("The optimizer stopped at max_iter before the training loss stopped improving "
-                f"by more than tol={config.tol:g}. Here that is harmless and even desirable: "
-                "the loss is still creeping down by fitting noise. Either raise max_iter (worse "
-                "overfitting), raise tol, or stop early on purpose (early_stopping=True, or "
-                "max_iter at the best iteration).") if warning_text else
-               (f"With tol={config.tol:g} the loss stopped improving before max_iter, so no "
-                "ConvergenceWarning was raised; lowering tol or max_iter would trigger it.")),
+               (f"Refitting with max_iter={n_star} (early stopping by hand) stops the optimizer "
+                f"while the training loss still improves by more than tol={config.tol:g}, so "
+                "the estimator warns that it has not converged. Here that is the point: "
+                "converging means fitting the noise. Keep the warning in mind rather than "
+                "raising max_iter: silence it knowingly (warnings.filterwarnings) or let "
+                "early_stopping=True choose the stopping point on a validation split.")
+               if warning_text else
+               (f"Refitting with max_iter={n_star} did not raise a ConvergenceWarning: the "
+                f"training loss had already stopped improving by tol={config.tol:g}.")),
         Answer("early_stopping_validation",
                "Which iteration does a validation split pick, and how far is it from the "
                "test-picked one?", hi_m,

@@ -10,37 +10,17 @@ import warnings
 import matplotlib as mpl
 import numpy as np
 
-from overfitlab.plots.style import new_figure
+from overfitlab.plots.style import draw_band, new_figure
 
 ACTIVATION_COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
 INIT_LABELS = {"naive": "naive N(0, 1)", "glorot": "Glorot", "he": "He"}
 INIT_COLORS = {"naive": "tab:red", "glorot": "tab:purple", "he": "tab:green"}
 
 
-def _nan_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, 10 % and 90 % quantiles over axis 0, ignoring zeros and NaN (linear interpolation,
-    as ``np.nanpercentile``). Vectorised by sorting: ``np.nanpercentile`` loops in Python over
-    columns, which costs seconds on (seed, epoch) arrays with a thousand epochs."""
-    v = np.asarray(values, dtype=float)
-    v = np.sort(np.where(np.isfinite(v) & (v > 0), v, np.nan), axis=0)  # NaN sorts last
-    count = np.sum(np.isfinite(v), axis=0)
-    out = []
-    for q in (0.5, 0.1, 0.9):
-        pos = q * np.maximum(count - 1, 0)
-        below = np.floor(pos).astype(int)
-        above = np.minimum(below + 1, np.maximum(count - 1, 0))
-        lo = np.take_along_axis(v, below[None], axis=0)[0]
-        hi = np.take_along_axis(v, above[None], axis=0)[0]
-        quantile = lo + (pos - below) * (hi - lo)
-        out.append(np.where(count > 0, quantile, np.nan))
-    return out[0], out[1], out[2]
-
-
 def _band(ax, x, values, color, label, alpha=0.2):
-    """The median over seeds and its 10-90 % band, drawn like ``style.draw_band``."""
-    med, lo, hi = _nan_band(values)
-    ax.plot(x, med, color=color, label=f"{label} (median)")
-    ax.fill_between(x, lo, hi, color=color, alpha=alpha, linewidth=0, label=f"{label} 10-90 %")
+    """Median and 10-90 % band over seeds of positive values (zeros cannot show on log axes)."""
+    v = np.asarray(values, dtype=float)
+    draw_band(ax, x, np.where(np.isfinite(v) & (v > 0), v, np.nan), color, label, alpha=alpha)
 
 
 def chain_gradient_figure(grads: dict, bound_layer1: dict, lengths, activations):

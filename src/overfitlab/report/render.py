@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
 from overfitlab.experiments.base import Result
 from overfitlab.experiments.results_io import result_payload, versions
@@ -27,6 +28,8 @@ class Section:
 
 def format_value(value: Any) -> str:
     """Numbers with 4 significant digits, text escaped, None as an em dash."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.item()
     if value is None:
         return "—"
     if isinstance(value, bool):

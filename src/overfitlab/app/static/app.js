@@ -1,0 +1,261 @@
+// overfitlab playground: controls -> POST /api/train -> three plotly views and a table of numbers.
+// The page state is the request itself; it lives in the address bar's query string.
+"use strict";
+
+// kind: "select" | "linear" | "log" (slider on log10; with zero: the leftmost stop means 0)
+//       | "stops" (slider over a list) | "checkbox" | "number".
+const CONTROLS = [
+  { name: "target", label: "target f(x)", kind: "select",
+    tip: "The noise-free function behind the data. Look for: which targets a small or strongly regularized network can still follow (the step is hard)." },
+  { name: "n_train", label: "training points", kind: "stops", stops: [5, 8, 10, 15, 20, 30, 50, 100, 200],
+    tip: "Points on a grid of [-1, 1] to train on. Look for: more data narrows the band and pulls the test MSE towards the noise floor without any penalty." },
+  { name: "noise", label: "noise (std)", kind: "linear", min: 0, max: 1, step: 0.01,
+    tip: "Standard deviation of the label noise. Look for: the dotted noise floor (its square) moves; noisier data overfits sooner." },
+  { name: "hidden_units", label: "hidden units", kind: "stops", stops: [1, 2, 3, 5, 10, 20, 50, 100, 200],
+    tip: "Units per hidden layer. Look for: a small network cannot wiggle through every point (a capacity limit acts as regularization)." },
+  { name: "depth", label: "hidden layers", kind: "linear", min: 1, max: 4, step: 1,
+    tip: "Number of hidden layers. Look for: deeper networks fit faster and overfit more with few points." },
+  { name: "activation", label: "activation", kind: "select",
+    tip: "Hidden-unit nonlinearity. Look for: relu fits are piecewise linear, tanh fits are smooth, identity is a straight line." },
+  { name: "learning_rate", label: "learning rate", kind: "log", min: -4, max: -1, step: 0.1,
+    tip: "Adam step size. Look for: the curves shift left or right in iterations; too large makes them noisy." },
+  { name: "iterations", label: "iterations", kind: "stops", stops: [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000],
+    tip: "Full-batch training iterations. Look for: stopping early (few iterations) regularizes like a weight penalty; the test curve's minimum is the best stopping time." },
+  { name: "alpha", label: "L2 alpha", kind: "log", min: -6, max: 1, step: 0.1, zero: true,
+    tip: "Weight-decay strength (scikit-learn's alpha), log scale; leftmost is 0. Look for: the fitted curve smooths, test MSE first falls then rises, weight magnitudes shrink." },
+  { name: "l1", label: "L1 penalty", kind: "log", min: -5, max: 0, step: 0.1, zero: true,
+    tip: "Absolute-value penalty applied by a proximal step, log scale; leftmost is 0. Look for: weights that become exactly zero and units switched off (the bars drop to zero)." },
+  { name: "dropout", label: "dropout rate", kind: "linear", min: 0, max: 0.8, step: 0.05,
+    tip: "Share of hidden units dropped at random in each training step. Look for: a smoother, flatter fit and noisier training curves." },
+  { name: "ensemble", label: "ensemble size", kind: "stops", stops: [1, 2, 3, 5, 10, 20],
+    tip: "Networks trained independently and averaged. Look for: the averaged fit wiggles less; the 'at end' test MSE drops below the average member's curve." },
+  { name: "seeds", label: "seeds", kind: "stops", stops: [1, 2, 5, 10, 20, 50, 100],
+    tip: "Independent repetitions drawn at once; the band spans their 10-90 %. Look for: how much a single run can mislead (seeds x ensemble is at most 100)." },
+  { name: "early_stopping", label: "early stopping", kind: "checkbox",
+    tip: "Hold out part of the training points, stop when their error has not improved for 'patience' iterations and restore the best weights. Look for: fewer points left to fit, and where it stops against the test curve's minimum." },
+  { name: "validation_fraction", label: "validation share", kind: "linear", min: 0.1, max: 0.5, step: 0.05,
+    tip: "Share of training points held out for early stopping (open markers). Look for: with 10 points every held-out point is costly." },
+  { name: "patience", label: "patience", kind: "stops", stops: [10, 20, 50, 100, 200, 500, 1000, 2000],
+    tip: "Iterations without validation improvement before early stopping ends training. Look for: short patience stops on noise, long patience overfits." },
+  { name: "seed", label: "seed", kind: "number", min: 0,
+    tip: "Seed of the data noise and of the networks. Look for: another draw of the same experiment; the whole view is reproducible from it." },
+];
+
+let state = {};       // the current request
+let defaults = null;  // GET /api/defaults
+let version = 0;      // number of answers rendered
+let inFlight = false, pending = false;
+
+const $ = (id) => document.getElementById(id);
+const fmt = (v) => (v === null || v === undefined ? "-" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
+  ? Number(v).toExponential(2) : Number(v.toPrecision(3)).toString());
+const round3 = (v) => Number(v.toPrecision(3));
+
+// --- control <-> value mapping -------------------------------------------------------------
+function toSlider(c, v) {
+  if (c.kind === "log") return v <= 0 && c.zero ? c.min - c.step : Math.min(c.max, Math.max(c.min, Math.log10(v)));
+  if (c.kind === "stops") {
+    let best = 0;
+    c.stops.forEach((s, i) => { if (Math.abs(s - v) < Math.abs(c.stops[best] - v)) best = i; });
+    return best;
+  }
+  return v;
+}
+function fromSlider(c, pos) {
+  pos = Number(pos);
+  if (c.kind === "log") return c.zero && pos < c.min - c.step / 2 ? 0 : round3(Math.pow(10, pos));
+  if (c.kind === "stops") return c.stops[pos];
+  return round3(pos);
+}
+function parseValue(c, text) {
+  if (c.kind === "checkbox") return text === "true" || text === "1";
+  if (c.kind === "select") return text;
+  return Number(text);
+}
+
+// --- building the controls -----------------------------------------------------------------
+function buildControls() {
+  const box = $("controls");
+  for (const c of CONTROLS) {
+    const div = document.createElement("div");
+    div.className = "control" + (c.kind === "checkbox" ? " checkbox" : "");
+    const label = document.createElement("label");
+    label.htmlFor = c.name;
+    const title = document.createElement("span");
+    title.textContent = c.label + " ";
+    const tip = document.createElement("span");
+    tip.className = "tip"; tip.textContent = "?"; tip.tabIndex = 0;
+    tip.dataset.tip = c.tip; tip.title = c.tip; tip.setAttribute("aria-label", c.tip);
+    title.appendChild(tip);
+    let input;
+    if (c.kind === "select") {
+      input = document.createElement("select");
+      const options = c.name === "target" ? defaults.targets : defaults.activations;
+      for (const o of options) input.add(new Option(o, o));
+    } else {
+      input = document.createElement("input");
+      if (c.kind === "checkbox") input.type = "checkbox";
+      else if (c.kind === "number") { input.type = "number"; input.min = c.min; input.step = 1; }
+      else {
+        input.type = "range";
+        if (c.kind === "stops") { input.min = 0; input.max = c.stops.length - 1; input.step = 1; }
+        else { input.min = c.kind === "log" && c.zero ? c.min - c.step : c.min; input.max = c.max; input.step = c.step; }
+      }
+    }
+    input.id = c.name; input.name = c.name; input.title = c.tip;
+    const value = document.createElement("span");
+    value.className = "value"; value.id = c.name + "-value";
+    if (c.kind === "checkbox") { label.appendChild(input); label.appendChild(title); }
+    else { label.appendChild(title); label.appendChild(value); }
+    div.appendChild(label);
+    if (c.kind !== "checkbox") div.appendChild(input);
+    box.appendChild(div);
+    input.addEventListener(input.type === "range" ? "input" : "change", () => {
+      state[c.name] = c.kind === "checkbox" ? input.checked
+        : c.kind === "select" ? input.value
+        : c.kind === "number" ? Math.max(0, Math.floor(Number(input.value) || 0))
+        : fromSlider(c, input.value);
+      showValue(c);
+      changed();
+    });
+  }
+}
+
+function showValue(c) {
+  const input = $(c.name), v = state[c.name];
+  if (c.kind === "checkbox") input.checked = !!v;
+  else if (c.kind === "select" || c.kind === "number") input.value = v;
+  else input.value = toSlider(c, v);
+  const out = $(c.name + "-value");
+  if (out) out.textContent = c.kind === "log" && v === 0 ? "0 (off)" : c.kind === "select" ? "" : fmt(v);
+  if (c.name === "validation_fraction" || c.name === "patience")
+    $(c.name).disabled = !state.early_stopping;
+}
+
+// --- state <-> address bar -----------------------------------------------------------------
+function readQuery() {
+  const q = new URLSearchParams(window.location.search);
+  for (const c of CONTROLS) if (q.has(c.name)) state[c.name] = parseValue(c, q.get(c.name));
+}
+function writeQuery() {
+  const q = new URLSearchParams();
+  for (const c of CONTROLS) q.set(c.name, String(state[c.name]));
+  history.replaceState(null, "", "?" + q.toString());
+}
+
+// --- requests: at most one in flight, the latest state wins ---------------------------------
+function changed() {
+  writeQuery();
+  CONTROLS.forEach(showValue);
+  pending = true;
+  if (!inFlight) pump();
+}
+
+async function pump() {
+  inFlight = true;
+  while (pending) {
+    pending = false;
+    setStatus("busy", "training " + state.seeds * state.ensemble + " networks\u2026");
+    try {
+      const r = await fetch("/api/train", { method: "POST", headers: { "Content-Type": "application/json" },
+                                             body: JSON.stringify(state) });
+      const answer = await r.json();
+      if (r.ok) { render(answer); $("error").hidden = true; }
+      else showError(answer);
+    } catch (e) { showError({ detail: String(e) }); }
+  }
+  inFlight = false;
+  if ($("status").dataset.state === "busy") setStatus("ready", $("status").textContent);
+}
+
+function setStatus(s, text) { const el = $("status"); el.dataset.state = s; el.textContent = text; }
+
+function showError(answer) {
+  const d = answer.detail;
+  const lines = Array.isArray(d) ? d.map((e) => (e.loc || []).filter((x) => x !== "body").join(".") + ": " + e.msg) : [String(d)];
+  $("error").textContent = lines.join("\n");
+  $("error").hidden = false;
+  setStatus("error", "request rejected");
+}
+
+// --- rendering -----------------------------------------------------------------------------
+const COLORS = { train: "#2b6cb0", test: "#d9480f", fit: "#2b6cb0", truth: "#2f9e44", floor: "#555" };
+const LAYOUT = { margin: { l: 52, r: 10, t: 8, b: 40 }, legend: { orientation: "h", y: -0.18, font: { size: 11 } },
+                 font: { family: "system-ui, sans-serif", size: 12 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff" };
+const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
+
+function bandTraces(x, band, color, name) {
+  const fill = color + "33";
+  return [
+    { x, y: band.high, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false },
+    { x, y: band.low, mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: fill, hoverinfo: "skip",
+      name: name + " 10-90 %", showlegend: false },
+    { x, y: band.median, mode: "lines", line: { color, width: 2 }, name },
+  ];
+}
+
+function render(a) {
+  const d = a.data, m = a.metrics;
+  const pick = (xs, keep) => xs.filter((_, i) => keep(i));
+  const fitTraces = [
+    ...bandTraces(a.fit.x, a.fit.prediction, COLORS.fit, "fit (median)"),
+    { x: a.fit.x, y: a.fit.truth, mode: "lines", line: { color: COLORS.truth, dash: "dash" }, name: "truth" },
+    { x: d.x_test, y: d.y_test, mode: "markers", marker: { color: "#aaa", size: 4 }, name: "test" },
+    { x: pick(d.x_train, (i) => !d.is_validation[i]), y: pick(d.y_train, (i) => !d.is_validation[i]),
+      mode: "markers", marker: { color: "#111", size: 8 }, name: "train" },
+  ];
+  if (d.is_validation.some(Boolean))
+    fitTraces.push({ x: pick(d.x_train, (i) => d.is_validation[i]), y: pick(d.y_train, (i) => d.is_validation[i]),
+      mode: "markers", marker: { color: "#111", size: 9, symbol: "circle-open", line: { width: 2 } }, name: "validation" });
+  Plotly.react("fit-plot", fitTraces, { ...LAYOUT, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } }, CONFIG);
+
+  const it = a.curves.iterations;
+  const shapes = [
+    { type: "line", xref: "paper", x0: 0, x1: 1, y0: m.noise_variance, y1: m.noise_variance,
+      line: { color: COLORS.floor, dash: "dot", width: 1.5 } },
+    { type: "line", yref: "paper", y0: 0, y1: 1, x0: m.best_iteration, x1: m.best_iteration,
+      line: { color: COLORS.test, dash: "dash", width: 1 } },
+  ];
+  if (m.stopped_at) shapes.push({ type: "line", yref: "paper", y0: 0, y1: 1, x0: m.restored_from.median,
+    x1: m.restored_from.median, line: { color: "#7048e8", dash: "dashdot", width: 1.5 } });
+  const curveTraces = [
+    ...bandTraces(it, a.curves.train_mse, COLORS.train, "train MSE"),
+    ...bandTraces(it, a.curves.test_mse, COLORS.test, "test MSE"),
+    { x: [it[it.length - 1]], y: [m.test_mse_end.median], mode: "markers", name: "final model (test)",
+      marker: { color: COLORS.test, symbol: "diamond", size: 10 } },
+  ];
+  Plotly.react("curves-plot", curveTraces, { ...LAYOUT, shapes,
+    xaxis: { type: "log", title: { text: "iteration" } }, yaxis: { type: "log", title: { text: "MSE" } } }, CONFIG);
+
+  const u = a.units.magnitude, rank = u.median.map((_, i) => i + 1);
+  Plotly.react("units-plot", [{ type: "bar", x: rank, y: u.median, marker: { color: COLORS.fit }, name: "median",
+    error_y: { type: "data", symmetric: false, array: u.high.map((h, i) => h - u.median[i]),
+               arrayminus: u.median.map((v, i) => v - u.low[i]), color: "#555", thickness: 1 } }],
+    { ...LAYOUT, showlegend: false, xaxis: { title: { text: "unit (largest first)" } },
+      yaxis: { title: { text: "sqrt(|w_in|^2 + |w_out|^2)" }, rangemode: "tozero" } }, CONFIG);
+
+  const stat = (s) => (s ? fmt(s.median) + (s.low !== s.high ? "  [" + fmt(s.low) + ", " + fmt(s.high) + "]" : "") : "-");
+  $("m-best-iteration").textContent = String(m.best_iteration);
+  $("m-test-best").textContent = stat(m.test_mse_best);
+  $("m-test-end").textContent = stat(m.test_mse_end);
+  $("m-train-end").textContent = stat(m.train_mse_end);
+  $("m-noise").textContent = fmt(m.noise_variance);
+  $("m-parameters").textContent = m.parameters + " (" + m.total_parameters + ")";
+  $("m-zeros").textContent = stat(m.zero_weights) + " of " + m.weights;
+  $("m-dead").textContent = stat(m.dead_units) + " of " + a.config.hidden_units;
+  $("m-early-stopping").textContent = m.stopped_at ? stat(m.stopped_at) + " / " + stat(m.restored_from) : "off";
+  version += 1;
+  window.lastAnswer = a;  // for tests and the curious console user
+  $("status").dataset.version = String(version);
+  setStatus(pending ? "busy" : "ready", Math.round(a.elapsed_ms) + " ms" + (a.compiled ? " (compiled a new shape)" : ""));
+}
+
+// --- start ---------------------------------------------------------------------------------
+async function main() {
+  defaults = await (await fetch("/api/defaults")).json();
+  state = { ...defaults.config };
+  readQuery();
+  buildControls();
+  changed();
+}
+main().catch((e) => showError({ detail: String(e) }));
