@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from overfitlab.app import compute
 from overfitlab.app.schemas import MAX_NETWORKS, TrainRequest
 from overfitlab.app.server import STATIC_DIR, create_app
 from overfitlab.data.synthetic import TARGETS
@@ -33,7 +34,7 @@ def two_seeds(client):
 
 def _ordered(band, tol=1e-9):
     return all(lo - tol <= med <= hi + tol for lo, med, hi in
-               zip(band["low"], band["median"], band["high"]) if med is not None)
+               zip(band["low"], band["median"], band["high"], strict=True) if med is not None)
 
 
 def test_defaults_are_the_course_protocol(client):
@@ -42,7 +43,7 @@ def test_defaults_are_the_course_protocol(client):
     assert d["config"]["n_train"] == 10 and d["config"]["hidden_units"] == 20
     assert d["config"]["iterations"] == 20000 and d["config"]["seeds"] == 20
     assert d["targets"] == list(TARGETS)
-    assert d["limits"]["n_train"] == {"minimum": 3, "maximum": 500}
+    assert d["limits"]["n_train"] == {"minimum": 4, "maximum": 500}
     assert d["max_networks"] == MAX_NETWORKS
 
 
@@ -90,13 +91,16 @@ def test_ensemble_averages_its_members(client, two_seeds):
 
 
 def test_alpha_is_traced_and_shrinks_weights(client, two_seeds):
-    r = client.post("/api/train", json={**SMALL, "seeds": 2, "alpha": 3.0})
+    programs = compute._train_and_predict._cache_size()
+    r = client.post("/api/train", json={**SMALL, "seeds": 2, "alpha": 3.0, "seed": 7})
     assert r.status_code == 200
     strong = r.json()
-    assert strong["compiled"] is False  # same shape as two_seeds: no recompilation
+    # Same shape as two_seeds: neither JAX nor the server's bookkeeping saw a new program.
+    assert compute._train_and_predict._cache_size() == programs
+    assert strong["compiled"] is False
     assert strong["units"]["magnitude"]["median"][0] < two_seeds["units"]["magnitude"]["median"][0]
     # Same request again: answered from the cache, identical.
-    again = client.post("/api/train", json={**SMALL, "seeds": 2, "alpha": 3.0}).json()
+    again = client.post("/api/train", json={**SMALL, "seeds": 2, "alpha": 3.0, "seed": 7}).json()
     assert again == strong
 
 
@@ -119,8 +123,19 @@ def test_early_stopping_split_and_restore(client):
     assert m["stopped_at"]["high"] <= body["iterations"]
 
 
+def test_validation_split_sizes():
+    """floor(fraction * n) held-out points, never fewer than 2 (R^2 needs two), none without ES."""
+    split = lambda **kw: compute.validation_mask(TrainRequest(**kw))  # noqa: E731
+    assert split(early_stopping=False).sum() == 0
+    assert split(early_stopping=True, validation_fraction=0.1).sum() == 2
+    assert split(early_stopping=True, n_train=100, validation_fraction=0.25).sum() == 25
+    assert split(early_stopping=True, n_train=4, validation_fraction=0.5).sum() == 2
+    a, b = split(early_stopping=True, seed=1), split(early_stopping=True, seed=1)
+    assert (a == b).all() and a.dtype == bool
+
+
 @pytest.mark.parametrize("body, field, words", [
-    ({"n_train": 1}, "n_train", "greater than or equal to 3"),
+    ({"n_train": 1}, "n_train", "greater than or equal to 4"),
     ({"n_train": 10**6}, "n_train", "less than or equal to 500"),
     ({"n_train": "ten"}, "n_train", "valid integer"),
     ({"alpha": -1}, "alpha", "greater than or equal to 0"),
@@ -165,3 +180,17 @@ def test_page_and_plotly_are_served_locally(client):
         assert not re.search(r"https?://", path.read_text()), path.name
     spec = client.get("/openapi.json").json()
     assert "/api/train" in spec["paths"] and "/api/defaults" in spec["paths"]
+
+
+def test_parallel_parts_do_not_change_the_answer(monkeypatch):
+    """3 networks as 2 concurrent parts (the last network repeated to fill) or as 1 part."""
+    req = TrainRequest(**SMALL, seeds=3, seed=11)
+    monkeypatch.setattr(compute, "PARTS", 2)
+    split = compute.run(req)
+    monkeypatch.setattr(compute, "PARTS", 1)
+    whole = compute.run(req)
+    for a, b in [(split.fit.prediction, whole.fit.prediction),
+                 (split.curves.test_mse, whole.curves.test_mse),
+                 (split.units.magnitude, whole.units.magnitude)]:
+        for field in ("median", "low", "high"):
+            np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-5, atol=1e-6)

@@ -131,6 +131,12 @@ def test_alpha_slider_changes_view_offline(base_url, browser, tmp_path):
     again = _view(other)
     assert again["testEnd"] == after["testEnd"] and again["fit"] == after["fit"]
 
+    # A URL over the limits shows the server's message naming the field, and no traceback.
+    other.goto(base_url + "/?seeds=100&ensemble=2")
+    other.wait_for_selector("#error:not([hidden])")
+    assert other.text_content("#error").startswith("ensemble: ")
+    assert other.get_attribute("#status", "data-state") == "error"
+
     assert not errors, errors
     hosts = {urlsplit(u).hostname for u in requests if not u.startswith("data:")}
     assert hosts == {"127.0.0.1"}, f"off-localhost requests: {hosts}"

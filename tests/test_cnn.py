@@ -172,6 +172,8 @@ def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("OVERFITLAB_DATA", str(tmp_path))
     mnist = CNNConfig(dataset="mnist")
     assert (mnist.epochs, mnist.batch_size, mnist.data_dir) == (2, 128, str(tmp_path))
+    assert CNNConfig(dataset="mnist", dropout=0.0, epochs=1).to_dict()["dropout"] == 0.0
+    assert all(v is not None for v in mnist.to_dict().values())
 
 
 @pytest.mark.parametrize("overrides,match", [

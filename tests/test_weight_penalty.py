@@ -29,8 +29,9 @@ def _sklearn_from(coefs, intercepts, X, y, **kw) -> MLPRegressor:
     A one-iteration fit creates every fitted attribute; the weights are then replaced and
     ``warm_start`` makes the second fit continue from them.
     """
-    sk = MLPRegressor(hidden_layer_sizes=(HIDDEN,), activation="tanh", warm_start=True, random_state=0, shuffle=False,
-                      tol=0.0, n_iter_no_change=10**6, **{**kw, "max_iter": 1})
+    sk = MLPRegressor(hidden_layer_sizes=(HIDDEN,), activation="tanh", warm_start=True,
+                      random_state=0, shuffle=False, tol=0.0, n_iter_no_change=10**6,
+                      **{**kw, "max_iter": 1})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sk.fit(X, y)

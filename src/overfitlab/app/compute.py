@@ -1,4 +1,4 @@
-"""The training behind one playground request: every seed and ensemble member in one compiled call.
+"""The training behind one playground request: all seeds and ensemble members, vectorized.
 
 A request trains B = seeds x ensemble networks of one architecture on one data set, each from
 its own Glorot initialisation and with its own dropout stream, by full-batch Adam for a fixed
@@ -14,17 +14,23 @@ compiled program as traced values, and the data (noise level, target) as array v
 those sliders reuses the compiled code. A program is compiled once per *shape*: the
 :class:`~overfitlab.engine.train.TrainSpec` (layer sizes, activation, iterations, early stopping
 and its patience, whether L1 / dropout are on at all) and the array shapes (training and
-validation sizes, seeds, ensemble). ``jax.jit`` keeps one compiled program per shape in its cache.
+validation sizes, number of networks). ``jax.jit`` keeps one compiled program per shape in its
+cache. A compiled training loop runs on one core, so the networks are split into ``PARTS``
+equal parts trained concurrently.
 
 Curves. The engine records, per network, the test and training MSE on ``RECORD_POINTS``
 log-spaced iterations. With E > 1 the curves are those of the average member (the mean of the
 members' MSE); the ensemble's own error, which is lower by the members' disagreement, is known
-only for the final weights and reported in the metrics (``test_mse_end``).
+only for the final weights and reported in the metrics (``test_mse_end``). A network ended by
+early stopping keeps its weights, so its curve is carried forward at its last recorded value
+until the last network stops; the curves end there.
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import jax
@@ -44,6 +50,9 @@ GRID = np.linspace(-1.0, 1.0, 161, dtype=np.float32)  # where the fitted curve i
 ES_TOL = 1e-7  # improvement of the validation R^2 that resets the patience counter
 CHUNK = 500  # iterations per compiled scan (early stopping is checked between chunks)
 
+# Networks are trained in this many concurrent parts (XLA runs one compiled loop on one core).
+PARTS = max(1, min(2, os.cpu_count() or 1))
+_POOL = ThreadPoolExecutor(PARTS, thread_name_prefix="playground-train")
 _seen_shapes: set[tuple] = set()
 
 
@@ -60,33 +69,35 @@ def spec_for(req: TrainRequest) -> TrainSpec:
 def validation_mask(req: TrainRequest) -> np.ndarray:
     """Boolean mask of the training points held out for early stopping (none without it).
 
-    floor(validation_fraction * n_train) points (at least 1) chosen at random from ``seed``;
-    the limits of :class:`TrainRequest` leave at least 2 points to train on.
+    floor(validation_fraction * n_train) points, at least 2 (the validation R^2 that early
+    stopping tracks is undefined on one point), chosen at random from ``seed``; the limits of
+    :class:`TrainRequest` (n_train >= 4, fraction <= 0.5) leave at least 2 points to train on.
     """
     mask = np.zeros(req.n_train, bool)
     if req.early_stopping:
-        n_val = max(1, int(req.validation_fraction * req.n_train))
+        n_val = max(2, int(req.validation_fraction * req.n_train))
         rng = np.random.default_rng([req.seed, 1])
         mask[rng.choice(req.n_train, n_val, replace=False)] = True
     return mask
 
 
-@partial(jax.jit, static_argnames=("spec", "n_seeds", "ensemble"))
-def _train_and_predict(spec: TrainSpec, n_seeds: int, ensemble: int, seed, alpha, l1,
-                       learning_rate, dropout, X, y, X_val, y_val, X_test, y_test, grid):
-    """Train the B = n_seeds * ensemble networks; predictions and weight summaries.
-
-    Returns arrays with a leading network axis B (repetition-major: network b belongs to
-    repetition b // ensemble).
-    """
-    n_nets = n_seeds * ensemble
+@partial(jax.jit, static_argnames=("spec", "n_nets"))
+def _initial(spec: TrainSpec, n_nets: int, seed):
+    """Glorot initialisations and PRNG keys of the request's networks (network axis first)."""
     init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
-    params = init_many(init_key, n_nets, spec.layer_sizes, spec.activation)
+    return init_many(init_key, n_nets, spec.layer_sizes, spec.activation), \
+        jax.random.split(run_key, n_nets)
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def _train_and_predict(spec: TrainSpec, params, keys, alpha, l1, learning_rate, dropout,
+                       X, y, X_val, y_val, X_test, y_test, grid):
+    """Train the networks of ``params`` (leading axis); predictions and weight summaries."""
+    n_nets = keys.shape[0]
     hyper = make_hyper(X.shape[0], spec.hidden_sizes, alpha, l1, learning_rate, dropout)
     hyper = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n_nets,) + a.shape), hyper)
     val = (X_val, y_val) if spec.early_stopping else (None, None)
-    out = train(spec, params, jax.random.split(run_key, n_nets), hyper, X, y, X_test, y_test,
-                *val, record=RECORD_POINTS)
+    out = train(spec, params, keys, hyper, X, y, X_test, y_test, *val, record=RECORD_POINTS)
     predict = jax.vmap(lambda p, Z: forward(p, Z, spec.activation)[:, 0], in_axes=(0, None))
     coefs = out.params["coefs"]
     w_in, w_out = coefs[0], coefs[1]  # (B, 1, H), (B, H, k): the first hidden layer's weights
@@ -99,6 +110,28 @@ def _train_and_predict(spec: TrainSpec, n_seeds: int, ensemble: int, seed, alpha
         "unit_off": jnp.all(w_out == 0, axis=2).sum(axis=1),
         "zeros": sum(jnp.sum(W == 0, axis=tuple(range(1, W.ndim))) for W in coefs),
     }
+
+
+def _train_in_parts(spec: TrainSpec, n_nets: int, seed: int, args: tuple) -> dict[str, np.ndarray]:
+    """Train ``n_nets`` networks as PARTS equal parts running concurrently, one per core.
+
+    Every part has the same size (the last network is repeated to fill the last part, and the
+    copies are dropped), so one compiled program serves all parts. Networks are independent,
+    so the split changes nothing but the wall time (and float rounding in the last bits).
+    """
+    params, keys = _initial(spec, n_nets, seed)
+    n_parts = min(PARTS, n_nets)
+    size = -(-n_nets // n_parts)
+    fill = np.minimum(np.arange(size * n_parts), n_nets - 1)
+    parts = [fill[i * size:(i + 1) * size] for i in range(n_parts)]
+
+    def run_part(idx):
+        part = jax.tree_util.tree_map(lambda a: a[idx], params)
+        return jax.tree_util.tree_map(np.asarray,
+                                      _train_and_predict(spec, part, keys[idx], *args))
+
+    outs = list(_POOL.map(run_part, parts))
+    return {k: np.concatenate([o[k] for o in outs])[:n_nets] for k in outs[0]}
 
 
 def _clean(values: np.ndarray) -> list[float | None]:
@@ -119,6 +152,13 @@ def _stat(values: np.ndarray) -> Stat:
     return Stat(median=b.median[0], low=b.low[0], high=b.high[0])
 
 
+def _carry_forward(curves: np.ndarray) -> np.ndarray:
+    """(B, R) curves with each NaN replaced by the last finite value before it on its row."""
+    idx = np.where(np.isnan(curves), 0, np.arange(curves.shape[1]))
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    return curves[np.arange(curves.shape[0])[:, None], idx]
+
+
 def _per_repetition(a: np.ndarray, n_seeds: int, ensemble: int) -> np.ndarray:
     """(B, ...) -> (S, ...): average over each repetition's ensemble members (NaN-aware)."""
     a = np.asarray(a, float).reshape((n_seeds, ensemble) + a.shape[1:])
@@ -136,18 +176,19 @@ def run(req: TrainRequest) -> TrainResponse:
     X_fit, y_fit = data.X_train[~is_val], data.y_train[~is_val]
     X_val, y_val = (data.X_train[is_val], data.y_train[is_val]) if is_val.any() else (X_fit, y_fit)
     spec = spec_for(req)
-    shape = (spec, req.seeds, req.ensemble, X_fit.shape, X_val.shape)
+    shape = (spec, req.networks, X_fit.shape, X_val.shape)
     compiled = shape not in _seen_shapes
-    out = _train_and_predict(spec, req.seeds, req.ensemble, req.seed, req.alpha, req.l1,
-                             req.learning_rate, req.dropout, X_fit, y_fit, X_val, y_val,
-                             data.X_test, data.y_test, GRID)
-    out = jax.tree_util.tree_map(np.asarray, out)
+    out = _train_in_parts(spec, req.networks, req.seed,
+                          (req.alpha, req.l1, req.learning_rate, req.dropout, X_fit, y_fit,
+                           X_val, y_val, data.X_test, data.y_test, GRID))
     _seen_shapes.add(shape)
     S, E = req.seeds, req.ensemble
 
     steps = record_grid(req.iterations, RECORD_POINTS)
-    test_curve = _band(_per_repetition(out["test_mse"], S, E))
-    train_curve = _band(_per_repetition(out["train_mse"], S, E))
+    ran = steps <= out["n_iter"].max()
+    steps = steps[ran]
+    test_curve, train_curve = (_band(_per_repetition(_carry_forward(out[k][:, ran]), S, E))
+                               for k in ("test_mse", "train_mse"))
     median_test = np.array([np.inf if v is None else v for v in test_curve.median])
     best = int(np.argmin(median_test))
 
@@ -163,7 +204,7 @@ def run(req: TrainRequest) -> TrainResponse:
         train_mse_end=_stat(ensemble_mse(out["train_pred"], y_fit)),
         noise_variance=data.bayes_mse,
         parameters=req.parameters, total_parameters=req.parameters * E,
-        weights=sum(i * o for i, o in zip(req.layer_sizes[:-1], req.layer_sizes[1:])),
+        weights=sum(i * o for i, o in zip(req.layer_sizes[:-1], req.layer_sizes[1:], strict=True)),
         zero_weights=_stat(out["zeros"]), dead_units=_stat(out["unit_off"]),
         stopped_at=_stat(out["n_iter"]) if es else None,
         restored_from=_stat(out["best_iter"]) if es else None,

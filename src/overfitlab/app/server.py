@@ -16,6 +16,7 @@ kept in a small LRU cache keyed by the request, so returning to a slider positio
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -23,8 +24,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse, Response
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from overfitlab import __version__
@@ -85,6 +88,23 @@ def _limits() -> dict[str, dict[str, float]]:
     return limits
 
 
+def _json_safe(value):
+    """Non-finite floats (e.g. a NaN the client sent) as strings, so the error can be encoded."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 body ({"detail": [{"loc", "msg", "type", "input"}, ...]}), JSON-safe."""
+    detail = _json_safe(jsonable_encoder(exc.errors()))
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
 def create_app(warm_up: bool = False) -> FastAPI:
     """The playground application; ``warm_up`` compiles the default shapes in the background."""
     trainer = Trainer()
@@ -98,6 +118,7 @@ def create_app(warm_up: bool = False) -> FastAPI:
 
     app = FastAPI(title="overfitlab playground", version=__version__, lifespan=lifespan,
                   description="Train many small regularized MLPs at once and compare them.")
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -33,7 +33,8 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     ndim = data[3]
     header = 4 + 4 * ndim
     dtype = np.dtype(_IDX_TYPES[data[2]])
-    shape = tuple(int(s) for s in np.frombuffer(data[4:header], ">u4")) if len(data) >= header else ()
+    sizes = np.frombuffer(data[4:header], ">u4") if len(data) >= header else ()
+    shape = tuple(int(s) for s in sizes)
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) < header or len(data) != expected:
         raise ConfigError(
@@ -87,7 +88,8 @@ def _pair(directory: Path, images_key: str, labels_key: str) -> tuple[np.ndarray
 
 def load_mnist(directory: str | Path) -> tuple[np.ndarray, np.ndarray,
                                               np.ndarray | None, np.ndarray | None]:
-    """``(x_train, y_train, x_test, y_test)``: images (N, 28, 28, 1) float32 in [0, 1], labels int32.
+    """``(x_train, y_train, x_test, y_test)``: images (N, 28, 28, 1) float32 in [0, 1] and int32
+    labels.
 
     The test pair is ``None, None`` when the t10k files are absent (callers then hold out part of
     the training split); one t10k file without the other is an error.

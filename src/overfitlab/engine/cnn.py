@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
 from typing import Sequence, Union
 
 import jax
@@ -121,22 +120,26 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> ja
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
-def _glorot(key: jax.Array, shape: tuple[int, ...], fan_in: int, fan_out: int) -> jax.Array:
-    bound = math.sqrt(6.0 / (fan_in + fan_out))
-    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
-
-
-def _init_layer(layer: Layer, key: jax.Array, in_shape: tuple[int, ...]) -> dict:
+def _kernel_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Shape of the layer's weight tensor for inputs of ``in_shape`` (None: no weights)."""
     if isinstance(layer, Conv):
-        c_in, k = in_shape[-1], layer.kernel
-        shape = (k, k, c_in, layer.features)
-        w = _glorot(key, shape, k * k * c_in, k * k * layer.features)
-        return {"w": w, "b": jnp.zeros(layer.features, jnp.float32)}
+        return (layer.kernel, layer.kernel, in_shape[-1], layer.features)
     if isinstance(layer, Dense):
-        n_in = in_shape[-1]
-        w = _glorot(key, (n_in, layer.units), n_in, layer.units)
-        return {"w": w, "b": jnp.zeros(layer.units, jnp.float32)}
-    return {}
+        return (in_shape[-1], layer.units)
+    return None
+
+
+def _trace_shapes(model: Model, input_shape: Sequence[int]):
+    """Kernel shape of every layer and the output shape of one example, without computing."""
+    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    kernels = []
+    for layer in model:
+        shape = _kernel_shape(layer, tuple(x.shape))
+        kernels.append(shape)
+        p = {} if shape is None else {"w": jax.ShapeDtypeStruct(shape, jnp.float32),
+                                      "b": jax.ShapeDtypeStruct(shape[-1:], jnp.float32)}
+        x = jax.eval_shape(lambda a, p, layer=layer: apply_layer(layer, p, a), x, p)
+    return kernels, tuple(x.shape[1:])
 
 
 def apply_layer(layer: Layer, p: dict, x: jax.Array, key: jax.Array | None = None,
@@ -158,19 +161,21 @@ def apply_layer(layer: Layer, p: dict, x: jax.Array, key: jax.Array | None = Non
 
 
 def init(model: Model, key: jax.Array, input_shape: Sequence[int]) -> Params:
-    """Glorot-uniform weights, zero biases, for images of shape ``input_shape = (H, W, C)``."""
-    return _init(model, key, tuple(int(d) for d in input_shape))
+    """Glorot-uniform weights, zero biases, for images of shape ``input_shape = (H, W, C)``.
 
-
-@partial(jax.jit, static_argnums=(0, 2))
-def _init(model: Model, key: jax.Array, input_shape: tuple[int, ...]) -> Params:
-    """One compiled initialisation per (model, shape): eager per-layer random calls are slow."""
+    The uniform draws come from a NumPy generator seeded with the bits of ``key`` (still a pure
+    function of the key): compiling JAX's threefry sampler once per layer shape took seconds.
+    """
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
     params: Params = []
-    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-    for i, layer in enumerate(model):
-        p = _init_layer(layer, jax.random.fold_in(key, i), tuple(x.shape))
-        params.append(p)
-        x = jax.eval_shape(lambda a, p=p, layer=layer: apply_layer(layer, p, a), x)
+    for shape in _trace_shapes(model, input_shape)[0]:
+        if shape is None:
+            params.append({})
+            continue
+        receptive = int(np.prod(shape[:-2]))  # kh * kw for a conv kernel, 1 for a dense matrix
+        bound = math.sqrt(6.0 / (receptive * (shape[-2] + shape[-1])))
+        w = rng.uniform(-bound, bound, shape).astype(np.float32)
+        params.append({"w": jnp.asarray(w), "b": jnp.zeros(shape[-1], jnp.float32)})
     return params
 
 
@@ -194,19 +199,18 @@ def layer_outputs(model: Model, params: Params, x: jax.Array) -> list[jax.Array]
 
 def output_shape(model: Model, input_shape: Sequence[int]) -> tuple[int, ...]:
     """Shape of one example's output, computed without running the model."""
-    params = jax.eval_shape(lambda: init(model, jax.random.PRNGKey(0), input_shape))
-    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-    return tuple(jax.eval_shape(lambda p, a: apply(model, p, a), params, x).shape[1:])
+    return _trace_shapes(model, input_shape)[1]
 
 
 def count_parameters(params: Params) -> int:
-    """Total number of trainable scalars (``params`` may also be shapes from ``eval_shape``)."""
+    """Total number of trainable scalars."""
     return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params)))
 
 
 def n_parameters(model: Model, input_shape: Sequence[int]) -> int:
-    """Number of trainable scalars of ``model`` on ``input_shape`` images, without computing them."""
-    return count_parameters(jax.eval_shape(lambda: init(model, jax.random.PRNGKey(0), input_shape)))
+    """Number of trainable scalars of ``model`` on ``input_shape`` images, without drawing them."""
+    kernels = _trace_shapes(model, input_shape)[0]
+    return sum(int(np.prod(k)) + k[-1] for k in kernels if k is not None)
 
 
 def simple_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,

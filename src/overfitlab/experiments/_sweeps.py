@@ -23,10 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from overfitlab.data.synthetic import TARGETS, RegressionData, noisy_function
-from overfitlab.engine.mlp import ACTIVATIONS, forward
+from overfitlab.data.synthetic import RegressionData, noisy_function
+from overfitlab.engine.mlp import forward
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
-from overfitlab.experiments.base import Config, ConfigError
+from overfitlab.experiments._course import CourseConfig, require
+from overfitlab.experiments.base import band
 
 SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
 """Quick-preset overrides of the shared sweep fields (identical in both experiments, so the
@@ -34,44 +35,27 @@ quick report also trains the L2 sweep once)."""
 
 
 @dataclass(frozen=True)
-class PenaltySweepConfig(Config):
-    """Fields of the course protocol and of the sweeps (defaults: the full preset).
+class PenaltySweepConfig(CourseConfig):
+    """The course protocol plus the sweeps (defaults: the full preset).
 
     The L2 sweep is ``alpha = 0`` (the unregularized reference) followed by ``n_alphas`` values
     log-uniform in ``[alpha_min, alpha_max]``; the L1 sweep is ``n_l1`` values log-uniform in
     ``[l1_min, l1_max]`` (without L2).
     """
 
-    n_train: int = 10
-    n_test: int = 100
-    noise: float = 0.2
-    target: str = "x^2"
-    hidden_units: int = 20
-    activation: str = "tanh"
-    learning_rate: float = 1e-3
-    max_iter: int = 20000
     alpha_min: float = 1e-5
     alpha_max: float = 10.0
     n_alphas: int = 31
-    l1_min: float = 1e-3
+    l1_min: float = 1e-2
     l1_max: float = 10.0
-    n_l1: int = 9
+    n_l1: int = 10
 
     QUICK: ClassVar[dict[str, Any]] = SWEEP_QUICK
 
     def validate(self) -> None:
-        checks = [
-            (self.n_train >= 2, f"n_train must be >= 2, got {self.n_train}"),
-            (self.n_test >= 1, f"n_test must be >= 1, got {self.n_test}"),
-            (self.noise >= 0, f"noise must be >= 0, got {self.noise}"),
-            (self.target in TARGETS,
-             f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
+        super().validate()
+        require(
             (self.hidden_units >= 2, f"hidden_units must be >= 2, got {self.hidden_units}"),
-            (self.activation in ACTIVATIONS,
-             f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (10 <= self.max_iter <= 200_000,
-             f"max_iter must be in [10, 200000], got {self.max_iter}"),
             (0 < self.alpha_min < self.alpha_max,
              f"need 0 < alpha_min < alpha_max, got alpha_min={self.alpha_min}, "
              f"alpha_max={self.alpha_max}"),
@@ -79,10 +63,7 @@ class PenaltySweepConfig(Config):
             (0 < self.l1_min < self.l1_max,
              f"need 0 < l1_min < l1_max, got l1_min={self.l1_min}, l1_max={self.l1_max}"),
             (self.n_l1 >= 3, f"n_l1 must be >= 3, got {self.n_l1}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        )
 
     def setup(self) -> "SweepSetup":
         """The hashable training setup shared by every sweep of this configuration."""
@@ -133,8 +114,7 @@ class SweepSetup:
 class PenaltySweep:
     """Trained networks of one sweep; arrays have leading axes (seed S, value C)."""
 
-    penalty: str  # "alpha" or "l1"
-    values: np.ndarray  # (C,)
+    values: np.ndarray  # (C,) the swept coefficients
     coefs: tuple[np.ndarray, ...]  # W_l of shape (S, C, fan_in, fan_out)
     intercepts: tuple[np.ndarray, ...]  # b_l of shape (S, C, fan_out)
     train_mse: np.ndarray  # (S, C)
@@ -205,19 +185,18 @@ def penalty_sweeps(setup: SweepSetup, alphas: tuple[float, ...],
     train_mse = mse(predict(params, data.X_train, setup.activation), data.y_train)
     test_mse = mse(predict(params, data.X_test, setup.activation), data.y_test)
 
-    def part(penalty: str, values: tuple[float, ...], columns: slice) -> PenaltySweep:
+    def part(values: tuple[float, ...], columns: slice) -> PenaltySweep:
         arrays = [np.array(a[:, columns]) for a in
                   (*params["coefs"], *params["intercepts"], train_mse, test_mse)]
         arrays.append(np.array(values, dtype=np.float64))
         for a in arrays:
             a.flags.writeable = False
         n_layers = len(params["coefs"])
-        return PenaltySweep(penalty, arrays[-1], tuple(arrays[:n_layers]),
+        return PenaltySweep(arrays[-1], tuple(arrays[:n_layers]),
                             tuple(arrays[n_layers:2 * n_layers]), arrays[-3], arrays[-2])
 
     n_alphas = len(alphas)
-    return Sweeps(part("alpha", alphas, slice(0, n_alphas)),
-                  part("l1", l1s, slice(n_alphas, None)))
+    return Sweeps(part(alphas, slice(0, n_alphas)), part(l1s, slice(n_alphas, None)))
 
 
 def best_index(test_mse: np.ndarray, first: int = 0) -> int:
@@ -228,6 +207,12 @@ def best_index(test_mse: np.ndarray, first: int = 0) -> int:
 def per_seed_best(values: np.ndarray, test_mse: np.ndarray, first: int = 0) -> np.ndarray:
     """Each seed's own best value (argmin of its test MSE over ``values[first:]``)."""
     return values[first + np.argmin(test_mse[:, first:], axis=1)]
+
+
+def float_band(values: np.ndarray) -> tuple[float, float, float]:
+    """:func:`~overfitlab.experiments.base.band` of a 1-D array as plain floats."""
+    med, lo, hi = band(values)
+    return float(med), float(lo), float(hi)
 
 
 def geometric_band(values: np.ndarray) -> tuple[float, float, float]:

@@ -29,9 +29,13 @@ from overfitlab.experiments.base import (Answer, Config, ConfigError, Experiment
 from overfitlab.plots import cnn as plots
 
 DATASETS = ("digits", "mnist", "cifar10")
-# Full-preset epochs and batch size per dataset, used when the field is left at 0.
-DEFAULT_EPOCHS = {"digits": 30, "mnist": 2, "cifar10": 10}
-DEFAULT_BATCH = {"digits": 64, "mnist": 128, "cifar10": 128}
+# Full-preset training per dataset, filling the fields left at None. MNIST: the 2-epoch budget
+# of the issue; a peak learning rate of 1e-2 beat 3e-3 there (99.0 % vs 98.7 %, one seed each).
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits": {"epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "dropout": 0.5},
+    "mnist": {"epochs": 2, "batch_size": 128, "learning_rate": 1e-2, "dropout": 0.25},
+    "cifar10": {"epochs": 10, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5},
+}
 TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
 DATA_ENV = "OVERFITLAB_DATA"
 
@@ -40,8 +44,9 @@ DATA_ENV = "OVERFITLAB_DATA"
 class CNNConfig(Config):
     """Data, architecture and training of the cnn experiment (defaults: the full preset).
 
-    ``epochs=0`` / ``batch_size=0`` pick the dataset's default (digits 30 x 64, MNIST 2 x 128,
-    CIFAR-10 10 x 128); ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
+    ``epochs``, ``batch_size``, ``learning_rate`` and ``dropout`` left at None take the dataset's
+    values in ``DATASET_DEFAULTS`` (digits: 30 epochs of 64, peak learning rate 3e-3, dropout
+    0.5); ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
     """
 
     seeds: int = 1
@@ -50,31 +55,31 @@ class CNNConfig(Config):
     architecture: str = "simple"
     width: int = 1
     padding: str = "auto"
-    epochs: int = 0
-    batch_size: int = 0
-    learning_rate: float = 3e-3
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
     weight_decay: float = 1e-4
-    dropout: float = 0.5
+    dropout: float | None = None
     augment: bool = False
     shift: int = 2
     holdout_fraction: float = 1 / 6
     mlp_hidden: tuple[int, ...] = (256,)
 
-    QUICK: ClassVar[dict[str, Any]] = {"epochs": 10}
+    QUICK: ClassVar[dict[str, Any]] = {"epochs": 8}
 
     def __post_init__(self) -> None:
         if self.dataset in DATASETS:
-            if self.epochs == 0:
-                object.__setattr__(self, "epochs", DEFAULT_EPOCHS[self.dataset])
-            if self.batch_size == 0:
-                object.__setattr__(self, "batch_size", DEFAULT_BATCH[self.dataset])
+            for name, value in DATASET_DEFAULTS[self.dataset].items():
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, value)
             if self.data_dir is None and self.dataset != "digits" and os.environ.get(DATA_ENV):
                 object.__setattr__(self, "data_dir", os.environ[DATA_ENV])
         super().__post_init__()
 
     def validate(self) -> None:
         if self.dataset not in DATASETS:
-            raise ConfigError(f"dataset={self.dataset!r} is unknown; use one of {', '.join(DATASETS)}")
+            raise ConfigError(f"dataset={self.dataset!r} is unknown; "
+                              f"use one of {', '.join(DATASETS)}")
         if self.dataset != "digits" and not self.data_dir:
             raise ConfigError(f"dataset={self.dataset} needs its files: --set data_dir=/path/to/"
                               f"{self.dataset} or set {DATA_ENV} (nothing is downloaded)")
@@ -160,6 +165,11 @@ def load_data(config: CNNConfig) -> ImageData:
     return ImageData(standardise(x), y, standardise(x_test), y_test, names, held_out, note)
 
 
+def _share(progress: Progress, lo: float, hi: float) -> Progress:
+    """Map a sub-task's progress in [0, 1] onto [lo, hi] of the whole run."""
+    return lambda fraction, message: progress(lo + (hi - lo) * fraction, message)
+
+
 def _seed_key(config: CNNConfig, index: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(config.seed), index)
 
@@ -202,13 +212,12 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
         key_cnn, key_mlp = jax.random.split(_seed_key(config, s))
         tag = f" seed {s + 1}/{config.seeds}" if config.seeds > 1 else ""
 
-        def part(lo: float, hi: float, label: str) -> Progress:
-            return lambda f, m: progress((s + lo + (hi - lo) * f) * share, m)
-
         f_cnn = fit(model, key_cnn, data.x_train, data.y_train, data.x_test, data.y_test,
-                    settings, part(0.0, 0.8, "CNN"), label="CNN" + tag)
+                    settings, _share(progress, (s + 0.0) * share, (s + 0.8) * share),
+                    label="CNN" + tag)
         f_mlp = fit(baseline, key_mlp, data.x_train, data.y_train, data.x_test, data.y_test,
-                    settings, part(0.8, 1.0, "MLP"), label="MLP" + tag)
+                    settings, _share(progress, (s + 0.8) * share, (s + 1.0) * share),
+                    label="MLP" + tag)
         test_loss, test_acc, pred = evaluate(model, f_cnn.params, data.x_test, data.y_test)
         _, train_acc, _ = evaluate(model, f_cnn.params, data.x_train[subset],
                                    data.y_train[subset])
@@ -241,6 +250,7 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
         "steps": cnn_fits[0].steps,
         "n_train": len(data.x_train),
         "n_test": len(data.x_test),
+        "n_train_evaluated": len(subset),
         "test_held_out_from_train": float(data.held_out),
         "seeds": config.seeds,
     }
@@ -293,7 +303,8 @@ def _figures(config: CNNConfig, data: ImageData, model: cnn.Model, f_cnn: Fit, f
     }
 
 
-def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple], metrics: dict[str, float]) -> list[Answer]:
+def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple],
+             metrics: dict[str, float]) -> list[Answer]:
     def spread(name: str) -> dict[str, float | None]:
         if config.seeds == 1:
             return {"low": None, "high": None}
@@ -305,7 +316,17 @@ def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple], metric
              else "of the official test split")
     arch = "simple convnet" if config.architecture == "simple" else "LeNet-5"
     hidden = "-".join(str(h) for h in config.mlp_hidden)
-    better = "higher" if acc > mlp_acc else "not higher"
+    if acc > mlp_acc:
+        verdict = (f"the fully connected network misclassifies "
+                   f"{(1 - mlp_acc) / (1 - acc):.1f} times "
+                   "as many test images, with" if acc < 1 else
+                   "the CNN makes no test error at all, the fully connected network does, with")
+        why = ("sharing one small kernel over all positions builds in that a stroke means the "
+               "same thing anywhere in the image.")
+    else:
+        verdict = "on this budget the fully connected network is as good or better, with"
+        why = ("weight sharing pays off on larger images and longer training; try dataset=mnist "
+               "or more epochs.")
     return [
         Answer("test_accuracy", f"What fraction of unseen {config.dataset} images does the CNN "
                "classify correctly?", acc,
@@ -314,11 +335,12 @@ def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple], metric
                **spread("test_accuracy")),
         Answer("train_accuracy", "How well does it fit its own training images?",
                metrics["train_accuracy"],
-               f"{metrics['train_accuracy']:.2%} of {min(len(data.y_train), TRAIN_ACCURACY_IMAGES):,} "
+               f"{metrics['train_accuracy']:.2%} of {metrics['n_train_evaluated']:,} "
                f"training images, against {acc:.2%} on test images: a gap of "
-               f"{100 * (metrics['train_accuracy'] - acc):+.2f} percentage points, small because dropout "
-               f"({config.dropout:g}), weight decay ({config.weight_decay:g}) and weight sharing "
-               "limit overfitting.", **spread("train_accuracy")),
+               f"{100 * (metrics['train_accuracy'] - acc):+.2f} percentage points, the measure of "
+               f"overfitting that dropout ({config.dropout:g}), weight decay "
+               f"({config.weight_decay:g}) and weight sharing keep in check.",
+               **spread("train_accuracy")),
         Answer("parameters_cnn", "How many trainable parameters does the CNN have?", p_cnn,
                f"Each convolution needs only kernel height x width x input channels x filters "
                f"weights plus a bias per filter, whatever the image size. A dense layer producing "
@@ -332,9 +354,8 @@ def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple], metric
                f"{p_cnn:,}."),
         Answer("mlp_test_accuracy", "What does the fully connected network reach with the same "
                "data, optimizer and epochs?", mlp_acc,
-               f"{mlp_acc:.2%} against the CNN's {acc:.2%} ({better}) with {p_mlp / p_cnn:.2f}x "
-               f"the parameters: sharing one small kernel across positions builds in that a "
-               f"stroke means the same thing anywhere in the image.",
+               f"{mlp_acc:.2%} against the CNN's {acc:.2%}: {verdict} {p_mlp / p_cnn:.2f} times "
+               f"the CNN's parameters; {why}",
                **spread("mlp_test_accuracy")),
         Answer("epochs", "How many passes over the training data did each network get?",
                config.epochs,

@@ -20,26 +20,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from overfitlab.data.synthetic import TARGETS, noisy_function
 from overfitlab.engine.mlp import forward
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
-from overfitlab.experiments.base import (Answer, Config, ConfigError, Experiment, Progress,
-                                         Result, band, no_progress)
+from overfitlab.experiments._course import CourseConfig, require
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
 
 @dataclass(frozen=True)
-class EarlyStoppingConfig(Config):
-    """Course protocol: 10 train / 100 test points, noise 0.2, 20 tanh units, Adam 1e-3."""
+class EarlyStoppingConfig(CourseConfig):
+    """Course protocol (see :class:`CourseConfig`) plus the stopping parameters."""
 
-    n_train: int = 10
-    n_test: int = 100
-    noise: float = 0.2
-    target: str = "x^2"
-    hidden_units: int = 20
-    activation: str = "tanh"
-    learning_rate: float = 1e-3
     alpha: float = 1e-4
-    max_iter: int = 20000
     tol: float = 1e-7
     validation_fraction: float = 0.2
     patience: int = 1000
@@ -47,34 +38,18 @@ class EarlyStoppingConfig(Config):
     QUICK = {"max_iter": 4000, "seeds": 8, "patience": 300}
 
     def validate(self) -> None:
-        if self.n_train < 3:
-            raise ConfigError(f"n_train must be >= 3 (a validation split is held out), "
-                              f"got {self.n_train}")
-        if self.n_test < 1:
-            raise ConfigError(f"n_test must be >= 1, got {self.n_test}")
-        if self.noise < 0:
-            raise ConfigError(f"noise must be >= 0, got {self.noise}")
-        if self.target not in TARGETS:
-            raise ConfigError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
-        if self.hidden_units < 1:
-            raise ConfigError(f"hidden_units must be >= 1, got {self.hidden_units}")
-        if self.activation not in ("identity", "logistic", "tanh", "relu"):
-            raise ConfigError("activation must be identity, logistic, tanh or relu, "
-                              f"got {self.activation!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.alpha < 0:
-            raise ConfigError(f"alpha must be >= 0, got {self.alpha}")
-        if not 10 <= self.max_iter <= 200_000:
-            raise ConfigError(f"max_iter must be in [10, 200000], got {self.max_iter}")
-        if not 0 < self.validation_fraction < 1:
-            raise ConfigError("validation_fraction must be in (0, 1), "
-                              f"got {self.validation_fraction}")
-        if round(self.validation_fraction * self.n_train) < 1:
-            raise ConfigError("validation_fraction * n_train must give at least 1 point; "
-                              "increase validation_fraction or n_train")
-        if self.patience < 1:
-            raise ConfigError(f"patience must be >= 1, got {self.patience}")
+        super().validate()
+        require(
+            (self.n_train >= 3, f"n_train must be >= 3 (a validation split is held out), "
+                                f"got {self.n_train}"),
+            (self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"),
+            (0 < self.validation_fraction < 1,
+             f"validation_fraction must be in (0, 1), got {self.validation_fraction}"),
+            (round(self.validation_fraction * self.n_train) >= 1,
+             "validation_fraction * n_train must give at least 1 point; increase "
+             "validation_fraction or n_train"),
+            (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+        )
 
 
 def _spec(config: EarlyStoppingConfig, max_iter: int, **kw) -> TrainSpec:
@@ -113,8 +88,7 @@ def _convergence_warning(config: EarlyStoppingConfig, data, max_iter: int) -> st
 def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result:
     """Train, locate the best iteration, retrain to it, and compare with validation stopping."""
     start = time.perf_counter()
-    data = noisy_function(config.n_train, config.n_test, config.noise, config.target,
-                          config.seed)
+    data = config.data()
     key = jax.random.PRNGKey(config.seed)
     hyper = stack_hypers([make_hyper(config.n_train, (config.hidden_units,), config.alpha,
                                      learning_rate=config.learning_rate)])

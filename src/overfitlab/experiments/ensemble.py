@@ -110,7 +110,7 @@ class EnsembleConfig(CourseNetworkConfig):
     members: int = 50
     bagging: bool = False
 
-    QUICK: ClassVar[dict] = {"max_iter": 3000, "members": 20, "seeds": 3}
+    QUICK: ClassVar[dict] = {"max_iter": 10000, "members": 20, "seeds": 3}
 
     def validate(self) -> None:
         super().validate()
@@ -177,7 +177,7 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
     data = course_data(config)
     S, M = config.seeds, config.members
     progress(0.02, f"training {S} x {M} networks x {config.max_iter} iterations")
-    params, weights = train_members(config)
+    params, weights = jax.block_until_ready(train_members(config))
     progress(0.85, "scoring ensembles")
 
     test_pred = predict_many(params, data.X_test, config.activation)  # (S, M, n_test)
@@ -210,6 +210,12 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
     g_m, g_lo, g_hi = band(gain)
     a_m = float(np.median(spread))
     mean_member = float(np.median(member_mse.mean(axis=1)))
+    fits_noise = ("the average fits the noise of the training points less"
+                  if np.median(ens_train) > 1.1 * np.median(member_train) else
+                  "the average fits the training points about as closely as its members")
+    share = a_m / mean_member
+    diversity = ("the members are nearly the same function, so averaging them changes little"
+                 if share < 0.05 else "the members differ enough for the average to gain")
     how = ("bootstrap resamples of the 10 points and different initialisations"
            if config.bagging else "different initialisations on the same points")
     answers = [
@@ -217,27 +223,29 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
                f"Averaging {M} networks trained from {how} gives a test MSE of {e_m:.4f} "
                f"(median over {S} independent ensembles, 10-90 % {e_lo:.4f}-{e_hi:.4f}), "
                f"against the noise variance {data.bayes_mse:g}. Its training MSE is "
-               f"{np.median(ens_train):.4f} versus {np.median(member_train):.4f} for the median "
-               f"member: the average fits the noise of the training points less. The curve "
-               f"against K flattens quickly: K = {k_sat} members already come within 5 % of "
-               f"the {M}-member value.", float(e_lo), float(e_hi)),
+               f"{np.median(ens_train):.2g} versus {np.median(member_train):.2g} for the median "
+               f"member: {fits_noise}. Against K the curve flattens quickly: "
+               f"{'a single member is' if k_sat == 1 else f'the first {k_sat} members are'} "
+               f"already within 5 % of the {M}-member value.", float(e_lo), float(e_hi)),
         Answer("member_test_mse_median", "Median test MSE of a single member?", float(m_m),
                f"A single network reaches a median test MSE of {m_m:.4f} (median over "
                f"ensembles of the members' median; 10-90 % {m_lo:.4f}-{m_hi:.4f}); members "
-               f"range from {member_mse.min():.4f} to {member_mse.max():.4f}, because each "
-               f"initialisation overfits the 10 points in its own way.",
+               f"range from {member_mse.min():.4f} to {member_mse.max():.4f} (all "
+               f"{S * M}), against {data.bayes_mse:g} for the noise variance.",
                float(m_lo), float(m_hi)),
         Answer("ensemble_gain", "How much better is the average than its median member?",
                float(g_m),
-               f"The ratio median member MSE / ensemble MSE is {g_m:.2f} (10-90 % "
-               f"{g_lo:.2f}-{g_hi:.2f}); above 1 means the ensemble wins. The squared error "
-               f"obeys ensemble MSE = mean member MSE - ambiguity exactly: here "
-               f"{mean_member:.4f} - {a_m:.4f}, the ambiguity being the members' mean squared "
-               f"disagreement with their average. Averaging cancels the part of each fit that "
-               f"differs between initialisations (variance) but not what they share (bias and "
-               f"the noise memorised identically by all), so the gain is bounded; on a noise-"
-               f"free grid the average's squared error to the truth is {excess_avg:.4f} "
-               f"against {excess_members:.4f} for the median member.", float(g_lo), float(g_hi)),
+               f"The ratio median member MSE / ensemble MSE is {g_m:.3f} (10-90 % "
+               f"{g_lo:.3f}-{g_hi:.3f}); above 1 means the ensemble wins. The squared error "
+               f"obeys ensemble MSE = mean member MSE - ambiguity exactly (first ensemble: "
+               f"{member_mse[0].mean():.5f} - {spread[0]:.5f} = {ens_mse[0]:.5f}), the "
+               f"ambiguity being the members' mean squared disagreement with their average. "
+               f"Averaging cancels only what differs between members, not what they share (bias "
+               f"and noise memorised alike by all). Here the ambiguity is {a_m:.5f}, "
+               f"{100 * share:.1f} % of the mean member MSE: {diversity}. On a noise-free grid "
+               f"the average's squared error to the truth is {excess_avg:.4f} against "
+               f"{excess_members:.4f} for the median member.",
+               float(g_lo), float(g_hi)),
     ]
     metrics = {
         "bayes_mse": data.bayes_mse, "ensemble_test_mse_median": float(e_m),

@@ -67,16 +67,13 @@ def check_writable(out_dir: Path) -> None:
 
 
 def figure_pngs(result: Result) -> dict[str, bytes]:
-    """Render every figure of ``result`` to PNG bytes (and close it)."""
+    """Render every figure of ``result`` to PNG bytes."""
     import io
-
-    import matplotlib.pyplot as plt
 
     pngs = {}
     for name, fig in result.figures.items():
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
         pngs[name] = buffer.getvalue()
     return pngs
 

@@ -34,10 +34,10 @@ import numpy as np
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, n_parameters
 from overfitlab.engine.train import init_many, make_hyper, stack_hypers, train
 from overfitlab.experiments._sweeps import (
-    SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, mse, predict,
+    SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, float_band, mse, predict,
 )
 from overfitlab.experiments.base import (
-    Answer, ConfigError, Experiment, Progress, Result, band, no_progress,
+    Answer, ConfigError, Experiment, Progress, Result, no_progress,
 )
 
 
@@ -114,8 +114,9 @@ def masked_small_networks(key: jax.Array, seeds: int, widths, hidden: int,
     return params, np.concatenate(masks)
 
 
-def train_small_networks(setup: SweepSetup, widths) -> np.ndarray:
-    """Test MSE (S, len(widths)) of networks of these widths trained without penalty."""
+def train_small_networks(setup: SweepSetup, widths) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test MSE, each (S, len(widths)), of networks of these widths trained without
+    penalty."""
     data = setup.data()
     key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 1)
     params, masks = masked_small_networks(key, setup.seeds, widths, setup.hidden_units,
@@ -126,8 +127,9 @@ def train_small_networks(setup: SweepSetup, widths) -> np.ndarray:
     keys = jax.random.split(key, masks.shape[0])
     out = train(setup.spec(), params, keys, hyper, data.X_train, data.y_train)
     trained = jax.tree_util.tree_map(np.asarray, out.params)
-    test = mse(predict(trained, data.X_test, setup.activation, masks=[masks]), data.y_test)
-    return test.reshape(len(widths), setup.seeds).T
+    errors = [mse(predict(trained, X, setup.activation, masks=[masks]), y)
+              for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test))]
+    return tuple(e.reshape(len(widths), setup.seeds).T for e in errors)
 
 
 def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
@@ -147,7 +149,7 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
     normalized = np.sort(s / s.max(axis=1, keepdims=True), axis=1)[:, ::-1]
     counts = np.sum(normalized > config.significance, axis=1)
     k = int(round(float(np.median(counts))))
-    c_m, c_lo, c_hi = band(counts)
+    c_m, c_lo, c_hi = float_band(counts)
     w_in, w_out = (np.abs(W).reshape(S, H) for W in best["coefs"])
     sig_in = np.sum(w_in > config.significance * w_in.max(axis=1, keepdims=True), axis=1)
     sig_out = np.sum(w_out > config.significance * w_out.max(axis=1, keepdims=True), axis=1)
@@ -155,19 +157,29 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
     progress(0.4, "magnitude pruning")
     pruned = pruning_curve(best, data.X_train, data.X_test, data.y_test, config.activation)
 
-    widths = tuple(sorted(set(config.widths) | {k} - {H}))
+    widths = tuple(sorted(set(config.widths) | {k}))
     progress(0.5, f"training networks of {', '.join(map(str, widths))} units without penalty")
-    small = train_small_networks(setup, widths)
+    small_train, small_test_all = train_small_networks(setup, widths)
     all_widths = np.array([*widths, H])
-    width_mse = np.concatenate([small, l2.test_mse[:, :1]], axis=1)  # width H: alpha = 0
-    small_test = width_mse[:, list(all_widths).index(k)]
+    width_mse = np.concatenate([small_test_all, l2.test_mse[:, :1]], axis=1)  # H: alpha = 0
+    small_test = small_test_all[:, widths.index(k)]
+    sm_tr = float(np.median(small_train[:, widths.index(k)]))
+    lg_tr = float(np.median(l2.train_mse[:, ib]))
 
-    sm_m, sm_lo, sm_hi = band(small_test)
-    lg_m, lg_lo, lg_hi = band(large_test)
-    pr_m, _, _ = band(pruned[:, k - 1])
-    un_m, _, _ = band(l2.test_mse[:, 0])
+    sm_m, sm_lo, sm_hi = float_band(small_test)
+    lg_m, lg_lo, lg_hi = float_band(large_test)
+    pr_m, _, _ = float_band(pruned[:, k - 1])
+    un_m, _, _ = float_band(l2.test_mse[:, 0])
     small_params, large_params = n_parameters((1, k, 1)), n_parameters((1, H, 1))
     next_share = float(np.median(normalized[:, k])) if k < H else 0.0
+    if sm_m <= 1.05 * lg_m:
+        verdict = ("The small network behaves like the regularized one at a fraction of the "
+                   "parameters: the units it lacks were unused.")
+    else:
+        verdict = (f"Removing units is not the whole effect of the penalty: besides switching "
+                   f"units off, L2 keeps the remaining weights small, whereas the unpenalized "
+                   f"small network fits the noise harder (training MSE {sm_tr:.4f} against "
+                   f"{lg_tr:.4f} for the regularized network).")
     rep = int(np.argsort(large_test)[S // 2])  # the median-error seed
     order = np.argsort(-s[rep])
 
@@ -197,10 +209,9 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
         Answer("small_network_test_mse",
                f"Test MSE of a {k}-unit network trained without penalty?", sm_m,
                f"Median {sm_m:.4f} (10-90 % {sm_lo:.4f}-{sm_hi:.4f}) over {S} "
-               f"initialisations, with {small_params} parameters instead of {large_params}; "
-               f"the {H}-unit network without penalty reaches {un_m:.4f}. Few units limit "
-               f"how wiggly the fit can be, much as the penalty does, without choosing alpha.",
-               sm_lo, sm_hi),
+               f"initialisations, with {small_params} parameters instead of {large_params}, "
+               f"against {lg_m:.4f} for the {H}-unit network at the best alpha and {un_m:.4f} "
+               f"for the {H}-unit network without penalty. {verdict}", sm_lo, sm_hi),
         Answer("large_network_test_mse",
                f"Test MSE of the {H}-unit network at the best alpha?", lg_m,
                f"Median {lg_m:.4f} (10-90 % {lg_lo:.4f}-{lg_hi:.4f}) at alpha = "
@@ -218,6 +229,7 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
         "next_unit_relative_contribution": next_share,
         "pruned_test_mse": pr_m, "small_network_test_mse": sm_m,
         "large_network_test_mse": lg_m, "unregularized_test_mse": un_m,
+        "small_network_train_mse": sm_tr, "large_network_train_mse": lg_tr,
         "small_network_parameters": float(small_params),
         "large_network_parameters": float(large_params),
     }

@@ -1,6 +1,7 @@
 """weight-penalty: L2 (ridge) and L1 (LASSO) penalties on the course's 1-20-1 tanh network.
 
-Two sweeps, each one compiled call over (seed, coefficient):
+Two sweeps, trained together in one compiled call over (seed, coefficient) (see
+:mod:`._sweeps`):
 
 * L2: alpha = 0 and ``n_alphas`` values log-uniform in [alpha_min, alpha_max]. The objective is
   scikit-learn's, J = 1/(2n) sum (y - f)^2 + alpha/(2n) sum W^2, so the backward pass only gains
@@ -17,14 +18,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
 import jax
 import numpy as np
 
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train
 from overfitlab.experiments._sweeps import (
-    PenaltySweepConfig, SweepSetup, best_index, geometric_band, per_seed_best, predict,
+    PenaltySweepConfig, SweepSetup, best_index, float_band, geometric_band, per_seed_best,
+    predict,
 )
-from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,15 @@ def weight_decay_check(setup: SweepSetup, params: dict, alpha: float, X, y) -> t
     return err, bias
 
 
+def _spread(name: str, seeds: int, med: float, lo: float, hi: float) -> str:
+    """One sentence on how much each initialisation's own best coefficient varies."""
+    if lo == hi:
+        return (f"All {seeds} initialisations have their own minimum at the same grid value "
+                f"{name} = {med:.3g}.")
+    return (f"Each initialisation's own best {name} differs: median {med:.3g}, 10-90 % "
+            f"{lo:.3g}-{hi:.3g}.")
+
+
 def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result:
     """Sweep alpha and l1, pick the best of each, and compare the weights they produce."""
     start = time.perf_counter()
@@ -75,28 +87,28 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
     alpha_star = float(alphas[ib])
     seed_best = per_seed_best(alphas, l2.test_mse, first=1)
     ba_med, ba_lo, ba_hi = geometric_band(seed_best)
-    te_m, te_lo, te_hi = band(l2.test_mse[:, ib])
-    tr_m, _, _ = band(l2.train_mse[:, ib])
-    un_te, un_te_lo, un_te_hi = band(l2.test_mse[:, 0])
-    un_tr, _, _ = band(l2.train_mse[:, 0])
-    small_te, _, _ = band(l2.test_mse[:, 1])
-    big_te, _, _ = band(l2.test_mse[:, -1])
+    te_m, te_lo, te_hi = float_band(l2.test_mse[:, ib])
+    tr_m, _, _ = float_band(l2.train_mse[:, ib])
+    un_te, un_te_lo, un_te_hi = float_band(l2.test_mse[:, 0])
+    un_tr, _, _ = float_band(l2.train_mse[:, 0])
+    small_te, _, _ = float_band(l2.test_mse[:, 1])
+    big_te, _, _ = float_band(l2.test_mse[:, -1])
     gain = float(np.median(l2.test_mse[:, 0] - l2.test_mse[:, ib]))
     inside = 1 < ib < len(alphas) - 1
-    where = "inside" if inside else "at an end"
+    where = "inside" if inside else "at an end of"
 
     # L1: best coefficient and exact zeros.
     l1_values = l1.values
     jb = best_index(l1.test_mse)
     l1_star = float(l1_values[jb])
     l1_seed_best = per_seed_best(l1_values, l1.test_mse)
-    _, bl_lo, bl_hi = geometric_band(l1_seed_best)
+    bl_med, bl_lo, bl_hi = geometric_band(l1_seed_best)
     zeros = np.sum(l1.weights() == 0, axis=-1)  # (S, C)
     n_weights = l1.weights().shape[-1]
-    z_max, z_max_lo, z_max_hi = band(zeros[:, -1])
-    z_best, _, _ = band(zeros[:, jb])
-    l1_te, l1_te_lo, l1_te_hi = band(l1.test_mse[:, jb])
-    l1_max_te, _, _ = band(l1.test_mse[:, -1])
+    z_max, z_max_lo, z_max_hi = float_band(zeros[:, -1])
+    z_best, _, _ = float_band(zeros[:, jb])
+    l1_te, l1_te_lo, l1_te_hi = float_band(l1.test_mse[:, jb])
+    l1_max_te, _, _ = float_band(l1.test_mse[:, -1])
     w_l2 = l2.weights()[:, ib]  # (S, n_weights)
     w_l1 = l1.weights()[:, jb]
     w_un = l2.weights()[:, 0]
@@ -133,25 +145,25 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
                alpha_star,
                f"Over {len(alphas) - 1} values of alpha from {config.alpha_min:g} to "
                f"{config.alpha_max:g}, the median test MSE over {S} initialisations is lowest "
-               f"at alpha = {alpha_star:.3g} ({where} of the range). "
-               f"Each network's own best alpha varies with its initialisation: median "
-               f"{ba_med:.3g}, 10-90 % {ba_lo:.3g}-{ba_hi:.3g}. Too small an alpha changes little "
-               f"(test MSE {small_te:.4f} at alpha = {config.alpha_min:g}, {un_te:.4f} "
-               f"without penalty); too large an alpha flattens the fit to a constant (test MSE {big_te:.4f} at "
-               f"alpha = {config.alpha_max:g}).", ba_lo, ba_hi),
+               f"at alpha = {alpha_star:.3g} ({where} the range). "
+               f"{_spread('alpha', S, ba_med, ba_lo, ba_hi)} Too small an alpha changes "
+               f"little (test MSE {small_te:.4f} at alpha = {config.alpha_min:g}, "
+               f"{un_te:.4f} without penalty); too large an alpha flattens the fit to a "
+               f"constant (test MSE {big_te:.4f} at alpha = {config.alpha_max:g}).",
+               ba_lo, ba_hi),
         Answer("test_mse_at_best_alpha", "Test MSE at the best alpha?", te_m,
                f"Median {te_m:.4f} (10-90 % {te_lo:.4f}-{te_hi:.4f}) at alpha = "
                f"{alpha_star:.3g}, against {un_te:.4f} ({un_te_lo:.4f}-{un_te_hi:.4f}) without "
                f"penalty (median gain per initialisation {gain:.4f}) and the noise floor "
-               f"{data.bayes_mse:g}. The training MSE rises from {un_tr:.4f} to {tr_m:.4f}: the "
+               f"{data.bayes_mse:g}. The training MSE rises from {un_tr:.2g} to {tr_m:.2g}: the "
                f"penalty stops the network from fitting the noise. Alpha was chosen on the test "
                f"set, so this error is slightly optimistic.", te_lo, te_hi),
         Answer("best_l1", "Which L1 coefficient gives the lowest test error?", l1_star,
                f"Over {len(l1_values)} values from {config.l1_min:g} to {config.l1_max:g} "
                f"(no L2), the median test MSE is lowest at l1 = {l1_star:.3g}: {l1_te:.4f} "
                f"(10-90 % {l1_te_lo:.4f}-{l1_te_hi:.4f}), where a median {z_best:.0f} of the "
-               f"{n_weights} weights are exactly 0. Each network's own best l1 spans "
-               f"{bl_lo:.3g}-{bl_hi:.3g} (10-90 %).", bl_lo, bl_hi),
+               f"{n_weights} weights are exactly 0. "
+               f"{_spread('l1', S, bl_med, bl_lo, bl_hi)}", bl_lo, bl_hi),
         Answer("l1_exact_zeros",
                f"How many weights are exactly 0 at the strongest L1 tried (l1 = "
                f"{config.l1_max:g})?", z_max,
@@ -168,9 +180,9 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
                "LASSO penalizes the sum of absolute values, which pulls every coefficient "
                "towards 0 by the same amount and so sets the least useful ones exactly to 0. "
                "The coefficient (alpha, l1) sets the trade-off and is chosen on held-out data.",
-               f"Measured here: the median |w| is {med_abs['none']:.3f} without penalty, "
-               f"{med_abs['l2']:.3f} with L2 at alpha = {alpha_star:.3g} (no weight exactly 0) "
-               f"and {med_abs['l1']:.3f} with L1 at l1 = {l1_star:.3g} ({z_best:.0f} of "
+               f"Measured here: the median |w| is {med_abs['none']:.2g} without penalty, "
+               f"{med_abs['l2']:.2g} with L2 at alpha = {alpha_star:.3g} (no weight exactly 0) "
+               f"and {med_abs['l1']:.2g} with L1 at l1 = {l1_star:.3g} ({z_best:.0f} of "
                f"{n_weights} weights exactly 0, median over seeds); see weight_histograms.png."),
         Answer("backprop_with_l2",
                "How does backpropagation change with the L2 term?",

@@ -88,9 +88,11 @@ def feature_maps(image: np.ndarray, maps: Sequence[np.ndarray], names: Sequence[
                            nrows=rows)
     axes = np.atleast_2d(axes)
     for r, (fmap, name) in enumerate(zip(maps, names)):
-        _show_image(axes[r, 0], image) if r == 0 else axes[r, 0].axis("off")
         if r == 0:
+            _show_image(axes[r, 0], image)
             axes[r, 0].set_title("input", fontsize=8)
+        else:
+            axes[r, 0].axis("off")
         for c in range(per_layer):
             ax = axes[r, c + 1]
             if c < fmap.shape[-1]:

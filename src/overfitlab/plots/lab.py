@@ -65,7 +65,7 @@ def ensemble_fits_figure(data, grid, fits):
             label=f"average of {len(fits)}")
     _draw_points(ax, data, grid)
     ax.set_ylim(np.min(data.y_train) - 0.5, np.max(data.y_train) + 0.5)
-    ax.set_title("Members overfit differently; their average is smoother")
+    ax.set_title("Members (thin) and their average (bold)")
     ax.legend(fontsize=8)
     return fig
 
@@ -76,8 +76,8 @@ def dropout_rate_figure(rates, train_mse, test_mse, mc_test_mse, noise_var, best
     fig, ax = new_figure()
     draw_band(ax, rates, train_mse, TRAIN_COLOR, "train MSE")
     draw_band(ax, rates, test_mse, TEST_COLOR, "test MSE")
-    ax.plot(rates, np.median(mc_test_mse, axis=0), "x--", color="tab:purple",
-            label="test MSE, Monte-Carlo average (median)")
+    ax.plot(rates, np.median(mc_test_mse, axis=0), "x", color="tab:purple", markersize=8,
+            label="test MSE of the Monte-Carlo average (median)")
     draw_noise_floor(ax, noise_var)
     ax.axvline(best_rate, color="k", linewidth=1, label=f"best rate {best_rate:g}")
     ax.set_yscale("log")
@@ -112,8 +112,8 @@ def sample_size_figure(n_values, train_mse, test_mse, expected_test, noise_var):
     fig, ax = new_figure()
     draw_band(ax, n_values, train_mse, TRAIN_COLOR, "train MSE")
     draw_band(ax, n_values, test_mse, TEST_COLOR, "test MSE")
-    ax.plot(n_values, np.median(expected_test, axis=0), "s--", color="tab:orange",
-            markersize=4, label="noise variance + squared error to the truth")
+    ax.plot(n_values, np.median(expected_test, axis=0), "s", color="tab:orange",
+            markersize=5, label="noise variance + squared error to the truth (median)")
     draw_noise_floor(ax, noise_var)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -129,8 +129,10 @@ def sample_size_fits_figure(datasets, grid, fits):
     fig, axes = new_figure(width=4.0 * len(datasets), height=3.6, ncols=len(datasets))
     for ax, data, fit in zip(np.atleast_1d(axes), datasets, fits):
         step = max(1, len(data.y_train) // 200)
-        ax.plot(data.X_train[::step, 0], data.y_train[::step], ".", color=TRAIN_COLOR,
-                alpha=0.6, label="training data" + (f" (1 in {step})" if step > 1 else ""))
+        marker = "o" if len(data.y_train) <= 50 else "."
+        label = "training data" + (f" (1 in {step})" if step > 1 else "")
+        ax.plot(data.X_train[::step, 0], data.y_train[::step], marker, color=TRAIN_COLOR,
+                alpha=0.6, label=label)
         ax.plot(grid, data.truth(grid), "--", color=TRUTH_COLOR, label="truth f(x)")
         draw_band(ax, grid, fit, "tab:green", "fit")
         truth = data.truth(grid)

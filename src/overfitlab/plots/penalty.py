@@ -29,19 +29,43 @@ def _mse_axes(ax, xlabel: str) -> None:
     ax.set_ylabel("mean squared error")
 
 
-def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, best_alpha,
-                    best_per_seed):
-    """Train and test MSE (seed, alpha) against alpha, with alpha = 0 as a dashed line."""
-    fig, ax = new_figure(7.0, 4.4)
-    draw_band(ax, alphas, train_mse, TRAIN_COLOR, "train MSE")
-    draw_band(ax, alphas, test_mse, TEST_COLOR, "test MSE")
+def _train_test_panel(ax, values, train_mse, test_mse, unregularized_test, noise_var, name):
+    """Train and test MSE bands against the coefficient, alpha = 0 as a dashed line."""
+    draw_band(ax, values, train_mse, TRAIN_COLOR, "train MSE")
+    draw_band(ax, values, test_mse, TEST_COLOR, "test MSE")
     ax.axhline(np.median(unregularized_test), color=TEST_COLOR, linestyle="--", linewidth=1,
                label="test MSE without penalty (median)")
     draw_noise_floor(ax, noise_var)
-    _mark_best(ax, best_alpha, best_per_seed, "alpha")
-    _mse_axes(ax, "L2 coefficient alpha")
-    ax.set_title("L2 penalty: from overfitting to underfitting")
+    _mse_axes(ax, name)
+
+
+def _test_zoom_panel(ax, values, test_mse, unregularized_test, noise_var, name, best):
+    """The test MSE alone on a linear axis, cut above 1.5 x the unregularized error."""
+    draw_band(ax, values, test_mse, TEST_COLOR, "test MSE")
+    top = np.median(unregularized_test)
+    ax.axhline(top, color=TEST_COLOR, linestyle="--", linewidth=1,
+               label="without penalty (median)")
+    draw_noise_floor(ax, noise_var)
+    ax.axvline(best, color="k", linewidth=1, label=f"best {name} = {best:.3g}")
+    ax.set_ylim(0.9 * noise_var, 1.5 * top)
+    ax.set_xscale("log")
+    ax.set_xlabel(name)
+    ax.set_ylabel("test MSE")
+    ax.set_title("Test error near its minimum", fontsize=10)
     ax.legend(fontsize=7)
+
+
+def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, best_alpha,
+                    best_per_seed):
+    """Left: train and test MSE (seed, alpha) against alpha, log axes. Right: test MSE zoomed."""
+    fig, (ax, az) = new_figure(11.0, 4.4, ncols=2)
+    _train_test_panel(ax, alphas, train_mse, test_mse, unregularized_test, noise_var,
+                      "L2 coefficient alpha")
+    _mark_best(ax, best_alpha, best_per_seed, "alpha")
+    ax.set_title("From overfitting to underfitting", fontsize=10)
+    ax.legend(fontsize=7)
+    _test_zoom_panel(az, alphas, test_mse, unregularized_test, noise_var, "alpha", best_alpha)
+    fig.suptitle("L2 penalty (weight decay)")
     return fig
 
 
@@ -64,47 +88,47 @@ def fits_figure(data, grid, fits: dict[str, np.ndarray]):
 
 def l1_sweep_figure(l1_values, train_mse, test_mse, zeros, n_weights, unregularized_test,
                     noise_var, best_l1):
-    """Left: train/test MSE against l1. Right: number of exactly-zero weights against l1."""
-    fig, (ax, az) = new_figure(11.0, 4.2, ncols=2)
-    draw_band(ax, l1_values, train_mse, TRAIN_COLOR, "train MSE")
-    draw_band(ax, l1_values, test_mse, TEST_COLOR, "test MSE")
-    ax.axhline(np.median(unregularized_test), color=TEST_COLOR, linestyle="--", linewidth=1,
-               label="test MSE without penalty (median)")
-    draw_noise_floor(ax, noise_var)
+    """Train/test MSE against l1, the test MSE zoomed, and the exactly-zero weights."""
+    fig, (ax, at, az) = new_figure(15.0, 4.2, ncols=3)
+    _train_test_panel(ax, l1_values, train_mse, test_mse, unregularized_test, noise_var,
+                      "L1 coefficient l1")
     ax.axvline(best_l1, color="k", linewidth=1, label=f"best l1 = {best_l1:.3g}")
-    _mse_axes(ax, "L1 coefficient l1")
-    ax.set_title("L1 penalty (proximal step): error")
+    ax.set_title("Error", fontsize=10)
     ax.legend(fontsize=7)
+    _test_zoom_panel(at, l1_values, test_mse, unregularized_test, noise_var, "l1", best_l1)
     draw_band(az, l1_values, zeros, "tab:green", "exactly-zero weights")
     az.axhline(n_weights, color=NOISE_COLOR, linestyle=":", label=f"all {n_weights} weights")
     az.axvline(best_l1, color="k", linewidth=1)
     az.set_xscale("log")
     az.set_xlabel("L1 coefficient l1")
     az.set_ylabel("weights equal to 0.0")
-    az.set_title("L1 penalty: exact zeros")
+    az.set_title("Exact zeros", fontsize=10)
     az.legend(fontsize=7)
+    fig.suptitle("L1 penalty (proximal soft-threshold step)")
     return fig
 
 
 def weight_histogram_figure(weights: dict[str, np.ndarray]):
-    """Histograms of all weights (pooled over seeds) per setting; exact zeros counted apart.
+    """Histograms of log10 |w| of all weights (pooled over seeds) per setting.
 
-    ``weights`` maps a label to an array (seed, weight). The exactly-zero weights are drawn as
-    a separate bar at 0 so that they are not hidden in the central bin.
+    ``weights`` maps a label to an array (seed, weight). Exactly-zero weights have no
+    logarithm: they are counted in a separate black bar left of the axis break.
     """
     fig, axes = new_figure(4.0 * len(weights), 3.6, ncols=len(weights))
     pooled = np.concatenate([np.ravel(w) for w in weights.values()])
-    edges = np.linspace(-np.max(np.abs(pooled)), np.max(np.abs(pooled)), 41)
+    logs = np.log10(np.abs(pooled[pooled != 0]))
+    lo, hi = np.floor(logs.min()), np.ceil(logs.max())
+    edges = np.linspace(lo, hi, 41)
+    zero_at = lo - 0.1 * (hi - lo)
     for ax, (name, w), color in zip(np.atleast_1d(axes), weights.items(), HIST_COLORS):
         w = np.ravel(w)
-        nonzero = w[w != 0]
-        ax.hist(nonzero, bins=edges, color=color, alpha=0.8, label="nonzero weights")
+        ax.hist(np.log10(np.abs(w[w != 0])), bins=edges, color=color, alpha=0.8,
+                label="nonzero weights")
         n_zero = int(np.sum(w == 0))
-        if n_zero:
-            width = edges[1] - edges[0]
-            ax.bar(0.0, n_zero, width=width / 2, color="k", label=f"exactly 0: {n_zero}")
+        ax.bar(zero_at, n_zero, width=(edges[1] - edges[0]) * 2, color="k",
+               label=f"exactly 0: {n_zero}")
         ax.set_title(f"{name}\n{n_zero} of {w.size} weights exactly 0", fontsize=9)
-        ax.set_xlabel("weight value")
+        ax.set_xlabel("log10 |weight|  (black bar: w = 0.0)")
         ax.set_ylabel("count (all seeds)")
         ax.legend(fontsize=7)
     fig.suptitle("Weights at the best coefficients: L2 shrinks, L1 zeroes")

@@ -1,13 +1,14 @@
-"""Shared figure conventions: a non-interactive backend, sizes, the seed band, the noise floor."""
+"""Shared figure conventions: sizes, the seed band, the noise floor.
+
+Figures are plain ``matplotlib.figure.Figure`` objects, not pyplot figures: they need no
+backend, leave no global state behind, and display inline in notebooks all the same.
+"""
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from overfitlab.experiments.base import band  # noqa: E402
+from overfitlab.experiments.base import band
 
 TRAIN_COLOR = "tab:blue"
 TEST_COLOR = "tab:red"
@@ -17,7 +18,8 @@ NOISE_COLOR = "0.4"
 
 def new_figure(width: float = 6.4, height: float = 4.0, ncols: int = 1, nrows: int = 1):
     """A figure with a grid of axes (squeezed), using constrained layout."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols)
     return fig, axes
 
 

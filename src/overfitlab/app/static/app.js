@@ -47,8 +47,10 @@ let version = 0;      // number of answers rendered
 let inFlight = false, pending = false;
 
 const $ = (id) => document.getElementById(id);
-const fmt = (v) => (v === null || v === undefined ? "-" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
-  ? Number(v).toExponential(2) : Number(v.toPrecision(3)).toString());
+const fmt = (v) => (v === null || v === undefined ? "-"
+  : Number.isInteger(v) && Math.abs(v) < 1e7 ? String(v)
+  : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? Number(v).toExponential(2)
+  : Number(v.toPrecision(3)).toString());
 const round3 = (v) => Number(v.toPrecision(3));
 
 // --- control <-> value mapping -------------------------------------------------------------
@@ -180,7 +182,7 @@ function showError(answer) {
 
 // --- rendering -----------------------------------------------------------------------------
 const COLORS = { train: "#2b6cb0", test: "#d9480f", fit: "#2b6cb0", truth: "#2f9e44", floor: "#555" };
-const LAYOUT = { margin: { l: 52, r: 10, t: 8, b: 40 }, legend: { orientation: "h", y: -0.18, font: { size: 11 } },
+const LAYOUT = { margin: { l: 56, r: 10, t: 8, b: 80 }, legend: { orientation: "h", y: -0.3, font: { size: 11 } },
                  font: { family: "system-ui, sans-serif", size: 12 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff" };
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
 
@@ -221,11 +223,19 @@ function render(a) {
   const curveTraces = [
     ...bandTraces(it, a.curves.train_mse, COLORS.train, "train MSE"),
     ...bandTraces(it, a.curves.test_mse, COLORS.test, "test MSE"),
-    { x: [it[it.length - 1]], y: [m.test_mse_end.median], mode: "markers", name: "final model (test)",
+    { x: [m.stopped_at ? m.restored_from.median : it[it.length - 1]], y: [m.test_mse_end.median],
+      mode: "markers", name: "final model (test)",
       marker: { color: COLORS.test, symbol: "diamond", size: 10 } },
   ];
-  Plotly.react("curves-plot", curveTraces, { ...LAYOUT, shapes,
-    xaxis: { type: "log", title: { text: "iteration" } }, yaxis: { type: "log", title: { text: "MSE" } } }, CONFIG);
+  const annotations = [
+    { xref: "paper", x: 0.01, y: Math.log10(m.noise_variance), yanchor: "bottom", xanchor: "left", showarrow: false,
+      text: "noise variance", font: { size: 10, color: COLORS.floor } },
+    { x: Math.log10(m.best_iteration), yref: "paper", y: 1, yanchor: "top", xanchor: "left", showarrow: false,
+      text: " best " + m.best_iteration, font: { size: 10, color: COLORS.test } },
+  ];
+  Plotly.react("curves-plot", curveTraces, { ...LAYOUT, shapes, annotations,
+    xaxis: { type: "log", title: { text: "iteration" }, exponentformat: "power" },
+    yaxis: { type: "log", title: { text: "MSE" }, exponentformat: "power" } }, CONFIG);
 
   const u = a.units.magnitude, rank = u.median.map((_, i) => i + 1);
   Plotly.react("units-plot", [{ type: "bar", x: rank, y: u.median, marker: { color: COLORS.fit }, name: "median",
