@@ -7,7 +7,8 @@
    and in PyTorch's CPU build when torch is installed (benchmark only; the package never imports
    torch).
 
-Usage: python benchmarks/bench_cnn.py [--data-dir DIR] [--skip-mnist] [--json FILE]
+Usage: python benchmarks/bench_cnn.py [--data-dir DIR] [--skip-mnist] [--holdout last]
+                                       [--json FILE]
 """
 from __future__ import annotations
 
@@ -104,6 +105,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("OVERFITLAB_DATA"),
                         help="folder with the MNIST IDX files (default: $OVERFITLAB_DATA)")
     parser.add_argument("--skip-mnist", action="store_true")
+    parser.add_argument("--holdout", default="stratified", choices=("stratified", "last"),
+                        help="how the MNIST test set is held out of the training split")
     parser.add_argument("--steps", type=int, default=30, help="steps per throughput repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -117,7 +120,8 @@ def main() -> None:
     elif not args.data_dir or not os.path.isdir(args.data_dir):
         print("MNIST: skipped (no data directory: pass --data-dir or set OVERFITLAB_DATA)")
     else:
-        rows.append(run_experiment("mnist", dataset="mnist", data_dir=args.data_dir,
+        rows.append(run_experiment(f"mnist ({args.holdout} 10k held out)", dataset="mnist",
+                                   data_dir=args.data_dir, holdout=args.holdout,
                                    **MNIST_OVERRIDES))
 
     ours = jax_throughput(args.steps, args.repeats)

@@ -183,6 +183,7 @@ def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
     ({"architecture": "resnet"}, "architecture="),
     ({"dropout": 1.0}, "dropout"),
     ({"holdout_fraction": 0.0}, "holdout_fraction"),
+    ({"holdout": "first"}, "holdout="),
     ({"mlp_hidden": ()}, "mlp_hidden"),
 ])
 def test_config_errors_name_the_field(overrides, match, monkeypatch):
@@ -199,6 +200,9 @@ def test_holdout_split_is_stratified_disjoint_and_fixed():
     counts = np.bincount(labels[test], minlength=10)
     np.testing.assert_allclose(counts, 0.2 * np.bincount(labels), atol=1)
     np.testing.assert_array_equal(test, holdout_split(labels, 0.2)[1])
+    train, test = holdout_split(labels, 0.2, "last")
+    np.testing.assert_array_equal(test, np.arange(len(labels) - 150, len(labels)))
+    np.testing.assert_array_equal(train, np.arange(len(labels) - 150))
 
 
 def test_digits_data_is_standardised_and_held_out():

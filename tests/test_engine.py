@@ -197,3 +197,19 @@ def test_early_stopping_restores_best_validation_weights(course_data):
         pred = forward(p, jnp.asarray(X_val), "tanh")[:, 0]
         r2 = 1 - np.sum((pred - y_val) ** 2) / np.sum((y_val - y_val.mean()) ** 2)
         assert r2 == pytest.approx(np.nanmax(scores[s]), abs=1e-5)
+
+
+def test_minibatch_with_zero_weight_batch_stays_finite_and_skips_it(course_data):
+    """Zero-weight samples only (e.g. bootstrap leftovers) must not turn weights into NaN."""
+    X, y = course_data.X_train, course_data.y_train
+    w = np.zeros(10, np.float32)
+    w[[0, 1, 2]] = 1.0  # with unshuffled batches of 2, batches 2..5 carry no weight
+    spec = TrainSpec((1, 5, 1), "tanh", max_iter=20, batch_size=2, shuffle=False, tol=None)
+    hyper = stack_hypers([make_hyper(10, (5,), sample_weight=w)])
+    out = train_grid(spec, jax.random.PRNGKey(0), 1, hyper, X, y)
+    assert np.all(np.isfinite(np.asarray(out.loss_curve)))
+    # Equivalent to training on the weighted samples alone with the same batching.
+    hyper3 = stack_hypers([make_hyper(3, (5,))])
+    ref = train_grid(spec, jax.random.PRNGKey(0), 1, hyper3, X[:3], y[:3])
+    for a, b in zip(out.params["coefs"], ref.params["coefs"]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -11,7 +11,7 @@ from sklearn.preprocessing import PolynomialFeatures
 
 from overfitlab.engine.train import make_hyper, stack_hypers, train_grid
 from overfitlab.experiments.base import ConfigError
-from overfitlab.experiments.ensemble import course_spec
+from overfitlab.experiments._course import course_spec
 from overfitlab.experiments.sample_size import (EXPERIMENT, Regime, SampleSizeConfig,
                                                 common_test_set, regime_of, tile, training_set)
 

@@ -8,7 +8,7 @@ import pytest
 
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, forward, init_mlp
 from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_hypers, train
-from overfitlab.experiments._sweeps import mse, predict
+from overfitlab.experiments._course import mse, predict
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.small_network import (EXPERIMENT, SmallNetworkConfig,
                                                   masked_small_networks, pruned_params,

@@ -165,6 +165,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
                              f"with {self.n_outputs_}")
         self.n_outputs_ = y2.shape[1]
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if not weights.sum() > 0:
+            raise ValueError("sample_weight sums to 0: give at least one sample a positive "
+                             "weight")
         rng = check_random_state(self.random_state) if not incremental else self._rng
 
         X_val = y_val = None

@@ -141,7 +141,9 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
 
     ``history`` holds per epoch: ``train_loss``/``train_accuracy`` (running means over the
     epoch's batches, with dropout and augmentation active), ``test_loss``/``test_accuracy``
-    (evaluation mode) and ``seconds`` (cumulative training time, evaluation excluded).
+    (evaluation mode) and ``seconds`` (cumulative training time, evaluation excluded); and at
+    each progress report (about ``progress_updates`` per epoch): ``step_epoch`` (fractional
+    epoch), ``step_loss``/``step_accuracy`` (means over the batches since the last report).
     """
     n = len(x_train)
     batch = min(settings.batch_size, n)
@@ -159,6 +161,7 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     history: dict[str, list[float]] = {k: [] for k in
                                        ("train_loss", "train_accuracy", "test_loss",
                                         "test_accuracy", "seconds")}
+    trace: dict[str, list[float]] = {"step_epoch": [], "step_loss": [], "step_accuracy": []}
     train_seconds = 0.0
     for epoch in range(settings.epochs):
         key_perm, key_steps = jax.random.split(jax.random.fold_in(key_data, epoch))
@@ -173,10 +176,14 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
             accuracies.append(accuracy)
             if (i + 1) % report_every == 0 or i + 1 == steps_per_epoch:
                 recent = slice(-report_every, None)  # float() below waits for these steps
-                message = (f"{label} epoch {epoch + 1}/{settings.epochs} "
-                           f"loss {float(jnp.mean(jnp.stack(losses[recent]))):.3f} "
-                           f"acc {float(jnp.mean(jnp.stack(accuracies[recent]))):.3f}")
-                progress((epoch * steps_per_epoch + i + 1) / total, message)
+                window_loss = float(jnp.mean(jnp.stack(losses[recent])))
+                window_acc = float(jnp.mean(jnp.stack(accuracies[recent])))
+                trace["step_epoch"].append(epoch + (i + 1) / steps_per_epoch)
+                trace["step_loss"].append(window_loss)
+                trace["step_accuracy"].append(window_acc)
+                progress((epoch * steps_per_epoch + i + 1) / total,
+                         f"{label} epoch {epoch + 1}/{settings.epochs} "
+                         f"loss {window_loss:.3f} acc {window_acc:.3f}")
         jax.block_until_ready(state)
         train_seconds += time.perf_counter() - start
         test_loss, test_acc, _ = evaluate(model, state[0], x_test, y_test,
@@ -186,5 +193,6 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
         history["test_loss"].append(test_loss)
         history["test_accuracy"].append(test_acc)
         history["seconds"].append(train_seconds)
+    history.update(trace)
     return Fit(state[0], {k: np.asarray(v) for k, v in history.items()}, train_seconds,
                total * batch / train_seconds if train_seconds else 0.0, total)

@@ -219,6 +219,7 @@ def _epoch(state: NetState, hyper: Hyper, data, spec: TrainSpec, record_now, epo
             w, Xb, yb = hyper.sample_weight, X, y
         else:
             w, Xb, yb = hyper.sample_weight[b_idx] * b_valid, X[b_idx], y[b_idx]
+        old = (params, opt_state)
         loss, grads = grad_fn(params, Xb, yb, w, hyper, b_key, spec)
         if spec.solver == "adam":
             updates, opt_state = optim.adam_update(
@@ -230,6 +231,11 @@ def _epoch(state: NetState, hyper: Hyper, data, spec: TrainSpec, record_now, epo
         wsum = jnp.sum(w)
         if spec.use_l1:
             params = prox_l1(params, state.lr * hyper.l1 / wsum)
+        if not one_batch:  # a batch whose sample weights are all 0 carries no information
+            empty = wsum == 0
+            params, opt_state = jax.tree_util.tree_map(
+                lambda new_, old_: jnp.where(empty, old_, new_), (params, opt_state), old)
+            loss = jnp.where(empty, 0.0, loss)
         # scikit-learn accumulates the batch loss times the batch's sample count.
         return (params, opt_state, acc + loss * jnp.sum(b_valid)), None
 

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from overfitlab.data.synthetic import TARGETS, RegressionData, noisy_function
-from overfitlab.engine.mlp import ACTIVATIONS
+from overfitlab.engine.mlp import ACTIVATIONS, forward
+from overfitlab.engine.train import TrainSpec
 from overfitlab.experiments.base import Config, ConfigError
 
 
@@ -52,3 +57,44 @@ def require(*checks: tuple[bool, str]) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class NetworkConfig(CourseConfig):
+    """The course protocol with scikit-learn's default L2 penalty."""
+
+    alpha: float = 1e-4
+
+    def validate(self) -> None:
+        super().validate()
+        require((self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"))
+
+
+def course_spec(config: CourseConfig, max_iter: int | None = None, **kw) -> TrainSpec:
+    """Fixed-length training (tol=None) of the protocol's 1-h-1 network."""
+    n_iter = config.max_iter if max_iter is None else max_iter
+    return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", n_iter, tol=None,
+                     chunk=min(n_iter, 1000), **kw)
+
+
+def predict(params: dict, X: np.ndarray, activation: str, masks=None) -> np.ndarray:
+    """Predictions (..., n_points) of networks stacked along any leading axes.
+
+    ``masks`` (optional) holds one (..., h_l) 0/1 array per hidden layer, stacked like
+    ``params``.
+    """
+    lead = params["intercepts"][-1].shape[:-1]
+    flat = jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,) + a.shape[len(lead):]),
+                                  params)
+    Xj = jnp.asarray(X)
+    if masks is None:
+        out = jax.vmap(lambda p: forward(p, Xj, activation))(flat)
+    else:
+        flat_masks = [jnp.reshape(m, (-1, m.shape[-1])) for m in masks]
+        out = jax.vmap(lambda p, m: forward(p, Xj, activation, m))(flat, flat_masks)
+    return np.asarray(out[..., 0], np.float64).reshape(lead + (Xj.shape[0],))
+
+
+def mse(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean squared error over the last axis, in float64."""
+    return np.mean((np.asarray(pred, np.float64) - np.asarray(y, np.float64)) ** 2, axis=-1)

@@ -26,7 +26,7 @@ import numpy as np
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.mlp import forward
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
-from overfitlab.experiments._course import CourseConfig, require
+from overfitlab.experiments._course import CourseConfig, mse, predict, require
 from overfitlab.experiments.base import band
 
 SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
@@ -129,29 +129,6 @@ class PenaltySweep:
         """All weights (biases excluded) flattened per network: (S, C, n_weights)."""
         S, C = self.train_mse.shape
         return np.concatenate([W.reshape(S, C, -1) for W in self.coefs], axis=-1)
-
-
-def predict(params: dict, X: np.ndarray, activation: str, masks=None) -> np.ndarray:
-    """Predictions (..., n_points) of networks stacked along any leading axes.
-
-    ``masks`` (optional) holds one (..., h_l) 0/1 array per hidden layer, stacked like
-    ``params``.
-    """
-    lead = params["intercepts"][-1].shape[:-1]
-    flat = jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,) + a.shape[len(lead):]),
-                                  params)
-    Xj = jnp.asarray(X)
-    if masks is None:
-        out = jax.vmap(lambda p: forward(p, Xj, activation))(flat)
-    else:
-        flat_masks = [jnp.reshape(m, (-1, m.shape[-1])) for m in masks]
-        out = jax.vmap(lambda p, m: forward(p, Xj, activation, m))(flat, flat_masks)
-    return np.asarray(out[..., 0]).reshape(lead + (Xj.shape[0],))
-
-
-def mse(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean squared error over the last axis, in float64."""
-    return np.mean((np.asarray(pred, np.float64) - np.asarray(y, np.float64)) ** 2, axis=-1)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class CNNConfig(Config):
     augment: bool = False
     shift: int = 2
     holdout_fraction: float = 1 / 6
+    holdout: str = "stratified"  # "stratified" (random, fixed) | "last" (end of the file)
     mlp_hidden: tuple[int, ...] = (256,)
 
     QUICK: ClassVar[dict[str, Any]] = {"epochs": 8}
@@ -102,6 +103,8 @@ class CNNConfig(Config):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.shift < 0:
             raise ConfigError(f"shift must be >= 0 pixels, got {self.shift}")
+        if self.holdout not in ("stratified", "last"):
+            raise ConfigError(f"holdout={self.holdout!r}; use stratified or last")
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
         if not self.mlp_hidden or min(self.mlp_hidden) < 1:
@@ -121,11 +124,18 @@ class ImageData:
     note: str
 
 
-def holdout_split(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(train, test)`` with ``round(fraction n)`` test images drawn per class in
-    proportion (stratified), from a fixed generator so the split does not depend on the seed."""
-    rng = np.random.default_rng(0)
+def holdout_split(labels: np.ndarray, fraction: float,
+                  how: str = "stratified") -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, test)`` with ``round(fraction n)`` test images.
+
+    ``"stratified"`` draws them per class in proportion from a fixed generator (the split does
+    not depend on the seed); ``"last"`` takes the end of the file, the convention of MNIST's
+    50,000/10,000 train/validation split (mnist.pkl.gz).
+    """
     n_test = round(fraction * len(labels))
+    if how == "last":
+        return np.arange(len(labels) - n_test), np.arange(len(labels) - n_test, len(labels))
+    rng = np.random.default_rng(0)
     order = rng.permutation(len(labels))
     # Rank each image within its class, then take the lowest relative ranks: stratified.
     rank = np.empty(len(labels))
@@ -152,10 +162,12 @@ def load_data(config: CNNConfig) -> ImageData:
         source = f"{config.dataset} from {config.data_dir}"
     held_out = x_test is None
     if held_out:
-        train, test = holdout_split(y, config.holdout_fraction)
+        train, test = holdout_split(y, config.holdout_fraction, config.holdout)
         x, y, x_test, y_test = x[train], y[train], x[test], y[test]
         note = (f"No official test split for {source}: {len(test)} of its {len(train) + len(test)}"
-                f" training images ({config.holdout_fraction:.1%}, stratified, fixed split) were "
+                f" training images ({config.holdout_fraction:.1%}, "
+                f"{'stratified fixed random' if config.holdout == 'stratified' else 'the last'}"
+                " ones) were "
                 "held out as the test set and never trained on.")
     else:
         note = f"Tested on the official test split of {source} ({len(x_test)} images)."

@@ -31,14 +31,12 @@ import numpy as np
 from overfitlab.engine.mlp import forward
 from overfitlab.engine.regularizers import dropout_masks
 from overfitlab.engine.train import make_hyper, stack_hypers, train_grid
-from overfitlab.experiments.base import (Answer, ConfigError, Experiment, Progress, Result,
-                                         band, no_progress)
-from overfitlab.experiments.ensemble import (CourseNetworkConfig, course_data,
-                                             course_spec, mse, predict_many)
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
+from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
 
 
 @dataclass(frozen=True)
-class DropoutConfig(CourseNetworkConfig):
+class DropoutConfig(NetworkConfig):
     """Dropout rates to sweep and the Monte-Carlo sample count; defaults are the full preset."""
 
     seeds: int = 10
@@ -50,15 +48,14 @@ class DropoutConfig(CourseNetworkConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not self.rates or any(not 0 <= r < 1 for r in self.rates):
-            raise ConfigError(f"rates={self.rates} must be in [0, 1); e.g. --set rates=0,0.2,0.5")
-        if 0.0 not in self.rates or max(self.rates) == 0:
-            raise ConfigError(f"rates={self.rates} must include 0 (the baseline) and a rate > 0; "
-                              "e.g. --set rates=0,0.2,0.5")
-        if len(set(self.rates)) != len(self.rates):
-            raise ConfigError(f"rates={self.rates} has repeated values; list each rate once")
-        if not 1 <= self.mc_samples <= 10_000:
-            raise ConfigError(f"mc_samples must be in [1, 10000], got {self.mc_samples}")
+        r = self.rates
+        require((bool(r) and all(0 <= v < 1 for v in r),
+                 f"rates={r} must be in [0, 1); e.g. --set rates=0,0.2,0.5"),
+                (0.0 in r and max(r) > 0, f"rates={r} must include 0 (the baseline) and a rate "
+                 "> 0; e.g. --set rates=0,0.2,0.5"),
+                (len(set(r)) == len(r), f"rates={r} has repeated values; list each rate once"),
+                (1 <= self.mc_samples <= 10_000,
+                 f"mc_samples must be in [1, 10000], got {self.mc_samples}"))
 
 
 def mc_dropout_predict(params, X, rates, key: jax.Array, n_samples: int,
@@ -87,7 +84,7 @@ _mc_dropout_predict = jax.jit(mc_dropout_predict, static_argnames=("n_samples", 
 def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
     """Train every (seed, rate) pair, score deterministic and Monte-Carlo predictions."""
     start = time.perf_counter()
-    data = course_data(config)
+    data = config.data()
     rates = np.asarray(config.rates, np.float64)
     S, R, T = config.seeds, len(rates), config.mc_samples
     key_train, key_mc = jax.random.split(jax.random.PRNGKey(config.seed))
@@ -99,8 +96,8 @@ def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
                      data.X_train, data.y_train)
     jax.block_until_ready(out.params)
     progress(0.85, "Monte-Carlo dropout predictions")
-    train_mse = mse(predict_many(out.params, data.X_train, config.activation), data.y_train)
-    test_pred = predict_many(out.params, data.X_test, config.activation)  # (S, R, n)
+    train_mse = mse(predict(out.params, data.X_train, config.activation), data.y_train)
+    test_pred = predict(out.params, data.X_test, config.activation)  # (S, R, n)
     test_mse = mse(test_pred, data.y_test)  # (S, R)
     flat = jax.tree_util.tree_map(lambda a: a.reshape((S * R,) + a.shape[2:]), out.params)
     mc = _mc_dropout_predict(flat, jnp.asarray(data.X_test),

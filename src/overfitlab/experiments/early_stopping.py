@@ -17,12 +17,10 @@ import warnings
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from overfitlab.engine.mlp import forward
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
-from overfitlab.experiments._course import CourseConfig, require
+from overfitlab.experiments._course import CourseConfig, predict, require
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
 
@@ -55,12 +53,6 @@ class EarlyStoppingConfig(CourseConfig):
 def _spec(config: EarlyStoppingConfig, max_iter: int, **kw) -> TrainSpec:
     return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", max_iter,
                      chunk=min(max_iter, 1000), **kw)
-
-
-def _predict(params, X, activation) -> np.ndarray:
-    """Predictions (n_nets, n_points) of stacked single-output networks."""
-    out = jax.vmap(lambda p: forward(p, jnp.asarray(X), activation))(params)
-    return np.asarray(out[..., 0])
 
 
 def _squeeze_config(params):
@@ -110,7 +102,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     refit = train_grid(_spec(config, n_star, tol=None), key, S, hyper, data.X_train,
                        data.y_train)
     refit_params = _squeeze_config(refit.params)
-    refit_test = np.mean((_predict(refit_params, data.X_test, config.activation)
+    refit_test = np.mean((predict(refit_params, data.X_test, config.activation)
                           - data.y_test[None]) ** 2, axis=1)
     retrain_gap = float(np.max(np.abs(refit_test - test_curve[:, n_star - 1])))
 
@@ -128,7 +120,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
         X_val=data.X_train[val_idx], y_val=data.y_train[val_idx])
     honest_params = _squeeze_config(honest.params)
     honest_iter = np.asarray(honest.best_iter[:, 0])
-    honest_test = np.mean((_predict(honest_params, data.X_test, config.activation)
+    honest_test = np.mean((predict(honest_params, data.X_test, config.activation)
                            - data.y_test[None]) ** 2, axis=1)
 
     progress(0.8, f"refitting the course's estimator with max_iter={n_star}")
@@ -136,8 +128,8 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
 
     grid = np.linspace(-1, 1, 201, dtype=np.float32)[:, None]
     long_params = _squeeze_config(long.params)
-    fits_long = _predict(long_params, grid, config.activation)
-    fits_refit = _predict(refit_params, grid, config.activation)
+    fits_long = predict(long_params, grid, config.activation)
+    fits_refit = predict(refit_params, grid, config.activation)
 
     from overfitlab.plots.early_stopping import curves_figure, data_figure, refit_figure
 

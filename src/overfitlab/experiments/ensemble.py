@@ -17,9 +17,9 @@ disagreement. With ``bagging`` each network instead minimises a loss weighted by
 counts of its own resample (sample_weight = counts), which adds data diversity to the
 initialisation diversity.
 
-The module also holds the course protocol shared by the ensemble, dropout and sample-size
-experiments (:class:`CourseNetworkConfig`, :func:`course_data`, :func:`course_spec`,
-:func:`predict_many`).
+The module also holds what the ensemble, dropout and sample-size experiments share on top of
+:class:`~overfitlab.experiments._course.CourseConfig` (:class:`NetworkConfig`,
+:func:`course_spec`, :func:`predict`, :func:`mse` in ``_course``).
 """
 from __future__ import annotations
 
@@ -31,79 +31,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from overfitlab.data.synthetic import TARGETS, RegressionData, noisy_function
-from overfitlab.engine.mlp import ACTIVATIONS, forward
+from overfitlab.data.synthetic import RegressionData
 from overfitlab.engine.train import Hyper, TrainSpec, init_many, make_hyper, train
-from overfitlab.experiments.base import (Answer, Config, ConfigError, Experiment, Progress,
-                                         Result, band, no_progress)
+from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
 FIT_GRID = 201
 """Points of the [-1, 1] grid on which fitted curves are drawn."""
 
 
-@dataclass(frozen=True)
-class CourseNetworkConfig(Config):
-    """The course protocol: data of :func:`noisy_function`, one hidden tanh layer, Adam."""
-
-    n_train: int = 10
-    n_test: int = 100
-    noise: float = 0.2
-    target: str = "x^2"
-    hidden_units: int = 20
-    activation: str = "tanh"
-    learning_rate: float = 1e-3
-    alpha: float = 1e-4
-    max_iter: int = 20000
-
-    def validate(self) -> None:
-        checks = [
-            (self.n_train >= 1, f"n_train must be >= 1, got {self.n_train}"),
-            (self.n_test >= 1, f"n_test must be >= 1, got {self.n_test}"),
-            (self.noise >= 0, f"noise must be >= 0, got {self.noise}"),
-            (self.target in TARGETS,
-             f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
-            (self.hidden_units >= 1, f"hidden_units must be >= 1, got {self.hidden_units}"),
-            (self.activation in ACTIVATIONS,
-             f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"),
-            (10 <= self.max_iter <= 200_000,
-             f"max_iter must be in [10, 200000], got {self.max_iter}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-
-
-def course_data(config: CourseNetworkConfig, n_train: int | None = None) -> RegressionData:
-    """The training/test data of the protocol (``n_train`` overrides the config's)."""
-    return noisy_function(config.n_train if n_train is None else n_train, config.n_test,
-                          config.noise, config.target, config.seed)
-
-
-def course_spec(config: CourseNetworkConfig, max_iter: int | None = None, **kw) -> TrainSpec:
-    """Fixed-length training (tol=None) of the protocol's 1-h-1 network."""
-    n_iter = config.max_iter if max_iter is None else max_iter
-    return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", n_iter, tol=None,
-                     chunk=min(n_iter, 1000), **kw)
-
-
-def predict_many(params, X, activation: str) -> np.ndarray:
-    """Predictions of networks stacked along any leading axes: shape ``(*lead, n_points)``."""
-    lead = params["coefs"][0].shape[:-2]
-    flat = jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[len(lead):]), params)
-    out = jax.vmap(lambda p: forward(p, jnp.asarray(X), activation))(flat)
-    return np.asarray(out[..., 0], np.float64).reshape(lead + (X.shape[0],))
-
-
-def mse(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean squared error over the last axis."""
-    return np.mean((pred - np.asarray(y, np.float64)) ** 2, axis=-1)
-
-
 # --------------------------------------------------------------------------- ensemble
 @dataclass(frozen=True)
-class EnsembleConfig(CourseNetworkConfig):
+class EnsembleConfig(NetworkConfig):
     """``seeds`` independent ensembles of ``members`` networks; defaults are the full preset."""
 
     seeds: int = 5
@@ -114,11 +53,10 @@ class EnsembleConfig(CourseNetworkConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 2 <= self.members <= 500:
-            raise ConfigError(f"members must be in [2, 500], got {self.members}")
-        if self.members * self.seeds > 5000:
-            raise ConfigError(f"members * seeds = {self.members * self.seeds} networks is "
-                              "more than 5000; lower --seeds or --set members=...")
+        require((2 <= self.members <= 500, f"members must be in [2, 500], got {self.members}"),
+                (self.members * self.seeds <= 5000,
+                 f"members * seeds = {self.members * self.seeds} networks is more than 5000; "
+                 "lower --seeds or --set members=..."))
 
 
 def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) -> np.ndarray:
@@ -129,7 +67,7 @@ def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) 
     return rng.multinomial(n_samples, np.full(n_samples, 1.0 / n_samples), size=n_networks)
 
 
-def network_hypers(config: CourseNetworkConfig, weights: np.ndarray) -> Hyper:
+def network_hypers(config: NetworkConfig, weights: np.ndarray) -> Hyper:
     """One :class:`Hyper` per row of ``weights`` (per-sample weights), stacked."""
     one = make_hyper(weights.shape[1], (config.hidden_units,), config.alpha,
                      learning_rate=config.learning_rate)
@@ -149,9 +87,8 @@ def ambiguity(preds: np.ndarray) -> np.ndarray:
     return np.mean((preds - preds.mean(axis=-2, keepdims=True)) ** 2, axis=(-2, -1))
 
 
-def train_members(config: EnsembleConfig):
+def train_members(config: EnsembleConfig, data: RegressionData):
     """Train every member of every ensemble at once; returns (params (S, M, ...), weights)."""
-    data = course_data(config)
     n_nets = config.seeds * config.members
     k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
     params = init_many(k_init, n_nets, (1, config.hidden_units, 1), config.activation)
@@ -174,24 +111,24 @@ def _saturation_size(curve: np.ndarray, within: float = 0.05) -> int:
 def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
     """Train the members, then score the running averages and the members."""
     start = time.perf_counter()
-    data = course_data(config)
+    data = config.data()
     S, M = config.seeds, config.members
     progress(0.02, f"training {S} x {M} networks x {config.max_iter} iterations")
-    params, weights = jax.block_until_ready(train_members(config))
+    params, weights = jax.block_until_ready(train_members(config, data))
     progress(0.85, "scoring ensembles")
 
-    test_pred = predict_many(params, data.X_test, config.activation)  # (S, M, n_test)
+    test_pred = predict(params, data.X_test, config.activation)  # (S, M, n_test)
     member_mse = mse(test_pred, data.y_test)  # (S, M)
     ens_curve = mse(running_means(test_pred), data.y_test)  # (S, M): K = 1..M
     ens_mse = ens_curve[:, -1]
     member_median = np.median(member_mse, axis=1)
     gain = member_median / ens_mse
     spread = ambiguity(test_pred)  # (S,)
-    train_pred = predict_many(params, data.X_train, config.activation)
+    train_pred = predict(params, data.X_train, config.activation)
     ens_train = mse(train_pred.mean(axis=1), data.y_train)
     member_train = np.median(mse(train_pred, data.y_train), axis=1)
     grid = np.linspace(-1, 1, FIT_GRID, dtype=np.float32)[:, None]
-    fits = predict_many(jax.tree_util.tree_map(lambda a: a[0], params), grid, config.activation)
+    fits = predict(jax.tree_util.tree_map(lambda a: a[0], params), grid, config.activation)
     excess_avg = float(np.mean((fits.mean(axis=0) - data.truth(grid)) ** 2))
     excess_members = float(np.median(np.mean((fits - data.truth(grid)) ** 2, axis=1)))
     k_sat = _saturation_size(np.median(ens_curve, axis=0))

@@ -34,19 +34,22 @@ import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.mlp import n_parameters
-from overfitlab.engine.train import make_hyper, stack_hypers, train_grid
-from overfitlab.experiments.base import (Answer, ConfigError, Experiment, Progress, Result,
-                                         band, no_progress)
-from overfitlab.experiments.ensemble import (FIT_GRID, CourseNetworkConfig, course_spec, mse,
-                                             predict_many)
+from overfitlab.engine.train import train_grid
+from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
+from overfitlab.experiments.ensemble import FIT_GRID, network_hypers
 
 OVERFIT_THRESHOLD = 0.1
 """Still overfitting when expected test MSE - train MSE exceeds this fraction of sigma^2."""
 
 
 @dataclass(frozen=True)
-class SampleSizeConfig(CourseNetworkConfig):
-    """Training-set sizes and the mini-batch budget; defaults are the full preset."""
+class SampleSizeConfig(NetworkConfig):
+    """Training-set sizes and the mini-batch budget; defaults are the full preset.
+
+    ``n_values`` replaces the protocol's ``n_train`` (unused here); ``max_iter`` is the number
+    of full-batch iterations for n <= ``batch_size``.
+    """
 
     seeds: int = 5
     n_test: int = 1000
@@ -60,14 +63,12 @@ class SampleSizeConfig(CourseNetworkConfig):
     def validate(self) -> None:
         super().validate()
         n = self.n_values
-        if not n or any(not 2 <= v <= 100_000 for v in n) or list(n) != sorted(set(n)):
-            raise ConfigError(f"n_values={n} must be increasing sizes in [2, 100000]; "
-                              "e.g. --set n_values=10,100,1000,10000")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 10 <= self.minibatch_steps <= 200_000:
-            raise ConfigError(f"minibatch_steps must be in [10, 200000], "
-                              f"got {self.minibatch_steps}")
+        require((bool(n) and all(2 <= v <= 100_000 for v in n) and list(n) == sorted(set(n)),
+                 f"n_values={n} must be increasing sizes in [2, 100000]; "
+                 "e.g. --set n_values=10,100,1000,10000"),
+                (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+                (10 <= self.minibatch_steps <= 200_000,
+                 f"minibatch_steps must be in [10, 200000], got {self.minibatch_steps}"))
 
 
 def _data_seed(config: SampleSizeConfig, stream: int) -> int:
@@ -130,15 +131,14 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
                  f"passes over {regime.rows} rows")
         data = training_set(config, n)
         X, y, w = tile(data, regime.rows)
-        hyper = stack_hypers([make_hyper(regime.rows, (config.hidden_units,), config.alpha,
-                                         learning_rate=config.learning_rate, sample_weight=w)])
+        hyper = network_hypers(config, w[None])  # one configuration
         spec = course_spec(config, regime.epochs, batch_size=regime.batch_size)
         out = train_grid(spec, key, S, hyper, X, y)
         params = jax.block_until_ready(jax.tree_util.tree_map(lambda a: a[:, 0], out.params))
-        train_mse.append(mse(predict_many(params, data.X_train, config.activation),
+        train_mse.append(mse(predict(params, data.X_train, config.activation),
                              data.y_train))
-        test_mse.append(mse(predict_many(params, test.X_test, config.activation), test.y_test))
-        fit = predict_many(params, grid, config.activation)
+        test_mse.append(mse(predict(params, test.X_test, config.activation), test.y_test))
+        fit = predict(params, grid, config.activation)
         excess.append(mse(fit, truth))
         fits.append(fit)
         datasets.append(data)
@@ -187,8 +187,7 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
                f"gap was {g_first:.4f}, {g_first / sigma2:.1f} times the noise variance: "
                f"{n_params} parameters can memorise {n_min} points but not {n_max}. For least "
                f"squares with p parameters the expected gap is 2 p sigma^2 / n "
-               f"(= {2 * n_params * sigma2 / n_max:.5f} for p = {n_params} at n = {n_max}).",
-               float(g_lo), float(g_hi)),
+               f"(= {2 * n_params * sigma2 / n_max:.5f} for p = {n_params} at n = {n_max})."),
     ]
     med = lambda a: np.median(a, axis=0)  # noqa: E731
     metrics = {"bayes_mse": sigma2, "test_mse_at_max_n": float(t_m),

@@ -27,16 +27,17 @@ def _show_image(ax, image: np.ndarray, cmap: str = "gray") -> None:
 
 
 def learning_curves(histories: dict[str, dict[str, np.ndarray]]):
-    """Loss and accuracy per epoch on training (running, dropout on) and test data, per model."""
+    """Loss and accuracy against epochs, per model: training batches (dropout on, averaged
+    between progress reports, several points per epoch) and the test set after each epoch."""
     fig, (ax_loss, ax_acc) = new_figure(10.0, 4.0, ncols=2)
     styles = ["-", "--", ":"]
     for (name, h), style in zip(histories.items(), styles):
         epochs = np.arange(1, len(h["test_loss"]) + 1)
         for ax, key in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-            ax.plot(epochs, h[f"train_{key}"], style, color=TRAIN_COLOR, marker="o",
-                    markersize=3, label=f"{name} train")
+            ax.plot(h["step_epoch"], h[f"step_{key}"], style, color=TRAIN_COLOR,
+                    label=f"{name} train batches")
             ax.plot(epochs, h[f"test_{key}"], style, color=TEST_COLOR, marker="o",
-                    markersize=3, label=f"{name} test")
+                    markersize=4, label=f"{name} test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss", yscale="log")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
     ax_acc.legend(fontsize=8)
