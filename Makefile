@@ -29,10 +29,13 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+# PyTorch only for the CNN comparison, pinned to the CPU wheel this machine's pip finds
+# (an unpinned `torch` would pull several GB of CUDA packages); never a package dependency.
 bench: $(STAMP)
 	$(BIN)/overfitlab bench
-	$(BIN)/python benchmarks/bench_cnn.py
 	$(BIN)/python benchmarks/bench_playground.py
+	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: CNN benchmark runs JAX only"
+	$(BIN)/python benchmarks/bench_cnn.py
 
 serve: $(STAMP)
 	$(BIN)/overfitlab serve

@@ -22,3 +22,6 @@ def test_report_is_self_contained_with_a_section_per_experiment(tmp_path):
     # Offline: no external resources referenced.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert not list(tmp_path.glob(".report-*"))  # no temporary left behind
+    # Readable by others like any file the user writes (not mkstemp's private 0600).
+    assert (tmp_path / "report.html").stat().st_mode & 0o044
+    assert (tmp_path / "convolution").stat().st_mode & 0o055

@@ -20,11 +20,9 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
-from overfitlab.engine.mlp import forward
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
 from overfitlab.experiments._course import CourseConfig, mse, predict, require
 from overfitlab.experiments.base import band

@@ -108,7 +108,7 @@ class CNNConfig(Config):
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
         if not self.mlp_hidden or min(self.mlp_hidden) < 1:
-            raise ConfigError(f"mlp_hidden needs positive layer widths, e.g. --set mlp_hidden=256")
+            raise ConfigError("mlp_hidden needs positive layer widths, e.g. --set mlp_hidden=256")
 
 
 @dataclass
@@ -164,11 +164,11 @@ def load_data(config: CNNConfig) -> ImageData:
     if held_out:
         train, test = holdout_split(y, config.holdout_fraction, config.holdout)
         x, y, x_test, y_test = x[train], y[train], x[test], y[test]
+        how = ("a fixed stratified random sample" if config.holdout == "stratified"
+               else "the last ones in the file")
         note = (f"No official test split for {source}: {len(test)} of its {len(train) + len(test)}"
-                f" training images ({config.holdout_fraction:.1%}, "
-                f"{'stratified fixed random' if config.holdout == 'stratified' else 'the last'}"
-                " ones) were "
-                "held out as the test set and never trained on.")
+                f" training images ({config.holdout_fraction:.1%}, {how}) were held out as the "
+                "test set and never trained on.")
     else:
         note = f"Tested on the official test split of {source} ({len(x_test)} images)."
     mean = x.mean(axis=(0, 1, 2))

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData
-from overfitlab.engine.train import Hyper, TrainSpec, init_many, make_hyper, train
+from overfitlab.engine.train import Hyper, init_many, make_hyper, train
 from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 

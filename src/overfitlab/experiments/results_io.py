@@ -66,6 +66,13 @@ def check_writable(out_dir: Path) -> None:
         raise OSError(f"cannot write to {probe_parent}; choose another --out directory")
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it for long)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def figure_pngs(result: Result) -> dict[str, bytes]:
     """Render every figure of ``result`` to PNG bytes."""
     import io
@@ -91,6 +98,7 @@ def write_result(result: Result, out_dir: Path, pngs: dict[str, bytes] | None = 
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.experiment
     tmp = Path(tempfile.mkdtemp(prefix=f".{result.experiment}-", dir=out_dir))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; results are not
     try:
         for name, png in pngs.items():
             (tmp / name).write_bytes(png)

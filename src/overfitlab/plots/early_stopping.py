@@ -3,22 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, TRUTH_COLOR,
-                                    draw_band, draw_noise_floor, new_figure)
-
-
-def _draw_data(ax, data, grid) -> None:
-    ax.plot(grid, data.truth(grid), "--", color=TRUTH_COLOR, label="truth f(x)")
-    ax.plot(data.X_test[:, 0], data.y_test, ".", color=TEST_COLOR, alpha=0.5, label="test data")
-    ax.plot(data.X_train[:, 0], data.y_train, "o", color=TRAIN_COLOR, label="training data")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, draw_band,
+                                    draw_course_data, draw_noise_floor, new_figure)
 
 
 def data_figure(data, grid, fits, n_iter):
     """Training/test data, the truth, and the fits after ``n_iter`` iterations (band)."""
     fig, ax = new_figure()
-    _draw_data(ax, data, grid)
+    draw_course_data(ax, data, grid)
     draw_band(ax, grid, fits, "tab:green", f"fit after {n_iter} iterations")
     ax.set_title("The data and the overfit network")
     ax.legend(fontsize=8)
@@ -46,7 +38,7 @@ def curves_figure(steps, train_curve, test_curve, noise_var, n_star, best_per_se
 def refit_figure(data, grid, fits_long, fits_refit, n_iter, n_star):
     """The network retrained to the best iteration against the overfit one."""
     fig, ax = new_figure()
-    _draw_data(ax, data, grid)
+    draw_course_data(ax, data, grid)
     draw_band(ax, grid, fits_long, "tab:gray", f"{n_iter} iterations")
     draw_band(ax, grid, fits_refit, "tab:green", f"retrained to {n_star} iterations")
     ax.set_title("Early stopping: retrained to the best iteration")

@@ -5,18 +5,10 @@ import numpy as np
 
 from overfitlab.experiments.base import band
 from overfitlab.plots.style import (TEST_COLOR, TRAIN_COLOR, TRUTH_COLOR, draw_band,
-                                    draw_noise_floor, new_figure)
+                                    draw_course_data, draw_noise_floor, new_figure)
 
 ENSEMBLE_COLOR = "tab:green"
 MEMBER_COLOR = "tab:gray"
-
-
-def _draw_points(ax, data, grid) -> None:
-    """The truth and the training points."""
-    ax.plot(grid, data.truth(grid), "--", color=TRUTH_COLOR, label="truth f(x)")
-    ax.plot(data.X_train[:, 0], data.y_train, "o", color=TRAIN_COLOR, label="training data")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
 
 
 # --------------------------------------------------------------------------- ensemble
@@ -63,7 +55,7 @@ def ensemble_fits_figure(data, grid, fits):
                 label="members" if i == 0 else None)
     ax.plot(grid, fits.mean(axis=0), color=ENSEMBLE_COLOR, linewidth=2.5,
             label=f"average of {len(fits)}")
-    _draw_points(ax, data, grid)
+    draw_course_data(ax, data, grid, test_points=False)
     ax.set_ylim(np.min(data.y_train) - 0.5, np.max(data.y_train) + 0.5)
     ax.set_title("Members (thin) and their average (bold)")
     ax.legend(fontsize=8)
@@ -99,7 +91,7 @@ def dropout_fits_figure(data, grid, rates, fits, mc_samples):
         ax.fill_between(grid, lo, hi, color="tab:purple", alpha=0.2, linewidth=0,
                         label="thinned networks 10-90 %")
         ax.plot(grid, fit, color="tab:purple", linewidth=2, label="prediction (no dropout)")
-        _draw_points(ax, data, grid)
+        draw_course_data(ax, data, grid, test_points=False)
         ax.set_ylim(np.min(data.y_train) - 0.5, np.max(data.y_train) + 0.5)
         ax.set_title(f"dropout rate {rate:g}")
     np.atleast_1d(axes)[0].legend(fontsize=7)

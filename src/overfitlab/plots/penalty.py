@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, TRUTH_COLOR,
-                                    draw_band, draw_noise_floor, new_figure)
+from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, draw_band, draw_course_data, draw_noise_floor, new_figure)
 
 FIT_COLORS = ("tab:orange", "tab:green", "tab:purple")
 HIST_COLORS = ("tab:gray", "tab:blue", "tab:red")
@@ -73,14 +72,9 @@ def fits_figure(data, grid, fits: dict[str, np.ndarray]):
     """One panel per fit (name -> predictions (seed, grid point)), over the data and truth."""
     fig, axes = new_figure(4.0 * len(fits), 3.6, ncols=len(fits))
     for ax, (name, pred), color in zip(np.atleast_1d(axes), fits.items(), FIT_COLORS):
-        ax.plot(grid, data.truth(grid), "--", color=TRUTH_COLOR, label="truth f(x)")
-        ax.plot(data.X_test[:, 0], data.y_test, ".", color=TEST_COLOR, alpha=0.4,
-                label="test data")
-        ax.plot(data.X_train[:, 0], data.y_train, "o", color=TRAIN_COLOR, label="training data")
+        draw_course_data(ax, data, grid)
         draw_band(ax, grid, pred, color, "fit")
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
         ax.legend(fontsize=7)
     fig.suptitle("Fits with too little, the best, and too much L2 penalty")
     return fig

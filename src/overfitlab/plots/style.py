@@ -31,6 +31,17 @@ def draw_band(ax, x, values, color, label, axis: int = 0, alpha: float = 0.2):
     return med
 
 
+def draw_course_data(ax, data, grid, test_points: bool = True) -> None:
+    """The truth f(x) on ``grid``, the training points and (optionally) the test points."""
+    ax.plot(grid, data.truth(grid), "--", color=TRUTH_COLOR, label="truth f(x)")
+    if test_points:
+        ax.plot(data.X_test[:, 0], data.y_test, ".", color=TEST_COLOR, alpha=0.4,
+                label="test data")
+    ax.plot(data.X_train[:, 0], data.y_train, "o", color=TRAIN_COLOR, label="training data")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
 def draw_noise_floor(ax, variance: float, label: str | None = None):
     """Horizontal line at the irreducible error (noise variance)."""
     ax.axhline(variance, color=NOISE_COLOR, linestyle=":", linewidth=1.5,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import os
 import tempfile
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import jinja2
 import numpy as np
 
 from overfitlab.experiments.base import Result
-from overfitlab.experiments.results_io import result_payload, versions
+from overfitlab.experiments.results_io import current_umask, result_payload, versions
 
 
 @dataclass
@@ -27,7 +26,7 @@ class Section:
 
 
 def format_value(value: Any) -> str:
-    """Numbers with 4 significant digits, text escaped, None as an em dash."""
+    """Numbers with 4 significant digits, text as is (the template escapes), None as a dash."""
     if isinstance(value, (np.ndarray, np.generic)):
         value = value.item()
     if value is None:
@@ -36,7 +35,7 @@ def format_value(value: Any) -> str:
         return str(value)
     if isinstance(value, (int, float)):
         return f"{value:.4g}"
-    return html.escape(str(value))
+    return str(value)
 
 
 def section(result: Result, description: str, pngs: dict[str, bytes]) -> Section:
@@ -67,6 +66,7 @@ def write_report(sections: list[Section], preset: str, out_dir: Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
         final = out_dir / "report.html"
         os.replace(tmp, final)
     except BaseException:
