@@ -74,3 +74,9 @@ def test_unwritable_output_directory(tmp_path):
     assert result.exit_code == 2
     assert "not a directory" in result.output and "Traceback" not in result.output
     assert blocker.read_text() == "not a directory"
+
+
+def test_serve_rejects_a_bad_port():
+    result = invoke("serve", "--port", 70000)
+    assert result.exit_code == 2
+    assert "--port must be in 1..65535" in result.output and "Traceback" not in result.output

@@ -119,7 +119,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
             lr_schedule=self.learning_rate, power_t=self.power_t, momentum=self.momentum,
             nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
             beta_2=self.beta_2, epsilon=self.epsilon, use_dropout=self.dropout > 0,
-            use_l1=self.l1 > 0, chunk=min(max_iter, 1000))
+            use_l1=self.l1 > 0, chunk=min(max_iter, 1000), record_train_mse=False)
 
     def _dtype(self):
         return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32

@@ -64,6 +64,7 @@ class TrainSpec:
     chunk: int = 500  # epochs per scan inside the while loop
     use_dropout: bool = False  # compile the dropout masks in (any network has rate > 0)
     use_l1: bool = False  # compile the proximal L1 step in (any network has l1 > 0)
+    record_train_mse: bool = True  # with evaluation data, also record the training-set MSE
 
     def __post_init__(self) -> None:
         check_activation(self.activation)
@@ -103,8 +104,12 @@ def make_hyper(n_samples: int, hidden_sizes: Sequence[int], alpha=1e-4, l1=0.0,
 
 
 def stack_hypers(hypers: Sequence[Hyper]) -> Hyper:
-    """Stack single-network hypers along a new leading network axis."""
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *hypers)
+    """Stack single-network hypers along a new leading network axis.
+
+    Stacked on the host with NumPy: eager ``jnp.stack`` would compile a program per shape.
+    """
+    return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])),
+                                  *hypers)
 
 
 class NetState(NamedTuple):
@@ -277,11 +282,12 @@ def _epoch(state: NetState, hyper: Hyper, data, spec: TrainSpec, record_now, epo
     if spec.solver == "sgd" and spec.lr_schedule == "invscaling":
         lr = hyper.learning_rate / (samples_seen + 1.0) ** spec.power_t
 
-    def evaluate(_):
-        return (_mse(params, X_eval, y_eval, spec.activation, masks),
-                _mse(params, X, y, spec.activation, masks))
-
     nan = jnp.full((), jnp.nan, X.dtype)
+
+    def evaluate(_):
+        train = _mse(params, X, y, spec.activation, masks) if spec.record_train_mse else nan
+        return _mse(params, X_eval, y_eval, spec.activation, masks), train
+
     eval_mse, train_mse = jax.lax.cond(record_now, evaluate, lambda _: (nan, nan), None)
     new = NetState(params, opt_state, key, lr, best_metric, no_improve, done, n_iter,
                    samples_seen, best_params, best_iter)
@@ -307,7 +313,8 @@ def _initial_state(params, opt_state, key, hyper: Hyper, spec: TrainSpec, dtype)
 
 
 @partial(jax.jit, static_argnames=("spec",))
-def _train_batched(params, opt_state, keys, hyper: Hyper, data, record_mask, spec: TrainSpec):
+def _train_batched(params, opt_state, keys, hyper: Hyper, data, record_mask, record_idx,
+                   spec: TrainSpec):
     dtype = data[0].dtype
     init = jax.vmap(lambda p, o, k, h: _initial_state(p, o, k, h, spec, dtype),
                     in_axes=(0, None if opt_state is None else 0, 0, 0))
@@ -338,19 +345,27 @@ def _train_batched(params, opt_state, keys, hyper: Hyper, data, record_mask, spe
     params = state.params
     if spec.early_stopping:
         params = state.best_params
-    converged = state.done
-    return params, state.opt_state, curves[:, :, :spec.max_iter], state.n_iter, converged, \
-        state.best_iter
+    loss_curve, val_score = curves[0, :, :spec.max_iter], curves[1, :, :spec.max_iter]
+    eval_mse, train_mse = curves[2][:, record_idx], curves[3][:, record_idx]
+    return (params, state.opt_state, loss_curve, val_score, eval_mse, train_mse, state.n_iter,
+            state.done, state.best_iter)
 
 
 def _data_tuple(X, y, X_eval, y_eval, X_val, y_val):
-    """Arrays as 2-D device arrays; absent evaluation/validation sets reuse the training set."""
-    as2d = lambda a: jnp.asarray(a).reshape(len(a), -1)  # noqa: E731
+    """Arrays as 2-D arrays of X's dtype; absent evaluation/validation sets reuse the training set.
+
+    Host arrays are prepared with NumPy (eager JAX casts and reshapes would each compile a
+    program); JAX arrays, traced ones included (``train`` inside a caller's ``jit``), stay JAX.
+    """
+    xp = jnp if any(isinstance(a, jax.Array) for a in (X, y, X_eval, X_val)) else np
+    dtype = jnp.result_type(X) if xp is jnp else np.asarray(X).dtype
+    if not jax.config.jax_enable_x64 and dtype == np.float64:
+        dtype = np.dtype(np.float32)
+    as2d = lambda a: xp.asarray(a, dtype).reshape(len(a), -1)  # noqa: E731
     X, y = as2d(X), as2d(y)
     X_eval, y_eval = (X, y) if X_eval is None else (as2d(X_eval), as2d(y_eval))
     X_val, y_val = (X, y) if X_val is None else (as2d(X_val), as2d(y_val))
-    dtype = X.dtype
-    return tuple(a.astype(dtype) for a in (X, y, X_eval, y_eval, X_val, y_val))
+    return X, y, X_eval, y_eval, X_val, y_val
 
 
 def train(spec: TrainSpec, params: Params, keys: jax.Array, hyper: Hyper, X, y,
@@ -373,17 +388,19 @@ def train(spec: TrainSpec, params: Params, keys: jax.Array, hyper: Hyper, X, y,
     total = -(-spec.max_iter // chunk) * chunk
     mask = np.zeros(total, bool)
     mask[steps - 1] = True
-    out_params, out_opt, curves, n_iter, converged, best_iter = _train_batched(
-        params, opt_state, keys, hyper, data, jnp.asarray(mask), spec)
-    loss_curve, val_score, eval_full, train_full = curves
-    return TrainResult(out_params, out_opt, loss_curve, val_score,
-                       eval_full[:, steps - 1], train_full[:, steps - 1], steps,
+    (out_params, out_opt, loss_curve, val_score, eval_mse, train_mse, n_iter, converged,
+     best_iter) = _train_batched(params, opt_state, keys, hyper, data, mask, steps - 1, spec)
+    return TrainResult(out_params, out_opt, loss_curve, val_score, eval_mse, train_mse, steps,
                        n_iter, converged, best_iter)
 
 
-def init_many(key: jax.Array, n: int, layer_sizes: Sequence[int], activation: str,
+@partial(jax.jit, static_argnames=("n", "layer_sizes", "activation", "dtype"))
+def init_many(key: jax.Array, n: int, layer_sizes: tuple[int, ...], activation: str,
               dtype=jnp.float32) -> Params:
-    """``n`` independent Glorot-uniform initialisations stacked along a leading axis."""
+    """``n`` independent Glorot-uniform initialisations stacked along a leading axis.
+
+    Compiled as one program (eager vmapped random draws would compile one per layer shape).
+    """
     return jax.vmap(lambda k: init_mlp(k, layer_sizes, activation, dtype))(
         jax.random.split(key, n))
 
@@ -402,7 +419,7 @@ def train_grid(spec: TrainSpec, key: jax.Array, n_seeds: int, hyper: Hyper, X, y
     init_key, run_key = jax.random.split(key)
     dtype = jnp.asarray(X).dtype if jnp.issubdtype(jnp.asarray(X).dtype, jnp.floating) \
         else jnp.float32
-    params = init_many(init_key, n_seeds, spec.layer_sizes, spec.activation, dtype)
+    params = init_many(init_key, n_seeds, tuple(spec.layer_sizes), spec.activation, dtype)
     repeat = lambda a: jnp.repeat(a, n_configs, axis=0)  # noqa: E731
     params = jax.tree_util.tree_map(repeat, params)
     hyper = jax.tree_util.tree_map(lambda a: jnp.tile(a, (n_seeds,) + (1,) * (a.ndim - 1)),
