@@ -1,7 +1,8 @@
 """Engine against scikit-learn on the course data, measured in one process.
 
-(a) a learning curve (train and test MSE after every iteration): scikit-learn's ``partial_fit``
-    loop against ``RegularizedMLPRegressor.fit(..., eval_set=...)``;
+(a) a learning curve: scikit-learn's ``partial_fit`` loop computing train and test MSE after every
+    iteration, against ``RegularizedMLPRegressor.fit(..., eval_set=...)``, which records the
+    training loss (``loss_curve_``) and the test MSE (``eval_loss_curve_``) at every iteration;
 (b) ``MLPRegressor.fit`` against ``RegularizedMLPRegressor.fit`` for the same iterations;
 (c) ``networks`` networks (alphas x 20 seeds) trained in one vectorized call, against
     ``networks`` times scikit-learn's time for one network.
@@ -103,7 +104,8 @@ def run_benchmarks(repeats: int = 3, networks: int = 1000, iterations: int = 200
                         f"(median of {repeats}; {jax.default_backend()})")
     for col in ("task", "scikit-learn (s)", "overfitlab (s)", "speed-up", "target"):
         table.add_column(col, justify="right" if col != "task" else "left")
-    table.add_row("(a) learning curve (train+test MSE every iteration)",
+    table.add_row("(a) learning curve: partial_fit loop (train+test MSE each iteration) vs "
+                  "fit(eval_set) (training loss + test MSE each iteration)",
                   f"{sk_curve:.2f}", f"{warm_curve:.3f} (cold {cold_curve:.2f})",
                   f"{sk_curve / warm_curve:.0f}x", ">= 100x; <= 1 s cold")
     table.add_row("(b) fit, same iterations", f"{sk_fit_t:.2f}", f"{ours_fit_t:.3f}",

@@ -80,7 +80,7 @@ def figure_pngs(result: Result) -> dict[str, bytes]:
     pngs = {}
     for name, fig in result.figures.items():
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(buffer, format="png", dpi=110)  # constrained layout: no tight-bbox pass
         pngs[name] = buffer.getvalue()
     return pngs
 
