@@ -24,11 +24,12 @@
 import warnings
 
 import numpy as np
-from IPython.display import display
+from IPython.display import Image, display
 
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.data.synthetic import noisy_function
 from overfitlab.experiments.registry import get
+from overfitlab.experiments.results_io import figure_pngs
 
 
 def show(name, **overrides):
@@ -39,8 +40,8 @@ def show(name, **overrides):
         band = "" if a.low is None else f"  (10-90 %: {a.low:.4g} .. {a.high:.4g})"
         value = f"{a.value:.4g}" if isinstance(a.value, (int, float)) else a.value
         print(f"{a.id}: {value}{band}")
-    for figure in result.figures.values():
-        display(figure)
+    for png in figure_pngs(result).values():
+        display(Image(data=png))
     return result
 
 
