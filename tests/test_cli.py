@@ -80,3 +80,10 @@ def test_serve_rejects_a_bad_port():
     result = invoke("serve", "--port", 70000)
     assert result.exit_code == 2
     assert "--port must be in 1..65535" in result.output and "Traceback" not in result.output
+
+
+def test_registry_finds_every_experiment_by_name_alone():
+    from overfitlab.experiments.registry import experiments, get
+
+    for name, experiment in experiments().items():
+        assert get(name) is experiment

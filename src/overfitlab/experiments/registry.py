@@ -28,7 +28,24 @@ def experiments() -> dict[str, Experiment]:
 
 
 def get(name: str) -> Experiment:
-    """The experiment called ``name``; a ConfigError listing the known names otherwise."""
+    """The experiment called ``name``; a ConfigError listing the known names otherwise.
+
+    Experiment ``a-b`` lives in module ``a_b`` by convention: that module alone is imported
+    (importing every experiment costs seconds of start-up), with full discovery as fallback.
+    """
+    module_name = name.replace("-", "_")
+    if module_name.isidentifier() and module_name not in _NOT_EXPERIMENTS \
+            and not module_name.startswith("_"):
+        full_name = f"overfitlab.experiments.{module_name}"
+        try:
+            module = importlib.import_module(full_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != full_name:  # the module exists but one of its imports is missing
+                raise
+        else:
+            experiment = getattr(module, "EXPERIMENT", None)
+            if isinstance(experiment, Experiment) and experiment.name == name:
+                return experiment
     known = experiments()
     if name not in known:
         raise ConfigError(
