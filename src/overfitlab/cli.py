@@ -24,10 +24,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class UsageProblem(Exception):
-    """Bad input: reported as one line, exit code 2."""
-
-
 def fail(message: str) -> None:
     """Print one clear line and exit with code 2."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -213,10 +209,6 @@ def bench(repeats: int = typer.Option(3, help="repetitions per timing (median re
     if repeats < 1 or networks < 1:
         fail("--repeats and --networks must be >= 1")
     console.print(run_benchmarks(repeats=repeats, networks=networks))
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover
