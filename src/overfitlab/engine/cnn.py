@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Sequence, Union
 
 import jax
@@ -214,17 +215,24 @@ def n_parameters(model: Model, input_shape: Sequence[int]) -> int:
 
 
 def simple_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
-                   dropout_rate: float = 0.5) -> Model:
+                   dropout_rate: float = 0.5, dense_hidden: int = 0) -> Model:
     """The Keras "simple MNIST convnet": conv 32 3x3 relu, max-pool 2, conv 64 3x3 relu,
     max-pool 2, flatten, dropout, dense ``n_classes`` (softmax in the loss).
 
     ``width`` multiplies the channel counts; ``padding="same"`` lets the pools fit on 8x8 images.
     On 28x28x1 with valid padding and width 1 it has 320 + 18,496 + 16,010 = 34,826 parameters.
+    ``dense_hidden = h > 0`` inserts dense ``h``, relu, dropout between the flatten and the output
+    (as in the older Keras mnist_cnn example): the head then has ``F h + h + h n_classes +
+    n_classes`` parameters for ``F`` flattened features (F = 1,600 on 28x28x1) instead of
+    ``F n_classes + n_classes``.
     """
+    hidden: tuple[Layer, ...] = ()
+    if dense_hidden > 0:
+        hidden = (Dropout(dropout_rate), Dense(dense_hidden), Activation("relu"))
     return (
         Conv(32 * width, 3, padding), Activation("relu"), Pool("max", 2),
         Conv(64 * width, 3, padding), Activation("relu"), Pool("max", 2),
-        Flatten(), Dropout(dropout_rate), Dense(n_classes),
+        Flatten(), *hidden, Dropout(dropout_rate), Dense(n_classes),
     )
 
 
@@ -263,10 +271,15 @@ ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5}
 
 
 def build(architecture: str, n_classes: int, image_shape: Sequence[int], padding: str = "auto",
-          width: int = 1, dropout_rate: float = 0.5) -> Model:
+          width: int = 1, dropout_rate: float = 0.5, dense_hidden: int = 0) -> Model:
     """The named architecture for ``image_shape``; ``padding="auto"`` picks "valid" when the
-    feature maps still fit the pools with it (e.g. 28x28) and "same" otherwise (e.g. 8x8)."""
+    feature maps still fit the pools with it (e.g. 28x28) and "same" otherwise (e.g. 8x8).
+    ``dense_hidden > 0`` (the simple convnet only) adds a hidden dense layer of that width."""
     make = ARCHITECTURES[architecture]
+    if dense_hidden:
+        if architecture != "simple":
+            raise ValueError(f"dense_hidden applies to the simple convnet, not {architecture}")
+        make = partial(simple_convnet, dense_hidden=dense_hidden)
     if padding != "auto":
         return make(n_classes, padding, width, dropout_rate)
     model = make(n_classes, "valid", width, dropout_rate)

@@ -54,6 +54,7 @@ class CNNConfig(Config):
     data_dir: str | None = None
     architecture: str = "simple"
     width: int = 1
+    dense_hidden: int = 0  # simple convnet: hidden dense units before the output (0: none)
     padding: str = "auto"
     epochs: int | None = None
     batch_size: int | None = None
@@ -90,6 +91,9 @@ class CNNConfig(Config):
         if self.architecture not in cnn.ARCHITECTURES:
             raise ConfigError(f"architecture={self.architecture!r} is unknown; use "
                               f"{' or '.join(cnn.ARCHITECTURES)}")
+        if self.dense_hidden < 0 or (self.dense_hidden and self.architecture != "simple"):
+            raise ConfigError(f"dense_hidden={self.dense_hidden} needs architecture=simple and "
+                              "a width >= 0 (0: no hidden dense layer)")
         if self.padding not in ("auto", "same", "valid"):
             raise ConfigError(f"padding={self.padding!r}; use auto, same or valid")
         for name in ("width", "epochs", "batch_size"):
@@ -205,7 +209,7 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
     shape = data.x_train.shape[1:]
     n_classes = len(data.class_names)
     model = cnn.build(config.architecture, n_classes, shape, config.padding, config.width,
-                      config.dropout)
+                      config.dropout, config.dense_hidden)
     baseline = cnn.mlp(n_classes, config.mlp_hidden, config.dropout)
     settings = TrainSettings(epochs=config.epochs, batch_size=config.batch_size,
                              learning_rate=config.learning_rate,
