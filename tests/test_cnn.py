@@ -101,6 +101,23 @@ def test_simple_convnet_parameter_count_on_mnist_is_34826():
     assert cnn.count_parameters(params) == closed
 
 
+@pytest.mark.parametrize("hidden", [1, 128, 256])
+def test_dense_hidden_parameter_count_in_closed_form(hidden):
+    model = cnn.build("simple", 10, (28, 28, 1), dense_hidden=hidden)
+    params = cnn.init(model, jax.random.PRNGKey(0), (28, 28, 1))
+    closed = (_conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _dense_params(5 * 5 * 64, hidden)
+              + _dense_params(hidden, 10))
+    assert cnn.count_parameters(params) == cnn.n_parameters(model, (28, 28, 1)) == closed
+    assert cnn.output_shape(model, (28, 28, 1)) == (10,)
+    # the hidden layer is dense -> relu, each dense input behind a dropout
+    assert model[-5:] == (cnn.Dropout(0.5), cnn.Dense(hidden), cnn.Activation("relu"),
+                          cnn.Dropout(0.5), cnn.Dense(10))
+    plain = cnn.build("simple", 10, (28, 28, 1))
+    assert cnn.build("simple", 10, (28, 28, 1), dense_hidden=0) == plain
+    with pytest.raises(ValueError, match="dense_hidden"):
+        cnn.build("lenet5", 10, (28, 28, 1), dense_hidden=hidden)
+
+
 def test_lenet5_parameter_count_on_mnist_is_61706():
     model = cnn.build("lenet5", 10, (28, 28, 1))
     # 28 -> conv5 same 28 -> pool 14 -> conv5 valid 10 -> pool 5: 5 * 5 * 16 features
@@ -171,7 +188,9 @@ def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
     assert CNNConfig.preset("quick").epochs < full.epochs
     monkeypatch.setenv("OVERFITLAB_DATA", str(tmp_path))
     mnist = CNNConfig(dataset="mnist")
-    assert (mnist.epochs, mnist.batch_size, mnist.data_dir) == (2, 128, str(tmp_path))
+    assert (mnist.epochs, mnist.batch_size, mnist.data_dir) == (2, 32, str(tmp_path))
+    assert (mnist.dense_hidden, mnist.augment, mnist.shift) == (0, True, 1)
+    assert (full.dense_hidden, full.augment, full.shift) == (0, False, 2)  # digits: plain net
     assert CNNConfig(dataset="mnist", dropout=0.0, epochs=1).to_dict()["dropout"] == 0.0
     assert all(v is not None for v in mnist.to_dict().values())
 
@@ -185,6 +204,8 @@ def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
     ({"holdout_fraction": 0.0}, "holdout_fraction"),
     ({"holdout": "first"}, "holdout="),
     ({"mlp_hidden": ()}, "mlp_hidden"),
+    ({"architecture": "lenet5", "dense_hidden": 64}, "dense_hidden"),
+    ({"dense_hidden": -1}, "dense_hidden"),
 ])
 def test_config_errors_name_the_field(overrides, match, monkeypatch):
     monkeypatch.delenv("OVERFITLAB_DATA", raising=False)

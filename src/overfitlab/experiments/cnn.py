@@ -30,11 +30,15 @@ from overfitlab.plots import cnn as plots
 
 DATASETS = ("digits", "mnist", "cifar10")
 # Full-preset training per dataset, filling the fields left at None. MNIST: the 2-epoch budget
-# of the issue; a peak learning rate of 1e-2 beat 3e-3 there (99.0 % vs 98.7 %, one seed each).
+# of the issue. On the stratified holdout the plain convnet stalled near 98.8 % for batches of
+# 64-128, learning rates 3e-3 or 1e-2 and width 2; batches of 32, dropout 0.1 and random shifts of
+# 1 pixel gave 98.9 %, and adding dense_hidden=256 gave 99.15 % and 99.12 % (seeds 0 and 1).
+_PLAIN = {"dense_hidden": 0, "augment": False, "shift": 2}
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {"epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "dropout": 0.5},
-    "mnist": {"epochs": 2, "batch_size": 128, "learning_rate": 1e-2, "dropout": 0.25},
-    "cifar10": {"epochs": 10, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5},
+    "digits": {"epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "dropout": 0.5, **_PLAIN},
+    "mnist": {"epochs": 2, "batch_size": 32, "learning_rate": 3e-3, "dropout": 0.1,
+              "dense_hidden": 0, "augment": True, "shift": 1},
+    "cifar10": {"epochs": 10, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5, **_PLAIN},
 }
 TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
 DATA_ENV = "OVERFITLAB_DATA"
@@ -44,9 +48,10 @@ DATA_ENV = "OVERFITLAB_DATA"
 class CNNConfig(Config):
     """Data, architecture and training of the cnn experiment (defaults: the full preset).
 
-    ``epochs``, ``batch_size``, ``learning_rate`` and ``dropout`` left at None take the dataset's
-    values in ``DATASET_DEFAULTS`` (digits: 30 epochs of 64, peak learning rate 3e-3, dropout
-    0.5); ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
+    ``epochs``, ``batch_size``, ``learning_rate``, ``dropout``, ``dense_hidden``, ``augment`` and
+    ``shift`` left at None take the dataset's values in ``DATASET_DEFAULTS`` (digits: 30 epochs of
+    64, peak learning rate 3e-3, dropout 0.5, no hidden dense layer, no augmentation); ``data_dir``
+    falls back to the ``OVERFITLAB_DATA`` environment variable.
     """
 
     seeds: int = 1
@@ -54,15 +59,15 @@ class CNNConfig(Config):
     data_dir: str | None = None
     architecture: str = "simple"
     width: int = 1
-    dense_hidden: int = 0  # simple convnet: hidden dense units before the output (0: none)
+    dense_hidden: int | None = None  # simple convnet: hidden dense units before the output
     padding: str = "auto"
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
     weight_decay: float = 1e-4
     dropout: float | None = None
-    augment: bool = False
-    shift: int = 2
+    augment: bool | None = None
+    shift: int | None = None
     holdout_fraction: float = 1 / 6
     holdout: str = "stratified"  # "stratified" (random, fixed) | "last" (end of the file)
     mlp_hidden: tuple[int, ...] = (256,)
