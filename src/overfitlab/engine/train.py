@@ -417,8 +417,8 @@ def train_grid(spec: TrainSpec, key: jax.Array, n_seeds: int, hyper: Hyper, X, y
     """
     n_configs = jax.tree_util.tree_leaves(hyper)[0].shape[0]
     init_key, run_key = jax.random.split(key)
-    dtype = jnp.asarray(X).dtype if jnp.issubdtype(jnp.asarray(X).dtype, jnp.floating) \
-        else jnp.float32
+    x_dtype = jnp.result_type(X)
+    dtype = x_dtype if jnp.issubdtype(x_dtype, jnp.floating) else jnp.float32
     params = init_many(init_key, n_seeds, tuple(spec.layer_sizes), spec.activation, dtype)
     repeat = lambda a: jnp.repeat(a, n_configs, axis=0)  # noqa: E731
     params = jax.tree_util.tree_map(repeat, params)

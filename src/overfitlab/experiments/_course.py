@@ -70,10 +70,12 @@ class NetworkConfig(CourseConfig):
         require((self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"))
 
 
-def course_spec(config: CourseConfig, max_iter: int | None = None, **kw) -> TrainSpec:
-    """Fixed-length training (tol=None) of the protocol's 1-h-1 network."""
+def course_spec(config, max_iter: int | None = None, tol: float | None = None,
+                **kw) -> TrainSpec:
+    """Adam training of the protocol's 1-h-1 network (``config`` has ``hidden_units``,
+    ``activation`` and ``max_iter``): fixed length unless ``tol`` is given."""
     n_iter = config.max_iter if max_iter is None else max_iter
-    return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", n_iter, tol=None,
+    return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", n_iter, tol=tol,
                      chunk=min(n_iter, 1000), **kw)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
-from overfitlab.experiments._course import CourseConfig, mse, predict, require
+from overfitlab.experiments._course import CourseConfig, course_spec, mse, predict, require
 from overfitlab.experiments.base import band
 
 SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
@@ -104,8 +104,7 @@ class SweepSetup:
 
     def spec(self) -> TrainSpec:
         """Fixed-length full-batch Adam training of the 1-H-1 network, with the L1 step."""
-        return TrainSpec((1, self.hidden_units, 1), self.activation, "adam", self.max_iter,
-                         tol=None, chunk=min(self.max_iter, 1000), use_l1=True)
+        return course_spec(self, use_l1=True)
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,15 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
-from overfitlab.experiments._course import CourseConfig, predict, require
+from overfitlab.engine.train import make_hyper, stack_hypers, train_grid
+from overfitlab.experiments._course import NetworkConfig, course_spec, predict, require
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
 
 @dataclass(frozen=True)
-class EarlyStoppingConfig(CourseConfig):
-    """Course protocol (see :class:`CourseConfig`) plus the stopping parameters."""
+class EarlyStoppingConfig(NetworkConfig):
+    """Course protocol with its L2 penalty (see :class:`NetworkConfig`) plus stopping parameters."""
 
-    alpha: float = 1e-4
     tol: float = 1e-7
     validation_fraction: float = 0.2
     patience: int = 1000
@@ -40,7 +39,6 @@ class EarlyStoppingConfig(CourseConfig):
         require(
             (self.n_train >= 3, f"n_train must be >= 3 (a validation split is held out), "
                                 f"got {self.n_train}"),
-            (self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"),
             (0 < self.validation_fraction < 1,
              f"validation_fraction must be in (0, 1), got {self.validation_fraction}"),
             (round(self.validation_fraction * self.n_train) >= 1,
@@ -48,11 +46,6 @@ class EarlyStoppingConfig(CourseConfig):
              "validation_fraction or n_train"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
         )
-
-
-def _spec(config: EarlyStoppingConfig, max_iter: int, **kw) -> TrainSpec:
-    return TrainSpec((1, config.hidden_units, 1), config.activation, "adam", max_iter,
-                     chunk=min(max_iter, 1000), **kw)
 
 
 def _squeeze_config(params):
@@ -87,7 +80,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     S, T = config.seeds, config.max_iter
 
     progress(0.02, f"training {S} networks x {T} iterations")
-    long = train_grid(_spec(config, T, tol=None), key, S, hyper, data.X_train, data.y_train,
+    long = train_grid(course_spec(config, T), key, S, hyper, data.X_train, data.y_train,
                       data.X_test, data.y_test, record="every")
     train_curve = np.asarray(long.train_mse[:, 0], np.float64)  # (S, T)
     test_curve = np.asarray(long.eval_mse[:, 0], np.float64)
@@ -99,7 +92,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     median_test = np.median(test_curve, axis=0)
     n_star = int(steps[np.argmin(median_test)])
     progress(0.45, f"retraining to exactly {n_star} iterations")
-    refit = train_grid(_spec(config, n_star, tol=None), key, S, hyper, data.X_train,
+    refit = train_grid(course_spec(config, n_star), key, S, hyper, data.X_train,
                        data.y_train)
     refit_params = _squeeze_config(refit.params)
     refit_test = np.mean((predict(refit_params, data.X_test, config.activation)
@@ -115,7 +108,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     hyper_fit = stack_hypers([make_hyper(fit_idx.size, (config.hidden_units,), config.alpha,
                                          learning_rate=config.learning_rate)])
     honest = train_grid(
-        _spec(config, T, tol=0.0, n_iter_no_change=config.patience, early_stopping=True),
+        course_spec(config, T, tol=0.0, n_iter_no_change=config.patience, early_stopping=True),
         key, S, hyper_fit, data.X_train[fit_idx], data.y_train[fit_idx],
         X_val=data.X_train[val_idx], y_val=data.y_train[val_idx])
     honest_params = _squeeze_config(honest.params)
