@@ -90,6 +90,40 @@ def test_random_shift_is_a_translation_within_bounds():
     assert not all(np.array_equal(y[n], x[n]) for n in range(len(x)))
 
 
+def test_batch_norm_normalises_each_channel_in_training():
+    """Training mode: per channel, the output has mean beta and variance gamma^2 var/(var+eps)."""
+    layer = cnn.BatchNorm(epsilon=1e-5)
+    x = 3.0 + 2.0 * jax.random.normal(jax.random.PRNGKey(0), (16, 5, 5, 3))
+    p = {"scale": jnp.array([1.0, 2.0, 0.5]), "bias": jnp.array([0.0, -1.0, 4.0]),
+         "mean": jnp.zeros(3), "var": jnp.ones(3)}
+    y = np.asarray(cnn.apply_layer(layer, p, x, train=True), np.float64)
+    var = np.asarray(x, np.float64).reshape(-1, 3).var(axis=0)
+    np.testing.assert_allclose(y.reshape(-1, 3).mean(axis=0), p["bias"], atol=1e-5)
+    np.testing.assert_allclose(y.reshape(-1, 3).var(axis=0),
+                               np.asarray(p["scale"]) ** 2 * var / (var + 1e-5), rtol=1e-4)
+    # evaluation mode uses the running statistics instead: here mean 0 and variance 1
+    eval_y = np.asarray(cnn.apply_layer(layer, p, x))
+    np.testing.assert_allclose(eval_y, (np.asarray(x) / np.sqrt(1 + 1e-5)) * np.asarray(p["scale"])
+                               + np.asarray(p["bias"]), rtol=1e-5, atol=1e-5)
+
+
+def test_running_statistics_follow_the_momentum_rule():
+    """r <- m r + (1 - m) r_B after each training step; other layers are left untouched."""
+    model = (cnn.Conv(4, 3, "same"), cnn.BatchNorm(momentum=0.8), cnn.Activation("relu"))
+    params = cnn.init(model, jax.random.PRNGKey(0), (6, 6, 2))
+    x = jax.random.normal(jax.random.PRNGKey(1), (8, 6, 6, 2)) + 1.5
+    _, moments = cnn.apply_train(model, params, x, None)
+    updated = cnn.update_running_stats(model, params, moments)
+    h = np.asarray(cnn.conv2d(x, params[0]["w"], params[0]["b"], "same"), np.float64)
+    batch_mean, batch_var = h.reshape(-1, 4).mean(axis=0), h.reshape(-1, 4).var(axis=0)
+    np.testing.assert_allclose(updated[1]["mean"], 0.2 * batch_mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(updated[1]["var"], 0.8 + 0.2 * batch_var, rtol=1e-4)
+    assert updated[0] is params[0] and moments[0] is None
+    # running statistics are state, not parameters: 2 C trainable scalars per BatchNorm
+    assert cnn.count_parameters(params) == cnn.n_parameters(model, (6, 6, 2)) == \
+        _conv_params(3, 2, 4) + 2 * 4
+
+
 # ---------------------------------------------------------------- architectures
 
 def test_simple_convnet_parameter_count_on_mnist_is_34826():
@@ -118,6 +152,26 @@ def test_dense_hidden_parameter_count_in_closed_form(hidden):
         cnn.build("lenet5", 10, (28, 28, 1), dense_hidden=hidden)
 
 
+def test_batch_norm_architecture_adds_two_parameters_per_channel():
+    model = cnn.build("simple", 10, (28, 28, 1), dense_hidden=128, batch_norm=True)
+    closed = (_conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _dense_params(5 * 5 * 64, 128)
+              + _dense_params(128, 10) + 2 * (32 + 64 + 128))
+    assert cnn.n_parameters(model, (28, 28, 1)) == closed
+    assert model[:3] == (cnn.Conv(32, 3, "valid"), cnn.BatchNorm(), cnn.Activation("relu"))
+    with pytest.raises(ValueError, match="batch_norm"):
+        cnn.build("lenet5", 10, (28, 28, 1), batch_norm=True)
+
+
+def test_vgg_parameter_count_on_mnist_is_321546():
+    model = cnn.build("vgg", 10, (28, 28, 1))
+    # 28 -> conv3 26 -> pool 13 -> conv3 11 -> conv3 9 -> pool 4: 4 * 4 * 64 features
+    closed = (_conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _conv_params(3, 64, 64)
+              + _dense_params(4 * 4 * 64, 256) + _dense_params(256, 10)
+              + 2 * (32 + 64 + 64 + 256))  # batch-norm scales and shifts
+    assert closed == 321_546
+    assert cnn.n_parameters(model, (28, 28, 1)) == closed
+
+
 def test_lenet5_parameter_count_on_mnist_is_61706():
     model = cnn.build("lenet5", 10, (28, 28, 1))
     # 28 -> conv5 same 28 -> pool 14 -> conv5 valid 10 -> pool 5: 5 * 5 * 16 features
@@ -129,10 +183,13 @@ def test_lenet5_parameter_count_on_mnist_is_61706():
 
 @pytest.mark.parametrize("architecture,shape,closed", [
     # 8x8 digits need 'same' convolutions: 8 -> 8 -> 4 -> 4 -> 2
-    ("simple", (8, 8, 1), _conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _dense_params(2 * 2 * 64, 10)),
+    ("simple", (8, 8, 1),
+     _conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _dense_params(2 * 2 * 64, 10)),
     # CIFAR-10, valid: 32 -> 30 -> 15 -> 13 -> 6
-    ("simple", (32, 32, 3), _conv_params(3, 3, 32) + _conv_params(3, 32, 64) + _dense_params(6 * 6 * 64, 10)),
-    ("lenet5", (8, 8, 1), _conv_params(5, 1, 6) + _conv_params(5, 6, 16) + _dense_params(2 * 2 * 16, 120)
+    ("simple", (32, 32, 3),
+     _conv_params(3, 3, 32) + _conv_params(3, 32, 64) + _dense_params(6 * 6 * 64, 10)),
+    ("lenet5", (8, 8, 1),
+     _conv_params(5, 1, 6) + _conv_params(5, 6, 16) + _dense_params(2 * 2 * 16, 120)
      + _dense_params(120, 84) + _dense_params(84, 10)),
 ])
 def test_parameter_counts_with_auto_padding(architecture, shape, closed):
@@ -142,8 +199,8 @@ def test_parameter_counts_with_auto_padding(architecture, shape, closed):
 
 
 def test_mlp_parameter_count():
-    assert cnn.n_parameters(cnn.mlp(10, (256, 32)), (8, 8, 1)) == (_dense_params(64, 256) + _dense_params(256, 32)
-                                            + _dense_params(32, 10))
+    assert cnn.n_parameters(cnn.mlp(10, (256, 32)), (8, 8, 1)) == (
+        _dense_params(64, 256) + _dense_params(256, 32) + _dense_params(32, 10))
 
 
 def test_glorot_bounds():
@@ -155,7 +212,7 @@ def test_glorot_bounds():
 
 
 def test_gradient_matches_finite_differences():
-    model = (cnn.Conv(3, 3, "same"), cnn.Activation("relu"), cnn.Pool("max", 2),
+    model = (cnn.Conv(3, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
              cnn.Conv(2, 2, "valid"), cnn.Activation("tanh"), cnn.Pool("avg", 2),
              cnn.Flatten(), cnn.Dropout(0.3), cnn.Dense(4))
     with jax.enable_x64(True):
@@ -172,7 +229,8 @@ def test_gradient_matches_finite_differences():
         flat, unravel = ravel_pytree(params)
         g_flat, _ = ravel_pytree(grads)
         eps = 1e-6
-        central = jax.vmap(lambda e: (loss(unravel(flat + e)) - loss(unravel(flat - e))) / (2 * eps))
+        central = jax.vmap(
+            lambda e: (loss(unravel(flat + e)) - loss(unravel(flat - e))) / (2 * eps))
         numeric = np.asarray(jax.jit(central)(eps * jnp.eye(flat.size, dtype=jnp.float64)))
     # central differences: truncation O(eps^2 f''') ~ 1e-12, rounding ~ 1e-16 / eps ~ 1e-10
     np.testing.assert_allclose(np.asarray(g_flat), numeric, rtol=1e-5, atol=1e-8)
@@ -189,8 +247,9 @@ def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("OVERFITLAB_DATA", str(tmp_path))
     mnist = CNNConfig(dataset="mnist")
     assert (mnist.epochs, mnist.batch_size, mnist.data_dir) == (2, 32, str(tmp_path))
-    assert (mnist.dense_hidden, mnist.augment, mnist.shift) == (0, True, 1)
-    assert (full.dense_hidden, full.augment, full.shift) == (0, False, 2)  # digits: plain net
+    assert (mnist.architecture, mnist.augment, mnist.shift) == ("vgg", True, 1)
+    assert (full.architecture, full.dense_hidden, full.batch_norm, full.augment, full.shift) == (
+        "simple", 0, False, False, 2)  # digits: the plain Keras net
     assert CNNConfig(dataset="mnist", dropout=0.0, epochs=1).to_dict()["dropout"] == 0.0
     assert all(v is not None for v in mnist.to_dict().values())
 
@@ -206,6 +265,7 @@ def test_config_defaults_resolve_per_dataset(tmp_path, monkeypatch):
     ({"mlp_hidden": ()}, "mlp_hidden"),
     ({"architecture": "lenet5", "dense_hidden": 64}, "dense_hidden"),
     ({"dense_hidden": -1}, "dense_hidden"),
+    ({"architecture": "vgg", "batch_norm": True}, "batch_norm"),
 ])
 def test_config_errors_name_the_field(overrides, match, monkeypatch):
     monkeypatch.delenv("OVERFITLAB_DATA", raising=False)
@@ -248,12 +308,27 @@ def test_same_seed_same_result_and_other_seed_differs():
     assert a.history["train_loss"][-1] != c.history["train_loss"][-1]
 
 
+def test_vgg_with_batch_norm_learns_digits_and_updates_running_statistics():
+    """Two epochs of the VGG-style net on the 8x8 digits ('same' padding is picked): well above
+    chance (10 %) at evaluation, which uses the running statistics the steps maintained."""
+    data = load_data(CNNConfig())
+    model = cnn.build("vgg", 10, (8, 8, 1))
+    assert model[0] == cnn.Conv(32, 3, "same")
+    fit_ = fit(model, jax.random.PRNGKey(0), data.x_train, data.y_train, data.x_test,
+               data.y_test, TrainSettings(epochs=2, batch_size=32))
+    assert fit_.history["test_accuracy"][-1] > 0.8
+    norm = fit_.params[1]  # the first BatchNorm: running statistics moved away from N(0, 1)
+    assert np.abs(np.asarray(norm["mean"])).max() > 0.01
+    assert np.abs(np.asarray(norm["var"]) - 1).max() > 0.01
+
+
 def test_quick_preset_end_to_end():
     messages = []
     result = EXPERIMENT.run(CNNConfig.preset("quick"), lambda f, m: messages.append((f, m)))
     m = result.metrics
     assert m["test_accuracy"] > 0.9 and m["mlp_test_accuracy"] > 0.8
-    assert m["parameters_cnn"] == 21_386 and m["parameters_mlp"] == _dense_params(64, 256) + _dense_params(256, 10)
+    assert m["parameters_cnn"] == 21_386
+    assert m["parameters_mlp"] == _dense_params(64, 256) + _dense_params(256, 10)
     assert m["test_held_out_from_train"] == 1.0 and m["n_test"] == 300
     assert m["epochs"] == CNNConfig.QUICK["epochs"] and m["train_seconds"] > 0
     ids = {a.id for a in result.answers}

@@ -10,7 +10,7 @@ from scipy import stats
 from overfitlab.data.synthetic import noisy_function
 from overfitlab.engine.mlp import forward, init_mlp
 from overfitlab.engine.regularizers import dropout_masks
-from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_hypers, train
+from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_networks, train
 from overfitlab.estimators import RegularizedMLPRegressor
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.dropout import EXPERIMENT, DropoutConfig, mc_dropout_predict
@@ -38,7 +38,7 @@ def _train(use_dropout, rate, n_iter=200):
     spec = TrainSpec((1, 20, 1), "tanh", "adam", n_iter, tol=None, chunk=n_iter,
                      use_dropout=use_dropout)
     params = init_many(jax.random.PRNGKey(0), 2, spec.layer_sizes, "tanh")
-    hyper = stack_hypers([make_hyper(10, (20,), dropout=rate)] * 2)
+    hyper = stack_networks([make_hyper(10, (20,), dropout=rate)] * 2)
     keys = jax.random.split(jax.random.PRNGKey(5), 2)
     return train(spec, params, keys, hyper, data.X_train, data.y_train).params
 
@@ -54,7 +54,7 @@ def test_rate_zero_equals_no_dropout_exactly():
 
 def test_mc_dropout_mean_is_the_deterministic_prediction():
     # One hidden layer, linear output: E over masks of the thinned output is exactly f(x).
-    params = init_mlp(jax.random.PRNGKey(2), (1, 20, 1), "tanh")
+    params = init_mlp(np.random.RandomState(2), (1, 20, 1), "tanh")
     X = jnp.linspace(-1, 1, 7)[:, None]
     full = np.asarray(forward(params, X, "tanh")[:, 0], np.float64)
     stacked = jax.tree_util.tree_map(lambda a: a[None], params)

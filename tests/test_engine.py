@@ -13,7 +13,7 @@ from _sklearn_reference import sklearn_init
 from overfitlab.engine.mlp import forward, init_mlp, n_parameters
 from overfitlab.engine.regularizers import dropout_masks, prox_l1, soft_threshold
 from overfitlab.engine.train import (TrainSpec, _objective, make_hyper, record_grid,
-                                     stack_hypers, train, train_grid)
+                                     stack_networks, train, train_grid)
 
 
 def run_parity(X, y, sk_kwargs, spec_kwargs, seed=3, hidden=(20,), activation="tanh"):
@@ -28,8 +28,8 @@ def run_parity(X, y, sk_kwargs, spec_kwargs, seed=3, hidden=(20,), activation="t
     params = {"coefs": [jnp.asarray(c)[None] for c in coefs],
               "intercepts": [jnp.asarray(b)[None] for b in intercepts]}
     spec = TrainSpec(layers, activation, **spec_kwargs)
-    hyper = stack_hypers([make_hyper(len(X), hidden, sk.alpha, learning_rate=sk.learning_rate_init,
-                                     dtype=jnp.float64)])
+    hyper = stack_networks([make_hyper(len(X), hidden, sk.alpha,
+                                       learning_rate=sk.learning_rate_init, dtype=jnp.float64)])
     out = train(spec, params, jax.random.split(jax.random.PRNGKey(0), 1), hyper, X, y)
     return sk, out
 
@@ -85,8 +85,8 @@ def test_tol_stopping_matches_sklearn_iteration_count(x64, course_data):
 
 def test_loss_gradient_matches_finite_differences(x64):
     """Autodiff gradient of the penalised objective vs central differences (float64)."""
-    key = jax.random.PRNGKey(0)
-    params = init_mlp(key, (2, 6, 4, 1), "logistic", jnp.float64)
+    params = init_mlp(np.random.RandomState(0), (2, 6, 4, 1), "logistic", jnp.float64)
+    key = jax.random.PRNGKey(0)  # dropout key (unused: no dropout in this spec)
     X = jax.random.normal(jax.random.PRNGKey(1), (9, 2), jnp.float64)
     y = jax.random.normal(jax.random.PRNGKey(2), (9, 1), jnp.float64)
     hyper = make_hyper(9, (6, 4), alpha=0.7, dtype=jnp.float64)
@@ -104,7 +104,7 @@ def test_loss_gradient_matches_finite_differences(x64):
 
 def test_l2_gradient_is_weight_decay(x64):
     """d/dW of alpha/(2n) ||W||^2 is alpha W / n on weights and nothing on biases."""
-    params = init_mlp(jax.random.PRNGKey(0), (1, 5, 1), "tanh", jnp.float64)
+    params = init_mlp(np.random.RandomState(0), (1, 5, 1), "tanh", jnp.float64)
     X = jnp.linspace(-1, 1, 8)[:, None]
     y = X**2
     spec = TrainSpec((1, 5, 1), "tanh")
@@ -128,7 +128,7 @@ def test_soft_threshold_closed_form():
 
 def test_l1_training_reaches_exact_zeros(course_data):
     spec = TrainSpec((1, 20, 1), "tanh", max_iter=2000, tol=None, use_l1=True)
-    hyper = stack_hypers([make_hyper(10, (20,), alpha=0.0, l1=l1) for l1 in (0.0, 0.5)])
+    hyper = stack_networks([make_hyper(10, (20,), alpha=0.0, l1=l1) for l1 in (0.0, 0.5)])
     out = train_grid(spec, jax.random.PRNGKey(0), 2, hyper, course_data.X_train,
                      course_data.y_train)
     zeros = [int(sum(jnp.sum(W[:, c] == 0) for W in out.params["coefs"])) for c in range(2)]
@@ -148,7 +148,7 @@ def test_dropout_masks_preserve_expectation():
 
 def test_unit_mask_removes_units(course_data):
     """A network with units switched off equals the smaller network it contains."""
-    params = init_mlp(jax.random.PRNGKey(0), (1, 6, 1), "tanh")
+    params = init_mlp(np.random.RandomState(0), (1, 6, 1), "tanh")
     mask = jnp.array([1, 0, 1, 0, 0, 1.0])
     keep = np.flatnonzero(mask)
     small = {"coefs": [params["coefs"][0][:, keep], params["coefs"][1][keep]],
@@ -161,7 +161,7 @@ def test_unit_mask_removes_units(course_data):
 
 def test_grid_configs_share_initialisation_and_are_reproducible(course_data):
     spec = TrainSpec((1, 8, 1), "tanh", max_iter=50, tol=None)
-    hyper = stack_hypers([make_hyper(10, (8,), alpha=a) for a in (0.0, 1.0)])
+    hyper = stack_networks([make_hyper(10, (8,), alpha=a) for a in (0.0, 1.0)])
     run = lambda: train_grid(spec, jax.random.PRNGKey(4), 3, hyper,  # noqa: E731
                              course_data.X_train, course_data.y_train, course_data.X_test,
                              course_data.y_test, record=10)
@@ -187,7 +187,7 @@ def test_early_stopping_restores_best_validation_weights(course_data):
     X_val, y_val = course_data.X_test[::10], course_data.y_test[::10]
     spec = TrainSpec((1, 20, 1), "tanh", max_iter=3000, tol=0.0, n_iter_no_change=200,
                      early_stopping=True)
-    hyper = stack_hypers([make_hyper(10, (20,))])
+    hyper = stack_networks([make_hyper(10, (20,))])
     out = train_grid(spec, jax.random.PRNGKey(0), 2, hyper, X, y, X_val=X_val, y_val=y_val)
     scores = np.asarray(out.val_score[:, 0])
     for s in range(2):
@@ -205,11 +205,11 @@ def test_minibatch_with_zero_weight_batch_stays_finite_and_skips_it(course_data)
     w = np.zeros(10, np.float32)
     w[[0, 1, 2]] = 1.0  # with unshuffled batches of 2, batches 2..5 carry no weight
     spec = TrainSpec((1, 5, 1), "tanh", max_iter=20, batch_size=2, shuffle=False, tol=None)
-    hyper = stack_hypers([make_hyper(10, (5,), sample_weight=w)])
+    hyper = stack_networks([make_hyper(10, (5,), sample_weight=w)])
     out = train_grid(spec, jax.random.PRNGKey(0), 1, hyper, X, y)
     assert np.all(np.isfinite(np.asarray(out.loss_curve)))
     # Equivalent to training on the weighted samples alone with the same batching.
-    hyper3 = stack_hypers([make_hyper(3, (5,))])
+    hyper3 = stack_networks([make_hyper(3, (5,))])
     ref = train_grid(spec, jax.random.PRNGKey(0), 1, hyper3, X[:3], y[:3])
     for a, b in zip(out.params["coefs"], ref.params["coefs"]):
         np.testing.assert_allclose(a, b, rtol=1e-6)

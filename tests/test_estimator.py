@@ -9,8 +9,6 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.utils.estimator_checks import (check_estimator,
                                             check_sample_weight_equivalence_on_dense_data)
 
-from _sklearn_reference import sklearn_init
-
 from overfitlab import RegularizedMLPRegressor
 
 FLOAT32_REASON = ("the engine computes in float32: weighted and repeated sums agree to float32 "
@@ -36,25 +34,38 @@ def test_sample_weight_equivalence_float64():
             "RegularizedMLPRegressor", RegularizedMLPRegressor(max_iter=100, random_state=0))
 
 
-def test_parity_with_mlpregressor_fit_float64(course_data):
-    """fit() equals MLPRegressor.fit from the same random_state (weights and loss curve)."""
-    X = course_data.X_train.astype(np.float64)
-    y = course_data.y_train.astype(np.float64)
-    kw = dict(hidden_layer_sizes=(20,), activation="tanh", max_iter=200, random_state=0)
-    sk = MLPRegressor(**kw)
+def _fit_both(X, y, **kw):
+    """MLPRegressor and RegularizedMLPRegressor fitted alike (ours in float64)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sk.fit(X, y)
-    # scikit-learn draws the initial weights from RandomState(0); we draw from JAX. Start ours
-    # from scikit-learn's initial weights via warm_start on a 0-iteration copy.
-    ours = RegularizedMLPRegressor(**kw, warm_start=True)
-    with jax.enable_x64(True), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours.fit(X, y)  # shapes and bookkeeping
-        ours.coefs_, ours.intercepts_ = sklearn_init(0, (1, 20, 1))
-        ours.fit(X, y)
-    np.testing.assert_allclose(ours.loss_curve_[-200:], sk.loss_curve_, rtol=1e-6)
-    np.testing.assert_allclose(ours.predict(X), sk.predict(X), rtol=1e-6)
+        sk = MLPRegressor(**kw).fit(X, y)
+        with jax.enable_x64(True):
+            ours = RegularizedMLPRegressor(**kw).fit(X, y)
+    return sk, ours
+
+
+def test_parity_with_mlpregressor_fit_float64(course_data):
+    """The same random_state gives MLPRegressor's initial weights, so fit() retraces its whole
+    trajectory: the loss curve and the predictions agree to float64 rounding."""
+    X = course_data.X_train.astype(np.float64)
+    y = course_data.y_train.astype(np.float64)
+    sk, ours = _fit_both(X, y, hidden_layer_sizes=(20,), activation="tanh", max_iter=200,
+                         random_state=0)
+    assert ours.n_iter_ == sk.n_iter_ == 200
+    np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(ours.predict(X), sk.predict(X), rtol=1e-9)
+
+
+def test_early_stopping_split_and_scores_match_mlpregressor(course_data):
+    """With early_stopping the validation split is drawn after the initial weights from the same
+    RandomState, as in scikit-learn: same split, same validation scores, same stopping epoch."""
+    X = course_data.X_test.astype(np.float64)  # 100 points: a 10-point validation split
+    y = course_data.y_test.astype(np.float64)
+    sk, ours = _fit_both(X, y, hidden_layer_sizes=(20,), activation="tanh",
+                         early_stopping=True, max_iter=3000, learning_rate_init=0.01,
+                         random_state=0)
+    assert ours.n_iter_ == sk.n_iter_ < 3000
+    np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_, atol=1e-9)
 
 
 def test_eval_loss_curve_matches_partial_fit_loop(course_data):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, forward, init_mlp
-from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_hypers, train
+from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_networks, train
 from overfitlab.experiments._course import mse, predict
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.small_network import (EXPERIMENT, SmallNetworkConfig,
@@ -19,8 +19,7 @@ H = 6
 
 
 def _net(seed: int, hidden: int = H) -> dict:
-    return jax.tree_util.tree_map(np.array, init_mlp(jax.random.PRNGKey(seed), (1, hidden, 1),
-                                                       "tanh"))
+    return init_mlp(np.random.RandomState(seed), (1, hidden, 1), "tanh", np.float64)
 
 
 def test_contribution_bounds_the_slope_of_each_unit():
@@ -28,8 +27,9 @@ def test_contribution_bounds_the_slope_of_each_unit():
     w_j x + c_j = 0; checked on a fine grid (central differences, step 1e-4)."""
     params = _net(0)
     s = unit_contributions(params)
-    x = np.linspace(-3, 3, 60001)
     (w, v), (c, _) = params["coefs"], params["intercepts"]
+    reach = np.max(np.abs(c / w[0])) + 1.0  # the grid covers every zero crossing -c_j / w_j
+    x = np.linspace(-reach, reach, 60001)
     terms = v[:, 0] * np.tanh(x[:, None] * w[0] + c)
     slope = np.abs(np.diff(terms, axis=0)) / (x[1] - x[0])
     assert np.all(slope.max(axis=0) <= s * (1 + 1e-6))
@@ -92,7 +92,7 @@ def test_masked_small_network_trains_like_a_genuine_small_network(course_data):
         params = init_many(jax.random.fold_in(key, k), setup.seeds, (1, k, 1), "tanh")
         spec = TrainSpec((1, k, 1), "tanh", max_iter=setup.max_iter, tol=None,
                          chunk=setup.max_iter)
-        hyper = stack_hypers([make_hyper(setup.n_train, (k,), alpha=0.0)] * setup.seeds)
+        hyper = stack_networks([make_hyper(setup.n_train, (k,), alpha=0.0)] * setup.seeds)
         out = train(spec, params, jax.random.split(key, setup.seeds), hyper,
                     course_data.X_train, course_data.y_train)
         ref = mse(predict(out.params, course_data.X_test, "tanh"), course_data.y_test)

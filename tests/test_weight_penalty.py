@@ -15,7 +15,7 @@ from _sklearn_reference import sklearn_init
 
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.engine.regularizers import prox_l1, soft_threshold
-from overfitlab.engine.train import TrainSpec, _objective, make_hyper, stack_hypers, train_grid
+from overfitlab.engine.train import TrainSpec, _objective, make_hyper, stack_networks, train_grid
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.weight_penalty import (EXPERIMENT, WeightPenaltyConfig,
                                                    weight_decay_check)
@@ -152,7 +152,7 @@ def test_soft_threshold_is_the_l1_proximal_operator(seed):
 def test_l1_step_with_zero_coefficient_is_the_plain_network(course_data):
     """The shared sweep compiles the L1 step for the L2 networks too: with l1 = 0 the
     soft-threshold is the identity, so training is bit-for-bit the plain program's."""
-    hyper = stack_hypers([make_hyper(10, (HIDDEN,), alpha=a) for a in (0.0, 0.1)])
+    hyper = stack_networks([make_hyper(10, (HIDDEN,), alpha=a) for a in (0.0, 0.1)])
     runs = [train_grid(TrainSpec((1, HIDDEN, 1), "tanh", max_iter=300, tol=None, chunk=300,
                                  use_l1=use_l1), jax.random.PRNGKey(2), 2, hyper,
                        course_data.X_train, course_data.y_train) for use_l1 in (False, True)]

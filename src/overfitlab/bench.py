@@ -52,7 +52,7 @@ def run_benchmarks(repeats: int = 3, networks: int = 1000, iterations: int = 200
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
-    from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
+    from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train_grid
     from overfitlab.estimators import RegularizedMLPRegressor
 
     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -87,7 +87,7 @@ def run_benchmarks(repeats: int = 3, networks: int = 1000, iterations: int = 200
     n_seeds = 20
     n_alphas = max(1, networks // n_seeds)
     alphas = np.logspace(-5, 1, n_alphas)
-    hyper = stack_hypers([make_hyper(data.X_train.shape[0], (20,), a) for a in alphas])
+    hyper = stack_networks([make_hyper(data.X_train.shape[0], (20,), a) for a in alphas])
     spec = TrainSpec((1, 20, 1), "tanh", "adam", iterations, tol=None, chunk=1000)
 
     def sweep():

@@ -11,6 +11,11 @@ meaning (loss, L2 penalty, initialisation and Adam/SGD steps are scikit-learn's,
 
 ``fit(X, y, eval_set=(X_eval, y_eval))`` also records ``eval_loss_curve_``, the mean squared
 error on the evaluation set after every iteration (what the course builds with ``partial_fit``).
+
+Randomness follows scikit-learn's order: ``random_state`` first draws the initial weights (member
+0 gets exactly MLPRegressor's), then the early-stopping split, then the PRNG keys of the JAX
+engine's shuffling and dropout. Full-batch training (up to 200 samples with the default
+``batch_size``) therefore retraces MLPRegressor's fit for the same ``random_state``.
 """
 from __future__ import annotations
 
@@ -28,8 +33,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from overfitlab.engine.mlp import forward
-from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_hypers, train
+from overfitlab.engine.mlp import forward, init_mlp
+from overfitlab.engine.train import (TrainSpec, host_keys, make_hyper, stack_networks,
+                                     to_device, train)
 
 _CONSTRAINTS = {k: v for k, v in MLPRegressor._parameter_constraints.items()
                 if k not in ("max_fun", "loss")}
@@ -131,12 +137,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _params(self):
         """Public coefs_/intercepts_ back to the engine's stacked pytree."""
-        lift = (lambda a: jnp.asarray(a)[None]) if self.n_networks == 1 else jnp.asarray
+        lift = (lambda a: to_device(np.asarray(a)[None])) if self.n_networks == 1 else to_device
         return {"coefs": [lift(W) for W in self.coefs_],
                 "intercepts": [lift(b) for b in self.intercepts_]}
-
-    def _key(self, rng) -> jax.Array:
-        return jax.random.PRNGKey(int(rng.randint(np.iinfo(np.int32).max)))
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None, eval_set=None):
@@ -169,6 +172,13 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("sample_weight sums to 0: give at least one sample a positive "
                              "weight")
         rng = check_random_state(self.random_state) if not incremental else self._rng
+        k = self.n_networks
+        if incremental:
+            params = self._params()
+        else:  # scikit-learn's draws: member 0 starts where MLPRegressor(random_state) does
+            sizes = (X.shape[1], *self._hidden_sizes(), self.n_outputs_)
+            params = stack_networks([init_mlp(rng, sizes, self.activation, dtype)
+                                     for _ in range(k)])
 
         X_val = y_val = None
         if self.early_stopping and tol is not None:
@@ -178,20 +188,15 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
         spec = self._spec(X.shape[1], X.shape[0], max_iter, tol)
-        k = self.n_networks
-        if incremental:
-            params = self._params()
-        else:
-            params = init_many(self._key(rng), k, spec.layer_sizes, spec.activation, dtype)
         opt_state = self._opt_state if (keep_optimizer and incremental) else None
-        hyper = stack_hypers([make_hyper(
+        hyper = stack_networks([make_hyper(
             X.shape[0], spec.hidden_sizes, self.alpha, self.l1, self.learning_rate_init,
             self.dropout, sample_weight=weights, dtype=dtype)] * k)
         X_eval, y_eval = (None, None) if eval_set is None else eval_set
         if eval_set is not None:
             X_eval = validate_data(self, X_eval, reset=False, dtype=(np.float64, np.float32))
             y_eval = np.asarray(y_eval, dtype=np.float64).reshape(len(X_eval), -1)
-        keys = jax.random.split(self._key(rng), k)
+        keys = host_keys(rng, k)  # shuffling and dropout streams
         out = train(spec, params, keys, hyper, X.astype(dtype), y2.astype(dtype),
                     X_eval, y_eval, X_val, y_val,
                     record="every" if eval_set is not None else None, opt_state=opt_state)
@@ -200,7 +205,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
         self._opt_state = jax.tree_util.tree_map(np.asarray, out.opt_state)
         self.coefs_ = self._stack(out.params["coefs"])
         self.intercepts_ = self._stack(out.params["intercepts"])
-        n_run = int(np.max(out.n_iter))
+        n_run = int(np.asarray(out.n_iter).max())
         curve = np.nanmean(np.asarray(out.loss_curve, dtype=np.float64)[:, :n_run], axis=0)
         previous = list(getattr(self, "loss_curve_", [])) if incremental else []
         self.loss_curve_ = previous + curve.tolist()
@@ -222,7 +227,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
         if self.verbose:
             for i, loss in enumerate(curve, start=self.n_iter_ - n_run + 1):
                 print(f"Iteration {i}, loss = {loss:.8f}")
-        if tol is not None and not bool(np.all(out.converged)):
+        if tol is not None and not bool(np.asarray(out.converged).all()):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)

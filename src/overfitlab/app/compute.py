@@ -40,8 +40,9 @@ import numpy as np
 from overfitlab.app.schemas import (Band, Curves, Data, Fit, Metrics, Stat, TrainRequest,
                                     TrainResponse, Units)
 from overfitlab.data.synthetic import TARGETS, noisy_function
-from overfitlab.engine.mlp import forward
-from overfitlab.engine.train import TrainSpec, init_many, make_hyper, record_grid, train
+from overfitlab.engine.mlp import forward, init_mlp
+from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, host_keys, make_hyper,
+                                     record_grid, train)
 from overfitlab.experiments.base import band
 
 RECORD_POINTS = 240  # log-spaced iterations at which the MSE curves are recorded
@@ -81,15 +82,15 @@ def validation_mask(req: TrainRequest) -> np.ndarray:
     return mask
 
 
-@partial(jax.jit, static_argnames=("spec", "n_nets"))
-def _initial(spec: TrainSpec, n_nets: int, seed):
-    """Glorot initialisations and PRNG keys of the request's networks (network axis first)."""
-    init_key, run_key = jax.random.split(jax.random.PRNGKey(seed))
-    return init_many(init_key, n_nets, spec.layer_sizes, spec.activation), \
-        jax.random.split(run_key, n_nets)
+def _initial(spec: TrainSpec, n_nets: int, seed: int):
+    """Glorot initialisations and PRNG keys of the request's networks (network axis first),
+    drawn on the host from ``RandomState(seed)``: nothing to compile."""
+    rng = np.random.RandomState(seed)
+    members = [init_mlp(rng, spec.layer_sizes, spec.activation) for _ in range(n_nets)]
+    return jax.tree_util.tree_map(lambda *a: np.stack(a), *members), host_keys(rng, n_nets)
 
 
-@partial(jax.jit, static_argnames=("spec",))
+@partial(jax.jit, static_argnames=("spec",), compiler_options=COMPILER_OPTIONS)
 def _train_and_predict(spec: TrainSpec, params, keys, alpha, l1, learning_rate, dropout,
                        X, y, X_val, y_val, X_test, y_test, grid):
     """Train the networks of ``params`` (leading axis); predictions and weight summaries."""

@@ -16,6 +16,12 @@ Layers and their maths:
 * ``Dense``: ``y = x W + b`` on the flattened input; ``n_in n_out + n_out`` parameters.
 * ``Dropout``: inverted dropout, ``y = x m / (1 - rate)`` with ``m ~ Bernoulli(1 - rate)`` while
   training, identity at evaluation (so the expected activation is unchanged).
+* ``BatchNorm``: per-channel batch normalisation (Ioffe and Szegedy, 2015). While training,
+  ``y = gamma (x - mu_B) / sqrt(var_B + eps) + beta`` with ``mu_B``, ``var_B`` the mean and
+  (biased) variance of the batch over every axis but the channel axis; at evaluation the running
+  estimates ``mu``, ``var`` replace them, updated after each training step by
+  ``mu <- m mu + (1 - m) mu_B`` (likewise ``var``). ``gamma``, ``beta`` are trained (``2 C``
+  parameters); ``mu``, ``var`` are state, not parameters (not counted, not trained).
 * ``Activation``: ``relu`` (``max(x, 0)``) or ``tanh``; ``Flatten``: ``(N, H, W, C) -> (N, HWC)``.
 
 Weights are Glorot-uniform, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` where the fans
@@ -33,7 +39,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Params = list  # one dict per layer: {"w": kernel, "b": bias} or {}
+Params = list  # one dict per layer: {"w": kernel, "b": bias}, BatchNorm's four arrays, or {}
+RUNNING_STATS = ("mean", "var")  # BatchNorm state: carried in the params, never trained
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,14 @@ class Dropout:
 
 
 @dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalisation over the channel axis; ``momentum`` of the running statistics."""
+
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+
+
+@dataclass(frozen=True)
 class Activation:
     """Element-wise non-linearity: "relu" or "tanh"."""
 
@@ -79,7 +94,7 @@ class Flatten:
     """``(N, H, W, C) -> (N, H W C)``."""
 
 
-Layer = Union[Conv, Pool, Dense, Dropout, Activation, Flatten]
+Layer = Union[Conv, Pool, Dense, Dropout, BatchNorm, Activation, Flatten]
 Model = tuple  # tuple[Layer, ...]
 
 _ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
@@ -121,26 +136,28 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> ja
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
-def _kernel_shape(layer: Layer, in_shape: tuple[int, ...]) -> tuple[int, ...] | None:
-    """Shape of the layer's weight tensor for inputs of ``in_shape`` (None: no weights)."""
+def _param_shapes(layer: Layer, in_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """Shape of each array of the layer's parameters for inputs of ``in_shape`` ({}: none)."""
     if isinstance(layer, Conv):
-        return (layer.kernel, layer.kernel, in_shape[-1], layer.features)
+        kernel = (layer.kernel, layer.kernel, in_shape[-1], layer.features)
+        return {"w": kernel, "b": kernel[-1:]}
     if isinstance(layer, Dense):
-        return (in_shape[-1], layer.units)
-    return None
+        return {"w": (in_shape[-1], layer.units), "b": (layer.units,)}
+    if isinstance(layer, BatchNorm):
+        return {name: in_shape[-1:] for name in ("scale", "bias", *RUNNING_STATS)}
+    return {}
 
 
 def _trace_shapes(model: Model, input_shape: Sequence[int]):
-    """Kernel shape of every layer and the output shape of one example, without computing."""
+    """Parameter shapes of every layer and the output shape of one example, without computing."""
     x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-    kernels = []
+    shapes = []
     for layer in model:
-        shape = _kernel_shape(layer, tuple(x.shape))
-        kernels.append(shape)
-        p = {} if shape is None else {"w": jax.ShapeDtypeStruct(shape, jnp.float32),
-                                      "b": jax.ShapeDtypeStruct(shape[-1:], jnp.float32)}
+        layer_shapes = _param_shapes(layer, tuple(x.shape))
+        shapes.append(layer_shapes)
+        p = {k: jax.ShapeDtypeStruct(v, jnp.float32) for k, v in layer_shapes.items()}
         x = jax.eval_shape(lambda a, p, layer=layer: apply_layer(layer, p, a), x, p)
-    return kernels, tuple(x.shape[1:])
+    return shapes, tuple(x.shape[1:])
 
 
 def apply_layer(layer: Layer, p: dict, x: jax.Array, key: jax.Array | None = None,
@@ -154,11 +171,26 @@ def apply_layer(layer: Layer, p: dict, x: jax.Array, key: jax.Array | None = Non
         return x @ p["w"] + p["b"]
     if isinstance(layer, Dropout):
         return dropout(x, layer.rate, key, train)
+    if isinstance(layer, BatchNorm):
+        mean, var = _batch_moments(x) if train else (p["mean"], p["var"])
+        return normalize(x, mean, var, p, layer.epsilon)
     if isinstance(layer, Activation):
         return _ACTIVATIONS[layer.name](x)
     if isinstance(layer, Flatten):
         return x.reshape(x.shape[0], -1)
     raise TypeError(f"unknown layer {layer!r}")
+
+
+def _batch_moments(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Mean and biased variance of ``x`` over every axis but the last (channels)."""
+    axes = tuple(range(x.ndim - 1))
+    mean = x.mean(axes)
+    return mean, jnp.mean((x - mean) ** 2, axes)
+
+
+def normalize(x: jax.Array, mean: jax.Array, var: jax.Array, p: dict, eps: float) -> jax.Array:
+    """``gamma (x - mean) / sqrt(var + eps) + beta``, per channel."""
+    return (x - mean) * (p["scale"] * jax.lax.rsqrt(var + eps)) + p["bias"]
 
 
 def init(model: Model, key: jax.Array, input_shape: Sequence[int]) -> Params:
@@ -169,24 +201,57 @@ def init(model: Model, key: jax.Array, input_shape: Sequence[int]) -> Params:
     """
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
     params: Params = []
-    for shape in _trace_shapes(model, input_shape)[0]:
-        if shape is None:
+    for shapes in _trace_shapes(model, input_shape)[0]:
+        if "w" in shapes:
+            shape = shapes["w"]
+            receptive = int(np.prod(shape[:-2]))  # kh * kw for a conv kernel, 1 for a dense one
+            bound = math.sqrt(6.0 / (receptive * (shape[-2] + shape[-1])))
+            w = rng.uniform(-bound, bound, shape).astype(np.float32)
+            params.append({"w": jnp.asarray(w), "b": jnp.zeros(shape[-1], jnp.float32)})
+        elif shapes:  # BatchNorm: identity transform, running statistics of N(0, 1)
+            c = shapes["scale"]  # four distinct buffers: the train step donates each one
+            params.append({"scale": jnp.ones(c), "bias": jnp.zeros(c), "mean": jnp.zeros(c),
+                           "var": jnp.ones(c)})
+        else:
             params.append({})
-            continue
-        receptive = int(np.prod(shape[:-2]))  # kh * kw for a conv kernel, 1 for a dense matrix
-        bound = math.sqrt(6.0 / (receptive * (shape[-2] + shape[-1])))
-        w = rng.uniform(-bound, bound, shape).astype(np.float32)
-        params.append({"w": jnp.asarray(w), "b": jnp.zeros(shape[-1], jnp.float32)})
     return params
 
 
 def apply(model: Model, params: Params, x: jax.Array, key: jax.Array | None = None,
           train: bool = False) -> jax.Array:
     """Logits of the model for a batch ``x``; dropout layer ``i`` uses ``fold_in(key, i)``."""
+    return apply_train(model, params, x, key)[0] if train else _forward(model, params, x)
+
+
+def _forward(model: Model, params: Params, x: jax.Array, key: jax.Array | None = None,
+             train: bool = False, moments: list | None = None) -> jax.Array:
     for i, (layer, p) in enumerate(zip(model, params)):
         k = jax.random.fold_in(key, i) if (train and isinstance(layer, Dropout)) else None
+        if moments is not None:
+            moments.append(_batch_moments(x) if isinstance(layer, BatchNorm) else None)
         x = apply_layer(layer, p, x, k, train)
     return x
+
+
+def apply_train(model: Model, params: Params, x: jax.Array,
+                key: jax.Array | None) -> tuple[jax.Array, list]:
+    """Training-mode logits and, per layer, the batch moments a BatchNorm layer used (else None),
+    for :func:`update_running_stats`."""
+    moments: list = []
+    return _forward(model, params, x, key, True, moments), moments
+
+
+def update_running_stats(model: Model, params: Params, moments: list) -> Params:
+    """Move each BatchNorm layer's running mean and variance towards the batch's:
+    ``r <- m r + (1 - m) r_B``."""
+    out = []
+    for layer, p, batch in zip(model, params, moments):
+        if isinstance(layer, BatchNorm):
+            m = layer.momentum
+            p = {**p, **{name: m * p[name] + (1 - m) * jax.lax.stop_gradient(b)
+                         for name, b in zip(RUNNING_STATS, batch)}}
+        out.append(p)
+    return out
 
 
 def layer_outputs(model: Model, params: Params, x: jax.Array) -> list[jax.Array]:
@@ -204,18 +269,20 @@ def output_shape(model: Model, input_shape: Sequence[int]) -> tuple[int, ...]:
 
 
 def count_parameters(params: Params) -> int:
-    """Total number of trainable scalars."""
-    return int(sum(np.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params)))
+    """Total number of trainable scalars (BatchNorm's running statistics excluded)."""
+    return int(sum(np.prod(np.shape(a)) for p in params for name, a in p.items()
+                   if name not in RUNNING_STATS))
 
 
 def n_parameters(model: Model, input_shape: Sequence[int]) -> int:
     """Number of trainable scalars of ``model`` on ``input_shape`` images, without drawing them."""
-    kernels = _trace_shapes(model, input_shape)[0]
-    return sum(int(np.prod(k)) + k[-1] for k in kernels if k is not None)
+    return sum(int(np.prod(shape)) for shapes in _trace_shapes(model, input_shape)[0]
+               for name, shape in shapes.items() if name not in RUNNING_STATS)
 
 
 def simple_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
-                   dropout_rate: float = 0.5, dense_hidden: int = 0) -> Model:
+                   dropout_rate: float = 0.5, dense_hidden: int = 0,
+                   batch_norm: bool = False) -> Model:
     """The Keras "simple MNIST convnet": conv 32 3x3 relu, max-pool 2, conv 64 3x3 relu,
     max-pool 2, flatten, dropout, dense ``n_classes`` (softmax in the loss).
 
@@ -224,14 +291,16 @@ def simple_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
     ``dense_hidden = h > 0`` inserts dense ``h``, relu, dropout between the flatten and the output
     (as in the older Keras mnist_cnn example): the head then has ``F h + h + h n_classes +
     n_classes`` parameters for ``F`` flattened features (F = 1,600 on 28x28x1) instead of
-    ``F n_classes + n_classes``.
+    ``F n_classes + n_classes``. ``batch_norm`` normalises each convolution's output before its
+    ReLU (and the hidden dense layer's), adding ``2 C`` parameters per normalised layer.
     """
+    norm: tuple[Layer, ...] = (BatchNorm(),) if batch_norm else ()
     hidden: tuple[Layer, ...] = ()
     if dense_hidden > 0:
-        hidden = (Dropout(dropout_rate), Dense(dense_hidden), Activation("relu"))
+        hidden = (Dropout(dropout_rate), Dense(dense_hidden), *norm, Activation("relu"))
     return (
-        Conv(32 * width, 3, padding), Activation("relu"), Pool("max", 2),
-        Conv(64 * width, 3, padding), Activation("relu"), Pool("max", 2),
+        Conv(32 * width, 3, padding), *norm, Activation("relu"), Pool("max", 2),
+        Conv(64 * width, 3, padding), *norm, Activation("relu"), Pool("max", 2),
         Flatten(), *hidden, Dropout(dropout_rate), Dense(n_classes),
     )
 
@@ -257,6 +326,27 @@ def lenet5(n_classes: int = 10, padding: str = "valid", width: int = 1,
     )
 
 
+def vgg_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
+                dropout_rate: float = 0.1, dense_hidden: int = 256) -> Model:
+    """A small VGG-style network: 3x3 convolutions stacked before pooling, each followed by
+    batch normalisation and ReLU: conv 32, max-pool 2, conv 64, conv 64, max-pool 2, flatten,
+    dropout, dense ``dense_hidden`` (normalised, ReLU), dropout, dense ``n_classes``.
+
+    On 28x28x1 with valid padding (28 -> 26 -> 13 -> 11 -> 9 -> 4: 1,024 features) and width 1
+    it has 384 + 18,624 + 37,056 + 262,912 + 2,570 = 321,546 parameters (convolutions,
+    dense layer and their normalisations; the output layer), and about 2.3 times the simple
+    convnet's multiply-adds per image.
+    """
+    norm_relu = (BatchNorm(), Activation("relu"))
+    return (
+        Conv(32 * width, 3, padding), *norm_relu, Pool("max", 2),
+        Conv(64 * width, 3, padding), *norm_relu,
+        Conv(64 * width, 3, padding), *norm_relu, Pool("max", 2),
+        Flatten(), Dropout(dropout_rate), Dense(dense_hidden), *norm_relu,
+        Dropout(dropout_rate), Dense(n_classes),
+    )
+
+
 def mlp(n_classes: int = 10, hidden: Sequence[int] = (256,), dropout_rate: float = 0.0) -> Model:
     """Fully connected baseline on flattened pixels: [dense h, relu, dropout] per hidden layer."""
     layers: list[Layer] = [Flatten()]
@@ -267,19 +357,22 @@ def mlp(n_classes: int = 10, hidden: Sequence[int] = (256,), dropout_rate: float
     return (*layers, Dense(n_classes))
 
 
-ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5}
+ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5, "vgg": vgg_convnet}
 
 
 def build(architecture: str, n_classes: int, image_shape: Sequence[int], padding: str = "auto",
-          width: int = 1, dropout_rate: float = 0.5, dense_hidden: int = 0) -> Model:
+          width: int = 1, dropout_rate: float = 0.5, dense_hidden: int = 0,
+          batch_norm: bool = False) -> Model:
     """The named architecture for ``image_shape``; ``padding="auto"`` picks "valid" when the
     feature maps still fit the pools with it (e.g. 28x28) and "same" otherwise (e.g. 8x8).
-    ``dense_hidden > 0`` (the simple convnet only) adds a hidden dense layer of that width."""
+    ``dense_hidden > 0`` and ``batch_norm`` (the simple convnet only) add a hidden dense layer of
+    that width and batch normalisation."""
     make = ARCHITECTURES[architecture]
-    if dense_hidden:
+    if dense_hidden or batch_norm:
         if architecture != "simple":
-            raise ValueError(f"dense_hidden applies to the simple convnet, not {architecture}")
-        make = partial(simple_convnet, dense_hidden=dense_hidden)
+            raise ValueError("dense_hidden and batch_norm apply to the simple convnet, "
+                             f"not {architecture}")
+        make = partial(simple_convnet, dense_hidden=dense_hidden, batch_norm=batch_norm)
     if padding != "auto":
         return make(n_classes, padding, width, dropout_rate)
     model = make(n_classes, "valid", width, dropout_rate)

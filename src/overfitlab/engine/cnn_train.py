@@ -90,18 +90,22 @@ def train_step(state, x_all, y_all, batches, keys, i, *, model, optimizer, shift
     the compiled step keeps the Python loop to one dispatch per step."""
 
     def loss_fn(params, xb, yb, key):
-        logits = cnn.apply(model, params, xb, key, train=True)
-        return cross_entropy(logits, yb), logits
+        logits, moments = cnn.apply_train(model, params, xb, key)
+        return cross_entropy(logits, yb), (logits, moments)
 
     params, opt_state = state
     key_shift, key_drop = jax.random.split(keys[i])
     xb, yb = x_all[batches[i]], y_all[batches[i]]
     if shift:
         xb = random_shift(xb, shift, key_shift)
-    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, xb, yb, key_drop)
+    (loss, (logits, moments)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params, xb, yb, key_drop)
     updates, opt_state = optimizer.update(grads, opt_state, params)
+    # BatchNorm's running statistics get zero gradients (so no Adam update) and are then moved
+    # towards the batch's moments.
+    params = cnn.update_running_stats(model, optax.apply_updates(params, updates), moments)
     accuracy = jnp.mean(jnp.argmax(logits, -1) == yb)
-    return (optax.apply_updates(params, updates), opt_state), loss, accuracy
+    return (params, opt_state), loss, accuracy
 
 
 @partial(jax.jit, static_argnames="model")

@@ -8,7 +8,8 @@ Parameters are a dict ``{"coefs": [W_1, ..., W_L], "intercepts": [b_1, ..., b_L]
 
 Initialisation is Glorot-uniform as MLPRegressor does it: W_l and b_l are drawn from
 U(-r, r) with r = sqrt(6 / (fan_in + fan_out)), and sqrt(2 / (fan_in + fan_out)) for the
-logistic activation.
+logistic activation, in scikit-learn's order (W_1, b_1, W_2, b_2, ...) from a NumPy generator:
+given the same ``RandomState`` the draws are MLPRegressor's own initial weights.
 """
 from __future__ import annotations
 
@@ -51,16 +52,21 @@ def glorot_bound(fan_in: int, fan_out: int, activation: str) -> float:
     return (factor / (fan_in + fan_out)) ** 0.5
 
 
-def init_mlp(key: jax.Array, layer_sizes: Sequence[int], activation: str,
-             dtype=jnp.float32) -> Params:
-    """Glorot-uniform weights and biases for layers ``layer_sizes`` = (n_in, h_1, ..., n_out)."""
+def init_mlp(rng: np.random.RandomState | np.random.Generator, layer_sizes: Sequence[int],
+             activation: str, dtype=np.float32) -> Params:
+    """Glorot-uniform weights and biases for layers ``layer_sizes`` = (n_in, h_1, ..., n_out).
+
+    Drawn on the host from ``rng`` in the order of MLPRegressor's ``_init_coef`` (float64
+    uniforms, then cast), so ``init_mlp(np.random.RandomState(s), ...)`` equals the initial
+    weights of ``MLPRegressor(random_state=s)``. Host draws also spare a compilation: XLA takes
+    most of a second to compile JAX's threefry sampler on CPU.
+    """
     check_activation(activation)
     coefs, intercepts = [], []
-    keys = jax.random.split(key, 2 * (len(layer_sizes) - 1))
-    for i, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+    for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
         r = glorot_bound(fan_in, fan_out, activation)
-        coefs.append(jax.random.uniform(keys[2 * i], (fan_in, fan_out), dtype, -r, r))
-        intercepts.append(jax.random.uniform(keys[2 * i + 1], (fan_out,), dtype, -r, r))
+        coefs.append(rng.uniform(-r, r, (fan_in, fan_out)).astype(dtype))
+        intercepts.append(rng.uniform(-r, r, fan_out).astype(dtype))
     return {"coefs": coefs, "intercepts": intercepts}
 
 

@@ -29,7 +29,6 @@ compiled once per (shapes, spec) and cached by ``jax.jit``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import NamedTuple, Sequence
 
 import jax
@@ -91,25 +90,47 @@ class Hyper(NamedTuple):
 
 def make_hyper(n_samples: int, hidden_sizes: Sequence[int], alpha=1e-4, l1=0.0,
                learning_rate=1e-3, dropout=0.0, unit_masks=None, sample_weight=None,
-               dtype=jnp.float32) -> Hyper:
-    """A single network's :class:`Hyper` with defaults (all units on, unit sample weights)."""
+               dtype=np.float32) -> Hyper:
+    """A single network's :class:`Hyper` with defaults (all units on, unit sample weights).
+
+    From host values the leaves are NumPy arrays (:func:`stack_networks` moves a stack of them to
+    the device without compiling anything); JAX arrays, traced ones included, stay JAX.
+    """
+    given = (alpha, l1, learning_rate, dropout, sample_weight, *(unit_masks or ()))
+    xp = jnp if any(isinstance(a, jax.Array) for a in given) else np
     if unit_masks is None:
-        unit_masks = tuple(jnp.ones((h,), dtype) for h in hidden_sizes)
+        unit_masks = tuple(xp.ones((h,), dtype) for h in hidden_sizes)
     if sample_weight is None:
-        sample_weight = jnp.ones((n_samples,), dtype)
-    return Hyper(jnp.asarray(alpha, dtype), jnp.asarray(l1, dtype),
-                 jnp.asarray(learning_rate, dtype), jnp.asarray(dropout, dtype),
-                 tuple(jnp.asarray(m, dtype) for m in unit_masks),
-                 jnp.asarray(sample_weight, dtype))
+        sample_weight = xp.ones((n_samples,), dtype)
+    cast = lambda a: xp.asarray(a, dtype)  # noqa: E731
+    return Hyper(cast(alpha), cast(l1), cast(learning_rate), cast(dropout),
+                 tuple(cast(m) for m in unit_masks), cast(sample_weight))
 
 
-def stack_hypers(hypers: Sequence[Hyper]) -> Hyper:
-    """Stack single-network hypers along a new leading network axis.
+def to_device(a) -> jax.Array:
+    """A host array on the device, in JAX's canonical dtype (float32 unless x64 is enabled).
+
+    ``jax.device_put`` of a host array compiles nothing, while ``jnp.asarray`` compiles a small
+    program per shape (jax 0.10): cold starts pay for each of those.
+    """
+    a = np.asarray(a)
+    return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False))
+
+
+def host_keys(rng: np.random.RandomState, n: int) -> np.ndarray:
+    """``n`` PRNG keys (raw threefry key data, uint32 of shape (n, 2)) drawn from a NumPy
+    RandomState on the host, which compiles nothing (``jax.random.split`` compiles a program per
+    shape)."""
+    return rng.randint(0, 2**32, size=(n, 2), dtype=np.uint64).astype(np.uint32)
+
+
+def stack_networks(trees: Sequence):
+    """Stack single-network pytrees (:class:`Hyper`, parameters) along a new leading axis.
 
     Stacked on the host with NumPy: eager ``jnp.stack`` would compile a program per shape.
     """
-    return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])),
-                                  *hypers)
+    return jax.tree_util.tree_map(lambda *xs: to_device(np.stack([np.asarray(x) for x in xs])),
+                                  *trees)
 
 
 class NetState(NamedTuple):
@@ -312,10 +333,18 @@ def _initial_state(params, opt_state, key, hyper: Hyper, spec: TrainSpec, dtype)
                     best_params=params, best_iter=jnp.zeros((), jnp.int32))
 
 
-@partial(jax.jit, static_argnames=("spec",))
-def _train_batched(params, opt_state, keys, hyper: Hyper, data, record_mask, record_idx,
+# XLA's CPU backend generates the code of each fusion with its newer MLIR "fusion emitters" by
+# default; the older LLVM emitters compile the training program in half the time (0.6 s instead
+# of 1.3 s for the course's learning curve, measured with jax 0.10.2) and run it as fast or
+# faster. Other backends ignore the option. Only a top-level jit takes compiler options: a caller
+# that jits its own program around `train` (the playground) passes them itself.
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+def _train_program(params, opt_state, keys, hyper: Hyper, data, record_mask, record_idx,
                    spec: TrainSpec):
     dtype = data[0].dtype
+    record_mask = jnp.asarray(record_mask)  # a constant when inlined into a caller's jit
     init = jax.vmap(lambda p, o, k, h: _initial_state(p, o, k, h, spec, dtype),
                     in_axes=(0, None if opt_state is None else 0, 0, 0))
     state = init(params, opt_state, keys, hyper)
@@ -349,6 +378,10 @@ def _train_batched(params, opt_state, keys, hyper: Hyper, data, record_mask, rec
     eval_mse, train_mse = curves[2][:, record_idx], curves[3][:, record_idx]
     return (params, state.opt_state, loss_curve, val_score, eval_mse, train_mse, state.n_iter,
             state.done, state.best_iter)
+
+
+_train_compiled = jax.jit(_train_program, static_argnames=("spec",),
+                          compiler_options=COMPILER_OPTIONS)
 
 
 def _data_tuple(X, y, X_eval, y_eval, X_val, y_val):
@@ -388,21 +421,24 @@ def train(spec: TrainSpec, params: Params, keys: jax.Array, hyper: Hyper, X, y,
     total = -(-spec.max_iter // chunk) * chunk
     mask = np.zeros(total, bool)
     mask[steps - 1] = True
+    traced = any(isinstance(leaf, jax.core.Tracer)
+                 for leaf in jax.tree_util.tree_leaves((params, keys, hyper, data, opt_state)))
+    program = _train_program if traced else _train_compiled  # inside a caller's jit: inline
     (out_params, out_opt, loss_curve, val_score, eval_mse, train_mse, n_iter, converged,
-     best_iter) = _train_batched(params, opt_state, keys, hyper, data, mask, steps - 1, spec)
+     best_iter) = program(params, opt_state, keys, hyper, data, mask, steps - 1, spec)
     return TrainResult(out_params, out_opt, loss_curve, val_score, eval_mse, train_mse, steps,
                        n_iter, converged, best_iter)
 
 
-@partial(jax.jit, static_argnames=("n", "layer_sizes", "activation", "dtype"))
 def init_many(key: jax.Array, n: int, layer_sizes: tuple[int, ...], activation: str,
               dtype=jnp.float32) -> Params:
     """``n`` independent Glorot-uniform initialisations stacked along a leading axis.
 
-    Compiled as one program (eager vmapped random draws would compile one per layer shape).
+    A pure function of ``key``: the draws come from a NumPy generator seeded with the key's
+    bits (see :func:`~overfitlab.engine.mlp.init_mlp`), one network after the other.
     """
-    return jax.vmap(lambda k: init_mlp(k, layer_sizes, activation, dtype))(
-        jax.random.split(key, n))
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    return stack_networks([init_mlp(rng, layer_sizes, activation, dtype) for _ in range(n)])
 
 
 def train_grid(spec: TrainSpec, key: jax.Array, n_seeds: int, hyper: Hyper, X, y,

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
-from overfitlab.engine.train import TrainSpec, make_hyper, stack_hypers, train_grid
+from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train_grid
 from overfitlab.experiments._course import CourseConfig, course_spec, mse, predict, require
 from overfitlab.experiments.base import band
 
@@ -148,7 +148,7 @@ def penalty_sweeps(setup: SweepSetup, alphas: tuple[float, ...],
     """
     data = setup.data()
     hidden = (setup.hidden_units,)
-    hyper = stack_hypers(
+    hyper = stack_networks(
         [make_hyper(setup.n_train, hidden, alpha=a, learning_rate=setup.learning_rate)
          for a in alphas]
         + [make_hyper(setup.n_train, hidden, alpha=0.0, l1=v, learning_rate=setup.learning_rate)

@@ -1,12 +1,13 @@
 """cnn: a convolutional network against a fully connected one on the same images and budget.
 
-The course replaces the weighted sum of a neuron by a convolution: one small kernel slides over
-the whole image, so a layer needs ``kh kw C_in C_out`` weights however large the image is. This
-experiment trains the Keras "simple MNIST convnet" (or LeNet-5) on scikit-learn's 8x8 digits
-(default), MNIST or CIFAR-10 read from local files, then trains a fully connected network on the
-same data with the same optimizer, schedule and number of epochs, and compares parameters and
-accuracy. A CNN run is costly, so a single seed is the default (``seeds=1``); more seeds give
-the 10-90 % band of every seed-dependent answer.
+The course replaces the weighted sum of a neuron by a convolution: one small kernel slides over the
+whole image, so a layer needs ``kh kw C_in C_out`` weights however large the image is. This
+experiment trains the Keras "simple MNIST convnet" (digits and CIFAR-10 by default), a small
+VGG-style convnet with batch normalisation (MNIST by default) or LeNet-5 on scikit-learn's 8x8
+digits (default), MNIST or CIFAR-10 read from local files, then trains a fully connected network on
+the same data with the same optimizer, schedule and number of epochs, and compares parameters and
+accuracy. A CNN run is costly, so a single seed is the default (``seeds=1``); more seeds give the
+10-90 % band of every seed-dependent answer.
 """
 from __future__ import annotations
 
@@ -30,16 +31,23 @@ from overfitlab.plots import cnn as plots
 
 DATASETS = ("digits", "mnist", "cifar10")
 # Full-preset training per dataset, filling the fields left at None. MNIST: the 2-epoch budget
-# of the issue. On the stratified holdout the plain convnet stalled near 98.8 % for batches of
-# 64-128, learning rates 3e-3 or 1e-2 and width 2; batches of 32, dropout 0.1 and random shifts of
-# 1 pixel gave 98.9 %, and adding dense_hidden=256 gave 99.15 % and 99.12 % (seeds 0 and 1).
-_PLAIN = {"dense_hidden": 0, "augment": False, "shift": 2}
+# of the issue, measured on the stratified holdout (seeds 0 and 1). The simple convnet stalled
+# near 98.8 % for batches of 64-128, learning rates 3e-3 or 1e-2 and width 2; batches of 32,
+# dropout 0.1 and 1-pixel shifts gave 98.9 %, a 256-unit hidden dense layer 99.15 % / 99.12 %,
+# batch normalisation on top 99.20 % / 99.17 %. The VGG-style net (a third convolution, batch
+# normalisation throughout) reached 99.16-99.28 % over seeds 0-3 in under a minute of training,
+# and 99.26 %, 99.27 %, 99.26 % (seeds 0-2) with weight decay 5e-4 instead of 1e-4.
+_PLAIN = {"architecture": "simple", "dense_hidden": 0, "batch_norm": False, "augment": False,
+          "shift": 2, "weight_decay": 1e-4}
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": {"epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "dropout": 0.5, **_PLAIN},
-    "mnist": {"epochs": 2, "batch_size": 32, "learning_rate": 3e-3, "dropout": 0.1,
-              "dense_hidden": 0, "augment": True, "shift": 1},
+    "mnist": {"architecture": "vgg", "epochs": 2, "batch_size": 32, "learning_rate": 3e-3,
+              "weight_decay": 5e-4, "dropout": 0.1, "dense_hidden": 0, "batch_norm": False,
+              "augment": True, "shift": 1},
     "cifar10": {"epochs": 10, "batch_size": 128, "learning_rate": 3e-3, "dropout": 0.5, **_PLAIN},
 }
+ARCHITECTURE_NAMES = {"simple": "simple convnet", "lenet5": "LeNet-5",
+                      "vgg": "VGG-style convnet"}
 TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
 DATA_ENV = "OVERFITLAB_DATA"
 
@@ -48,23 +56,26 @@ DATA_ENV = "OVERFITLAB_DATA"
 class CNNConfig(Config):
     """Data, architecture and training of the cnn experiment (defaults: the full preset).
 
-    ``epochs``, ``batch_size``, ``learning_rate``, ``dropout``, ``dense_hidden``, ``augment`` and
-    ``shift`` left at None take the dataset's values in ``DATASET_DEFAULTS`` (digits: 30 epochs of
-    64, peak learning rate 3e-3, dropout 0.5, no hidden dense layer, no augmentation); ``data_dir``
-    falls back to the ``OVERFITLAB_DATA`` environment variable.
+    ``architecture``, ``epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``,
+    ``dropout``, ``dense_hidden``, ``batch_norm``, ``augment`` and ``shift`` left at None take
+    the dataset's values in ``DATASET_DEFAULTS`` (digits: the simple convnet, 30 epochs of 64,
+    peak learning rate 3e-3, weight decay 1e-4, dropout 0.5, no augmentation; MNIST: the
+    VGG-style net, 2 epochs of 32, weight decay 5e-4, dropout 0.1, random 1-pixel shifts);
+    ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
     """
 
     seeds: int = 1
     dataset: str = "digits"
     data_dir: str | None = None
-    architecture: str = "simple"
+    architecture: str | None = None  # "simple", "lenet5" or "vgg"
     width: int = 1
     dense_hidden: int | None = None  # simple convnet: hidden dense units before the output
+    batch_norm: bool | None = None  # simple convnet: batch normalisation before each ReLU
     padding: str = "auto"
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
-    weight_decay: float = 1e-4
+    weight_decay: float | None = None
     dropout: float | None = None
     augment: bool | None = None
     shift: int | None = None
@@ -99,6 +110,9 @@ class CNNConfig(Config):
         if self.dense_hidden < 0 or (self.dense_hidden and self.architecture != "simple"):
             raise ConfigError(f"dense_hidden={self.dense_hidden} needs architecture=simple and "
                               "a width >= 0 (0: no hidden dense layer)")
+        if self.batch_norm and self.architecture != "simple":
+            raise ConfigError("batch_norm=true needs architecture=simple (lenet5 has none; vgg "
+                              "always normalises)")
         if self.padding not in ("auto", "same", "valid"):
             raise ConfigError(f"padding={self.padding!r}; use auto, same or valid")
         for name in ("width", "epochs", "batch_size"):
@@ -214,7 +228,7 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
     shape = data.x_train.shape[1:]
     n_classes = len(data.class_names)
     model = cnn.build(config.architecture, n_classes, shape, config.padding, config.width,
-                      config.dropout, config.dense_hidden)
+                      config.dropout, config.dense_hidden, config.batch_norm)
     baseline = cnn.mlp(n_classes, config.mlp_hidden, config.dropout)
     settings = TrainSettings(epochs=config.epochs, batch_size=config.batch_size,
                              learning_rate=config.learning_rate,
@@ -335,7 +349,7 @@ def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple],
     p_cnn, p_mlp = metrics["parameters_cnn"], metrics["parameters_mlp"]
     where = ("held out from the training split (no official test files)" if data.held_out
              else "of the official test split")
-    arch = "simple convnet" if config.architecture == "simple" else "LeNet-5"
+    arch = ARCHITECTURE_NAMES[config.architecture]
     hidden = "-".join(str(h) for h in config.mlp_hidden)
     if acc > mlp_acc:
         verdict = (f"the fully connected network misclassifies "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from overfitlab.engine.train import make_hyper, stack_hypers, train_grid
+from overfitlab.engine.train import make_hyper, stack_networks, train_grid
 from overfitlab.experiments._course import NetworkConfig, course_spec, predict, require
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
@@ -75,7 +75,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     start = time.perf_counter()
     data = config.data()
     key = jax.random.PRNGKey(config.seed)
-    hyper = stack_hypers([make_hyper(config.n_train, (config.hidden_units,), config.alpha,
+    hyper = stack_networks([make_hyper(config.n_train, (config.hidden_units,), config.alpha,
                                      learning_rate=config.learning_rate)])
     S, T = config.seeds, config.max_iter
 
@@ -105,7 +105,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     n_val = max(1, round(config.validation_fraction * config.n_train))
     perm = rng.permutation(config.n_train)
     val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    hyper_fit = stack_hypers([make_hyper(fit_idx.size, (config.hidden_units,), config.alpha,
+    hyper_fit = stack_networks([make_hyper(fit_idx.size, (config.hidden_units,), config.alpha,
                                          learning_rate=config.learning_rate)])
     honest = train_grid(
         course_spec(config, T, tol=0.0, n_iter_no_change=config.patience, early_stopping=True),

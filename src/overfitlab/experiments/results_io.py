@@ -102,7 +102,8 @@ def write_result(result: Result, out_dir: Path, pngs: dict[str, bytes] | None = 
     try:
         for name, png in pngs.items():
             (tmp / name).write_bytes(png)
-        np.savez_compressed(tmp / "arrays.npz", **{k: np.asarray(v) for k, v in result.arrays.items()})
+        arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
+        np.savez_compressed(tmp / "arrays.npz", **arrays)
         (tmp / "results.json").write_text(json.dumps(result_payload(result), indent=2) + "\n")
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{result.experiment}-old-", dir=out_dir))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, draw_band, draw_course_data, draw_noise_floor, new_figure)
+from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, draw_band,
+                                    draw_course_data, draw_noise_floor, new_figure)
 
 FIT_COLORS = ("tab:orange", "tab:green", "tab:purple")
 HIST_COLORS = ("tab:gray", "tab:blue", "tab:red")
