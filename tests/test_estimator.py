@@ -68,6 +68,28 @@ def test_early_stopping_split_and_scores_match_mlpregressor(course_data):
     np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_, atol=1e-9)
 
 
+def test_fit_compiles_one_program(course_data):
+    """A cold fit (here: a hidden size no other test uses) compiles exactly one XLA program, the
+    training loop: initial weights, PRNG keys and hyper-parameters are prepared on the host. Each
+    extra eager JAX operation would add a compilation (tens of milliseconds) to every cold start."""
+    compiled = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            RegularizedMLPRegressor((17,), "tanh", max_iter=50, random_state=0).fit(
+                course_data.X_train, course_data.y_train,
+                eval_set=(course_data.X_test, course_data.y_test))
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert len(compiled) == 1
+
+
 def test_eval_loss_curve_matches_partial_fit_loop(course_data):
     """fit(eval_set) records what the course computes with one partial_fit per iteration."""
     X, y, Xt, yt = (course_data.X_train, course_data.y_train, course_data.X_test,
