@@ -61,9 +61,11 @@ print("MSE of the true function on the test set:",
 # %% [markdown]
 # ## 2. A 20-unit network overfits
 #
-# `RegularizedMLPRegressor` takes `MLPRegressor`'s parameters and means the same thing by them.
-# With `eval_set` it records the test error after every iteration, which the course builds by
-# hand with a `partial_fit` loop.
+# `RegularizedMLPRegressor` takes `MLPRegressor`'s parameters and means the same thing by them;
+# the same `random_state` even starts from `MLPRegressor`'s initial weights, so on these 10
+# points (one full batch per iteration) it follows scikit-learn's trajectory. With `eval_set` it
+# records the test error after every iteration, which the course builds by hand with a
+# `partial_fit` loop.
 
 # %%
 reg = RegularizedMLPRegressor(hidden_layer_sizes=(20,), activation="tanh", tol=1e-7,

@@ -227,7 +227,8 @@ def _forward(model: Model, params: Params, x: jax.Array, key: jax.Array | None =
              train: bool = False, moments: list | None = None) -> jax.Array:
     for i, (layer, p) in enumerate(zip(model, params)):
         k = jax.random.fold_in(key, i) if (train and isinstance(layer, Dropout)) else None
-        if moments is not None:
+        if moments is not None:  # the same moments apply_layer normalises with (XLA's CSE
+            # computes them once)
             moments.append(_batch_moments(x) if isinstance(layer, BatchNorm) else None)
         x = apply_layer(layer, p, x, k, train)
     return x
