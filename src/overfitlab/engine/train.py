@@ -334,10 +334,11 @@ def _initial_state(params, opt_state, key, hyper: Hyper, spec: TrainSpec, dtype)
 
 
 # XLA's CPU backend generates the code of each fusion with its newer MLIR "fusion emitters" by
-# default; the older LLVM emitters compile the training program in well under half the time
-# (0.37 s instead of about 0.9 s for the course's learning curve, jax 0.10.2 on a quiet 2-core
-# machine) and run it as fast or faster (the 1000-network sweep: 14 s instead of 19 s). Other backends ignore the option. Only a top-level jit takes compiler options: a caller
-# that jits its own program around `train` (the playground) passes them itself.
+# default; the older LLVM emitters compile the training program in well under half the time (0.37 s
+# instead of about 0.9 s for the course's learning curve, jax 0.10.2 on a quiet 2-core machine) and
+# run it as fast or faster (the 1000-network sweep: 14 s instead of 19 s). Other backends ignore
+# the option. Only a top-level jit takes compiler options: a caller that jits its own program
+# around `train` (the playground) passes them itself.
 COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 
