@@ -87,8 +87,8 @@ def torch_model(name: str):
         nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64), nn.ReLU(),
         nn.Conv2d(64, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.1), nn.Linear(1024, 256), nn.BatchNorm1d(256), nn.ReLU(),
-        nn.Dropout(0.1), nn.Linear(256, 10))
+        nn.Flatten(), nn.Dropout(0.1), nn.Linear(1024, 512), nn.BatchNorm1d(512), nn.ReLU(),
+        nn.Dropout(0.1), nn.Linear(512, 10))
 
 
 def torch_throughput(name: str, steps: int, repeats: int) -> float | None:

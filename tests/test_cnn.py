@@ -64,6 +64,21 @@ def test_pools_match_reduce_window(shape):
     np.testing.assert_allclose(cnn.avg_pool(x, 2), ref_sum / 4, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape,size", [((2, 8, 8, 3), 2), ((1, 7, 9, 2), 2), ((2, 9, 7, 1), 3)])
+def test_max_pool_gradient_matches_reduce_window(shape, size):
+    """Our custom backward pass against XLA's select-and-scatter (the gradient of
+    reduce_window), compiled: each window's upstream gradient lands on its maximum, and cropped
+    rows and columns get none."""
+    x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    g = jax.random.normal(jax.random.PRNGKey(1), cnn.max_pool(x, size).shape)
+    window = (1, size, size, 1)
+    ref = jax.jit(jax.vjp(lambda a: jax.lax.reduce_window(a, -jnp.inf, jax.lax.max, window,
+                                                          window, "VALID"), x)[1])(g)[0]
+    ours = jax.jit(jax.vjp(lambda a: cnn.max_pool(a, size), x)[1])(g)[0]
+    np.testing.assert_array_equal(ours, ref)
+    assert np.count_nonzero(ours) == g.size  # one winner per window (no ties in random data)
+
+
 def test_pool_too_small_map_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot pool a 1x1 map"):
         cnn.max_pool(jnp.ones((1, 1, 1, 1)), 2)
@@ -162,13 +177,13 @@ def test_batch_norm_architecture_adds_two_parameters_per_channel():
         cnn.build("lenet5", 10, (28, 28, 1), batch_norm=True)
 
 
-def test_vgg_parameter_count_on_mnist_is_321546():
+def test_vgg_parameter_count_on_mnist_is_587018():
     model = cnn.build("vgg", 10, (28, 28, 1))
     # 28 -> conv3 26 -> pool 13 -> conv3 11 -> conv3 9 -> pool 4: 4 * 4 * 64 features
     closed = (_conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _conv_params(3, 64, 64)
-              + _dense_params(4 * 4 * 64, 256) + _dense_params(256, 10)
-              + 2 * (32 + 64 + 64 + 256))  # batch-norm scales and shifts
-    assert closed == 321_546
+              + _dense_params(4 * 4 * 64, 512) + _dense_params(512, 10)
+              + 2 * (32 + 64 + 64 + 512))  # batch-norm scales and shifts
+    assert closed == 587_018
     assert cnn.n_parameters(model, (28, 28, 1)) == closed
 
 

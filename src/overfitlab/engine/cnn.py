@@ -10,9 +10,12 @@ Layers and their maths:
   ``y[n, i, j, o] = b[o] + sum_{u, v, c} x[n, i + u, j + v, c] w[u, v, c, o]``; ``"valid"`` keeps
   the ``(H - kh + 1) x (W - kw + 1)`` positions where the kernel fits, ``"same"`` zero-pads so the
   output keeps ``H x W``. Parameters: ``kh kw C_in C_out + C_out``.
-* ``Pool``: the max (or mean) over non-overlapping ``s x s`` windows, computed by reshaping to
-  ``(N, H/s, s, W/s, s, C)`` and reducing axes 2 and 4 (faster on CPU than ``reduce_window``);
-  trailing rows/columns that do not fill a window are dropped (floor), as in Keras.
+* ``Pool``: the max (or mean) over non-overlapping ``s x s`` windows, computed element-wise over
+  the ``s^2`` strided sub-grids ``x[:, i::s, j::s]``; max pooling routes the gradient to each
+  window's first maximum, found in the forward pass. Trailing rows/columns that do not fill a
+  window are dropped (floor), as in Keras. On CPU (128 x 26 x 26 x 32 maps) the backward pass
+  takes 1.95 ms, against 4.6 ms for reshaping to ``(N, H/s, s, W/s, s, C)`` and reducing and
+  36 ms for ``reduce_window``; it raised the simple convnet's training throughput by about 40 %.
 * ``Dense``: ``y = x W + b`` on the flattened input; ``n_in n_out + n_out`` parameters.
 * ``Dropout``: inverted dropout, ``y = x m / (1 - rate)`` with ``m ~ Bernoulli(1 - rate)`` while
   training, identity at evaluation (so the expected activation is unchanged).
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, reduce
 from typing import Sequence, Union
 
 import jax
@@ -108,24 +111,49 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array, padding: str) -> jax.Array:
     return y + b
 
 
-def _windows(x: jax.Array, size: int) -> jax.Array:
-    """Crop to multiples of ``size`` and expose the windows as axes 2 and 4."""
+def _subgrids(x: jax.Array, size: int) -> list[jax.Array]:
+    """Crop to multiples of ``size``; the ``size**2`` strided sub-grids ``x[:, i::s, j::s]``, whose
+    element ``[n, a, b]`` is entry ``(i, j)`` of window ``(a, b)``."""
     n, h, w, c = x.shape
     hs, ws = h // size, w // size
     if hs == 0 or ws == 0:
         raise ValueError(f"cannot pool a {h}x{w} map with {size}x{size} windows; "
                          "use 'same' convolutions or larger images")
-    return x[:, : hs * size, : ws * size, :].reshape(n, hs, size, ws, size, c)
+    x = x[:, : hs * size, : ws * size, :]
+    return [x[:, i::size, j::size, :] for i in range(size) for j in range(size)]
 
 
+@partial(jax.custom_vjp, nondiff_argnums=(1,))
 def max_pool(x: jax.Array, size: int = 2) -> jax.Array:
-    """Maximum over non-overlapping ``size x size`` windows (reshape + max)."""
-    return _windows(x, size).max(axis=(2, 4))
+    """Maximum over non-overlapping ``size x size`` windows (element-wise max of sub-grids).
+
+    The gradient goes to the first maximal entry of each window, located once in the forward
+    pass: a gradient that compared inputs with the output after the fact could miss the maximum
+    when XLA fuses the two computations differently (it did, under jit, behind batch norm).
+    """
+    return reduce(jnp.maximum, _subgrids(x, size))
+
+
+def _max_pool_forward(x: jax.Array, size: int):
+    parts = jnp.stack(_subgrids(x, size))
+    return parts.max(axis=0), (jnp.argmax(parts, axis=0).astype(jnp.int8), x.shape)
+
+
+def _max_pool_backward(size: int, residuals, g: jax.Array):
+    winner, (n, h, w, c) = residuals
+    hs, ws = h // size, w // size
+    parts = jnp.stack([jnp.where(winner == k, g, 0.0) for k in range(size * size)])
+    dx = parts.reshape(size, size, n, hs, ws, c).transpose(2, 3, 0, 4, 1, 5)
+    dx = dx.reshape(n, hs * size, ws * size, c)  # window (a, b), entry (i, j) -> (a s + i, b s + j)
+    return (jnp.pad(dx, ((0, 0), (0, h - hs * size), (0, w - ws * size), (0, 0))),)
+
+
+max_pool.defvjp(_max_pool_forward, _max_pool_backward)
 
 
 def avg_pool(x: jax.Array, size: int = 2) -> jax.Array:
-    """Mean over non-overlapping ``size x size`` windows (reshape + mean)."""
-    return _windows(x, size).mean(axis=(2, 4))
+    """Mean over non-overlapping ``size x size`` windows (sum of sub-grids / size**2)."""
+    return sum(_subgrids(x, size)) / size**2
 
 
 def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> jax.Array:
@@ -328,14 +356,14 @@ def lenet5(n_classes: int = 10, padding: str = "valid", width: int = 1,
 
 
 def vgg_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
-                dropout_rate: float = 0.1, dense_hidden: int = 256) -> Model:
+                dropout_rate: float = 0.1, dense_hidden: int = 512) -> Model:
     """A small VGG-style network: 3x3 convolutions stacked before pooling, each followed by
     batch normalisation and ReLU: conv 32, max-pool 2, conv 64, conv 64, max-pool 2, flatten,
     dropout, dense ``dense_hidden`` (normalised, ReLU), dropout, dense ``n_classes``.
 
     On 28x28x1 with valid padding (28 -> 26 -> 13 -> 11 -> 9 -> 4: 1,024 features) and width 1
-    it has 384 + 18,624 + 37,056 + 262,912 + 2,570 = 321,546 parameters (convolutions,
-    dense layer and their normalisations; the output layer), and about 2.3 times the simple
+    it has 384 + 18,624 + 37,056 + 525,824 + 5,130 = 587,018 parameters (convolutions,
+    dense layer and their normalisations; the output layer), and about 2.4 times the simple
     convnet's multiply-adds per image.
     """
     norm_relu = (BatchNorm(), Activation("relu"))
