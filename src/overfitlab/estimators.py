@@ -33,7 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from overfitlab.engine.mlp import forward, init_mlp
+from overfitlab.engine.mlp import forward, init_stack
 from overfitlab.engine.train import (TrainSpec, host_keys, make_hyper, stack_networks,
                                      to_device, train)
 
@@ -108,6 +108,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return tuple(int(h) for h in sizes)
 
+    def _layer_sizes(self, n_features: int) -> tuple[int, ...]:
+        return (n_features, *self._hidden_sizes(), self.n_outputs_)
+
     def _spec(self, n_features: int, n_samples: int, max_iter: int, tol) -> TrainSpec:
         batch = None if self.batch_size == "auto" and n_samples <= 200 else (
             200 if self.batch_size == "auto" else int(self.batch_size))
@@ -117,7 +120,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
             batch = int(np.clip(batch, 1, n_samples))
         n_no_change = self.n_iter_no_change
         return TrainSpec(
-            layer_sizes=(n_features, *self._hidden_sizes(), self.n_outputs_),
+            layer_sizes=self._layer_sizes(n_features),
             activation=self.activation, solver=self.solver, max_iter=max_iter,
             batch_size=batch, shuffle=self.shuffle, tol=tol,
             n_iter_no_change=n_no_change if np.isfinite(n_no_change) else 2**31 - 1,
@@ -176,9 +179,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
         if incremental:
             params = self._params()
         else:  # scikit-learn's draws: member 0 starts where MLPRegressor(random_state) does
-            sizes = (X.shape[1], *self._hidden_sizes(), self.n_outputs_)
-            params = stack_networks([init_mlp(rng, sizes, self.activation, dtype)
-                                     for _ in range(k)])
+            params = init_stack(rng, k, self._layer_sizes(X.shape[1]), self.activation, dtype)
 
         X_val = y_val = None
         if self.early_stopping and tol is not None:

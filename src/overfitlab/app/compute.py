@@ -40,7 +40,7 @@ import numpy as np
 from overfitlab.app.schemas import (Band, Curves, Data, Fit, Metrics, Stat, TrainRequest,
                                     TrainResponse, Units)
 from overfitlab.data.synthetic import TARGETS, noisy_function
-from overfitlab.engine.mlp import forward, init_mlp
+from overfitlab.engine.mlp import forward, init_stack
 from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, host_keys, make_hyper,
                                      record_grid, train)
 from overfitlab.experiments.base import band
@@ -86,8 +86,7 @@ def _initial(spec: TrainSpec, n_nets: int, seed: int):
     """Glorot initialisations and PRNG keys of the request's networks (network axis first),
     drawn on the host from ``RandomState(seed)``: nothing to compile."""
     rng = np.random.RandomState(seed)
-    members = [init_mlp(rng, spec.layer_sizes, spec.activation) for _ in range(n_nets)]
-    return jax.tree_util.tree_map(lambda *a: np.stack(a), *members), host_keys(rng, n_nets)
+    return init_stack(rng, n_nets, spec.layer_sizes, spec.activation), host_keys(rng, n_nets)
 
 
 @partial(jax.jit, static_argnames=("spec",), compiler_options=COMPILER_OPTIONS)

@@ -70,6 +70,14 @@ def init_mlp(rng: np.random.RandomState | np.random.Generator, layer_sizes: Sequ
     return {"coefs": coefs, "intercepts": intercepts}
 
 
+def init_stack(rng: np.random.RandomState | np.random.Generator, n: int,
+               layer_sizes: Sequence[int], activation: str, dtype=np.float32) -> Params:
+    """``n`` initialisations drawn from ``rng`` one network after the other (:func:`init_mlp`;
+    with a RandomState, network 0 is MLPRegressor's), stacked on the host along a leading axis."""
+    members = [init_mlp(rng, layer_sizes, activation, dtype) for _ in range(n)]
+    return jax.tree_util.tree_map(lambda *arrays: np.stack(arrays), *members)
+
+
 def forward(params: Params, X: jax.Array, activation: str,
             hidden_masks: Sequence[jax.Array] | None = None, backend: str = "jax") -> jax.Array:
     """Network output f(X) of shape (n_samples, n_outputs).

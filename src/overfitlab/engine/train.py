@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from overfitlab.engine import optim
-from overfitlab.engine.mlp import Params, check_activation, forward, init_mlp
+from overfitlab.engine.mlp import Params, check_activation, forward, init_stack
 from overfitlab.engine.regularizers import dropout_masks, l1_penalty, l2_penalty, prox_l1
 
 
@@ -440,7 +440,7 @@ def init_many(key: jax.Array, n: int, layer_sizes: tuple[int, ...], activation: 
     the host, so call it outside ``jax.jit``.
     """
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
-    return stack_networks([init_mlp(rng, layer_sizes, activation, dtype) for _ in range(n)])
+    return jax.tree_util.tree_map(to_device, init_stack(rng, n, layer_sizes, activation, dtype))
 
 
 def train_grid(spec: TrainSpec, key: jax.Array, n_seeds: int, hyper: Hyper, X, y,
