@@ -43,7 +43,7 @@ from overfitlab.data.synthetic import TARGETS, noisy_function
 from overfitlab.engine.mlp import forward, init_stack
 from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, host_keys, make_hyper,
                                      record_grid, train)
-from overfitlab.experiments.base import band
+from overfitlab.stats import band
 
 RECORD_POINTS = 240  # log-spaced iterations at which the MSE curves are recorded
 N_TEST = 100

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from overfitlab.experiments.base import ConfigError
+from overfitlab.errors import ConfigError
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"

@@ -25,7 +25,7 @@ import optax
 from scipy.special import logsumexp
 
 from overfitlab.engine import cnn
-from overfitlab.experiments.base import Progress, no_progress
+from overfitlab.progress import Progress, no_progress
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import numpy as np
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train_grid
 from overfitlab.experiments._course import CourseConfig, course_spec, mse, predict, require
-from overfitlab.experiments.base import band
+
 
 SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
 """Quick-preset overrides of the shared sweep fields (identical in both experiments, so the
@@ -181,15 +181,3 @@ def best_index(test_mse: np.ndarray, first: int = 0) -> int:
 def per_seed_best(values: np.ndarray, test_mse: np.ndarray, first: int = 0) -> np.ndarray:
     """Each seed's own best value (argmin of its test MSE over ``values[first:]``)."""
     return values[first + np.argmin(test_mse[:, first:], axis=1)]
-
-
-def float_band(values: np.ndarray) -> tuple[float, float, float]:
-    """:func:`~overfitlab.experiments.base.band` of a 1-D array as plain floats."""
-    med, lo, hi = band(values)
-    return float(med), float(lo), float(hi)
-
-
-def geometric_band(values: np.ndarray) -> tuple[float, float, float]:
-    """Median and 10-90 % percentiles of positive ``values`` computed on a log scale."""
-    lo, med, hi = np.exp(np.percentile(np.log(values), [10, 50, 90]))
-    return float(med), float(lo), float(hi)

@@ -16,16 +16,16 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-Progress = Callable[[float, str], None]
-"""``progress(fraction_done, message)``; fraction in [0, 1]."""
+from overfitlab.errors import ConfigError
+from overfitlab.progress import Progress, no_progress
+from overfitlab.stats import band
+
+__all__ = ["Answer", "Config", "ConfigError", "Experiment", "Progress", "Result", "band",
+           "no_progress"]
 
 
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message says which and how to fix it."""
-
-
-def no_progress(fraction: float, message: str) -> None:  # noqa: ARG001
-    """Progress callback that ignores updates."""
+MAX_SEED = 2**32 - 1
+"""Seeds are NumPy ``RandomState`` seeds, which take 0 .. 2**32 - 1, in every experiment."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class Config:
     QUICK: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be an integer in 0..{MAX_SEED} (2**32 - 1), got "
+                              f"{self.seed}")
         if self.seeds < 1:
             raise ConfigError(f"seeds must be >= 1, got {self.seeds}; use --seeds 1 or more")
         self.validate()
@@ -145,14 +146,18 @@ class Answer:
     """A question of the course answered with a number (or text) and why.
 
     ``low``/``high`` hold the 10-90 % band across seeds when the value varies by seed.
+    ``at_edge`` is true when the value is an optimum found at either end of the searched grid (or
+    at ``max_iter``): the true optimum may lie beyond it, and the explanation says how to widen
+    the search.
     """
 
     id: str
     question: str
     value: float | int | str | None
     explanation: str
-    low: float | None = None
-    high: float | None = None
+    low: float | int | None = None
+    high: float | int | None = None
+    at_edge: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +167,7 @@ class Answer:
             "low": _jsonable(self.low),
             "high": _jsonable(self.high),
             "explanation": self.explanation,
+            "at_edge": bool(self.at_edge),
         }
 
 
@@ -195,23 +201,3 @@ class Experiment:
     config_class: type[Config]
     run: Callable[..., Result]  # run(config, progress=no_progress) -> Result
     order: int = 100  # position in `overfitlab list` and in the report
-
-
-def band(values: Any, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median and 10-90 % percentiles of ``values`` along ``axis``, ignoring NaN.
-
-    Same numbers as ``np.nanpercentile`` (linear interpolation), vectorised by sorting
-    (``nanpercentile`` loops in Python over columns); all-NaN columns give NaN.
-    """
-    v = np.sort(np.moveaxis(np.asarray(values, dtype=float), axis, 0), axis=0)  # NaN last
-    count = np.sum(~np.isnan(v), axis=0)
-    last = np.maximum(count - 1, 0)
-    out = []
-    for q in (0.5, 0.1, 0.9):
-        pos = q * last
-        below = np.floor(pos).astype(int)
-        above = np.minimum(below + 1, last)
-        lo = np.take_along_axis(v, below[None], axis=0)[0]
-        hi = np.take_along_axis(v, above[None], axis=0)[0]
-        out.append(np.where(count > 0, lo + (pos - below) * (hi - lo), np.nan))
-    return out[0], out[1], out[2]

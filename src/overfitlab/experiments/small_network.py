@@ -34,8 +34,9 @@ import numpy as np
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, n_parameters
 from overfitlab.engine.train import init_many, make_hyper, stack_networks, train
 from overfitlab.experiments._sweeps import (
-    SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, float_band, mse, predict,
+    SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, mse, predict,
 )
+from overfitlab.stats import float_band
 from overfitlab.experiments.base import (
     Answer, ConfigError, Experiment, Progress, Result, no_progress,
 )

@@ -24,9 +24,10 @@ import numpy as np
 
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train
 from overfitlab.experiments._sweeps import (
-    PenaltySweepConfig, SweepSetup, best_index, float_band, geometric_band, per_seed_best,
+    PenaltySweepConfig, SweepSetup, best_index, per_seed_best,
     predict,
 )
+from overfitlab.stats import float_band, geometric_band
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from overfitlab.experiments.base import band
+from overfitlab.stats import band
 from overfitlab.plots.style import NOISE_COLOR, draw_band, new_figure
 
 IMAGE_SIDE = 8

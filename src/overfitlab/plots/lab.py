@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from overfitlab.experiments.base import band
+from overfitlab.stats import band
 from overfitlab.plots.style import (TEST_COLOR, TRAIN_COLOR, TRUTH_COLOR, draw_band,
                                     draw_course_data, draw_noise_floor, new_figure)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from overfitlab.experiments.base import band
+from overfitlab.stats import band
 
 TRAIN_COLOR = "tab:blue"
 TEST_COLOR = "tab:red"
