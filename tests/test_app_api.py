@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from overfitlab.app import compute
+from overfitlab.engine.train import _run_chunk_compiled
 from overfitlab.app.schemas import MAX_NETWORKS, TrainRequest
 from overfitlab.app.server import STATIC_DIR, create_app
 from overfitlab.data.synthetic import TARGETS
@@ -91,12 +92,12 @@ def test_ensemble_averages_its_members(client, two_seeds):
 
 
 def test_alpha_is_traced_and_shrinks_weights(client, two_seeds):
-    programs = compute._train_and_predict._cache_size()
+    programs = compute._summarize._cache_size() + _run_chunk_compiled._cache_size()
     r = client.post("/api/train", json={**SMALL, "seeds": 2, "alpha": 3.0, "seed": 7})
     assert r.status_code == 200
     strong = r.json()
     # Same shape as two_seeds: neither JAX nor the server's bookkeeping saw a new program.
-    assert compute._train_and_predict._cache_size() == programs
+    assert compute._summarize._cache_size() + _run_chunk_compiled._cache_size() == programs
     assert strong["compiled"] is False
     assert strong["units"]["magnitude"]["median"][0] < two_seeds["units"]["magnitude"]["median"][0]
     # Same request again: answered from the cache, identical.

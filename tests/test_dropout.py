@@ -38,7 +38,7 @@ def _train(use_dropout, rate, n_iter=200):
     spec = TrainSpec((1, 20, 1), "tanh", "adam", n_iter, tol=None, chunk=n_iter,
                      use_dropout=use_dropout)
     params = init_many(jax.random.PRNGKey(0), 2, spec.layer_sizes, "tanh")
-    hyper = stack_networks([make_hyper(10, (20,), dropout=rate)] * 2)
+    hyper = stack_networks([make_hyper(dropout=rate)] * 2)
     keys = jax.random.split(jax.random.PRNGKey(5), 2)
     return train(spec, params, keys, hyper, data.X_train, data.y_train).params
 

@@ -92,7 +92,7 @@ def test_masked_small_network_trains_like_a_genuine_small_network(course_data):
         params = init_many(jax.random.fold_in(key, k), setup.seeds, (1, k, 1), "tanh")
         spec = TrainSpec((1, k, 1), "tanh", max_iter=setup.max_iter, tol=None,
                          chunk=setup.max_iter)
-        hyper = stack_networks([make_hyper(setup.n_train, (k,), alpha=0.0)] * setup.seeds)
+        hyper = stack_networks([make_hyper(alpha=0.0)] * setup.seeds)
         out = train(spec, params, jax.random.split(key, setup.seeds), hyper,
                     course_data.X_train, course_data.y_train)
         ref = mse(predict(out.params, course_data.X_test, "tanh"), course_data.y_test)

@@ -56,9 +56,9 @@ def test_l2_gradient_is_alpha_w_over_n_on_the_course_network(course_data):
         spec = TrainSpec((1, HIDDEN, 1), "tanh")
 
         def grad(alpha):
-            hyper = make_hyper(n, (HIDDEN,), alpha=alpha, dtype=jnp.float64)
-            return jax.grad(_objective)(params, X, y, hyper.sample_weight, hyper,
-                                        jax.random.PRNGKey(0), spec)
+            hyper = make_hyper(alpha=alpha, dtype=jnp.float64)
+            return jax.grad(lambda p: _objective(p, X, y, hyper.sample_weight, hyper,
+                                                 jax.random.PRNGKey(0), spec, False)[0])(params)
 
         alpha = 0.37
         g1, g0 = grad(alpha), grad(0.0)
@@ -152,7 +152,7 @@ def test_soft_threshold_is_the_l1_proximal_operator(seed):
 def test_l1_step_with_zero_coefficient_is_the_plain_network(course_data):
     """The shared sweep compiles the L1 step for the L2 networks too: with l1 = 0 the
     soft-threshold is the identity, so training is bit-for-bit the plain program's."""
-    hyper = stack_networks([make_hyper(10, (HIDDEN,), alpha=a) for a in (0.0, 0.1)])
+    hyper = stack_networks([make_hyper(alpha=a) for a in (0.0, 0.1)])
     runs = [train_grid(TrainSpec((1, HIDDEN, 1), "tanh", max_iter=300, tol=None, chunk=300,
                                  use_l1=use_l1), jax.random.PRNGKey(2), 2, hyper,
                        course_data.X_train, course_data.y_train) for use_l1 in (False, True)]

@@ -89,27 +89,32 @@ def _initial(spec: TrainSpec, n_nets: int, seed: int):
     return init_stack(rng, n_nets, spec.layer_sizes, spec.activation), host_keys(rng, n_nets)
 
 
-@partial(jax.jit, static_argnames=("spec",), compiler_options=COMPILER_OPTIONS)
-def _train_and_predict(spec: TrainSpec, params, keys, alpha, l1, learning_rate, dropout,
-                       X, y, X_val, y_val, X_test, y_test, grid):
-    """Train the networks of ``params`` (leading axis); predictions and weight summaries."""
-    n_nets = keys.shape[0]
-    hyper = make_hyper(X.shape[0], spec.hidden_sizes, alpha, l1, learning_rate, dropout)
-    hyper = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n_nets,) + a.shape), hyper)
-    val = (X_val, y_val) if spec.early_stopping else (None, None)
-    out = train(spec, params, keys, hyper, X, y, X_test, y_test, *val, record=RECORD_POINTS)
-    predict = jax.vmap(lambda p, Z: forward(p, Z, spec.activation)[:, 0], in_axes=(0, None))
-    coefs = out.params["coefs"]
+@partial(jax.jit, static_argnames=("activation",), compiler_options=COMPILER_OPTIONS)
+def _summarize(params, activation: str, X, X_test, grid):
+    """Predictions and weight summaries of trained networks (leading axis: network)."""
+    predict = jax.vmap(lambda p, Z: forward(p, Z, activation)[:, 0], in_axes=(0, None))
+    coefs = params["coefs"]
     w_in, w_out = coefs[0], coefs[1]  # (B, 1, H), (B, H, k): the first hidden layer's weights
     return {
-        "test_mse": out.eval_mse, "train_mse": out.train_mse,
-        "n_iter": out.n_iter, "best_iter": out.best_iter,
-        "grid_pred": predict(out.params, grid[:, None]),
-        "test_pred": predict(out.params, X_test), "train_pred": predict(out.params, X),
+        "grid_pred": predict(params, grid[:, None]),
+        "test_pred": predict(params, X_test), "train_pred": predict(params, X),
         "unit_norm": jnp.sqrt(jnp.sum(w_in**2, axis=1) + jnp.sum(w_out**2, axis=2)),
         "unit_off": jnp.all(w_out == 0, axis=2).sum(axis=1),
         "zeros": sum(jnp.sum(W == 0, axis=tuple(range(1, W.ndim))) for W in coefs),
     }
+
+
+def _train_and_predict(spec: TrainSpec, params, keys, alpha, l1, learning_rate, dropout,
+                       X, y, X_val, y_val, X_test, y_test, grid):
+    """Train the networks of ``params`` (leading axis); predictions and weight summaries."""
+    n_nets = keys.shape[0]
+    one = make_hyper(alpha, l1, learning_rate, dropout)
+    hyper = jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (n_nets,) + a.shape), one)
+    val = (X_val, y_val) if spec.early_stopping else (None, None)
+    out = train(spec, params, keys, hyper, X, y, X_test, y_test, *val, record=RECORD_POINTS)
+    return {"test_mse": out.eval_loss, "train_mse": out.train_loss, "n_iter": out.n_iter,
+            "best_iter": out.best_iter, "diverged": out.diverged,
+            **_summarize(out.params, spec.activation, X, X_test, grid)}
 
 
 def _train_in_parts(spec: TrainSpec, n_nets: int, seed: int, args: tuple) -> dict[str, np.ndarray]:

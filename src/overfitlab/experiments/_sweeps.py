@@ -147,12 +147,9 @@ def penalty_sweeps(setup: SweepSetup, alphas: tuple[float, ...],
     configuration from the same initial weights.
     """
     data = setup.data()
-    hidden = (setup.hidden_units,)
     hyper = stack_networks(
-        [make_hyper(setup.n_train, hidden, alpha=a, learning_rate=setup.learning_rate)
-         for a in alphas]
-        + [make_hyper(setup.n_train, hidden, alpha=0.0, l1=v, learning_rate=setup.learning_rate)
-           for v in l1s])
+        [make_hyper(alpha=a, learning_rate=setup.learning_rate) for a in alphas]
+        + [make_hyper(alpha=0.0, l1=v, learning_rate=setup.learning_rate) for v in l1s])
     out = train_grid(setup.spec(), jax.random.PRNGKey(setup.seed), setup.seeds, hyper,
                      data.X_train, data.y_train)
     params = jax.tree_util.tree_map(np.asarray, out.params)

@@ -88,7 +88,7 @@ def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
     rates = np.asarray(config.rates, np.float64)
     S, R, T = config.seeds, len(rates), config.mc_samples
     key_train, key_mc = jax.random.split(jax.random.PRNGKey(config.seed))
-    hyper = stack_networks([make_hyper(config.n_train, (config.hidden_units,), config.alpha,
+    hyper = stack_networks([make_hyper(config.alpha,
                                      learning_rate=config.learning_rate, dropout=r)
                           for r in rates])
     progress(0.02, f"training {S} seeds x {R} dropout rates x {config.max_iter} iterations")

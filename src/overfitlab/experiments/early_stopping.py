@@ -75,15 +75,15 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     start = time.perf_counter()
     data = config.data()
     key = jax.random.PRNGKey(config.seed)
-    hyper = stack_networks([make_hyper(config.n_train, (config.hidden_units,), config.alpha,
+    hyper = stack_networks([make_hyper(config.alpha,
                                      learning_rate=config.learning_rate)])
     S, T = config.seeds, config.max_iter
 
     progress(0.02, f"training {S} networks x {T} iterations")
     long = train_grid(course_spec(config, T), key, S, hyper, data.X_train, data.y_train,
                       data.X_test, data.y_test, record="every")
-    train_curve = np.asarray(long.train_mse[:, 0], np.float64)  # (S, T)
-    test_curve = np.asarray(long.eval_mse[:, 0], np.float64)
+    train_curve = np.asarray(long.train_loss[:, 0], np.float64)  # (S, T)
+    test_curve = np.asarray(long.eval_loss[:, 0], np.float64)
     steps = long.record_steps
 
     # The course's early stopping: the minimum of the test curve, then retrain to it.
@@ -105,7 +105,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     n_val = max(1, round(config.validation_fraction * config.n_train))
     perm = rng.permutation(config.n_train)
     val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    hyper_fit = stack_networks([make_hyper(fit_idx.size, (config.hidden_units,), config.alpha,
+    hyper_fit = stack_networks([make_hyper(config.alpha,
                                          learning_rate=config.learning_rate)])
     honest = train_grid(
         course_spec(config, T, tol=0.0, n_iter_no_change=config.patience, early_stopping=True),

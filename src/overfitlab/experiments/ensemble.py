@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData
@@ -67,13 +66,14 @@ def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) 
     return rng.multinomial(n_samples, np.full(n_samples, 1.0 / n_samples), size=n_networks)
 
 
-def network_hypers(config: NetworkConfig, weights: np.ndarray) -> Hyper:
-    """One :class:`Hyper` per row of ``weights`` (per-sample weights), stacked."""
-    one = make_hyper(weights.shape[1], (config.hidden_units,), config.alpha,
-                     learning_rate=config.learning_rate)
-    batched = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(weights),) + a.shape),
-                                     one)
-    return batched._replace(sample_weight=jnp.asarray(weights, jnp.float32))
+def network_hypers(config: NetworkConfig, n_networks: int,
+                   weights: np.ndarray | None = None) -> Hyper:
+    """``n_networks`` stacked :class:`Hyper`, with per-sample weights (one row per network) for
+    bagging, or none (unit weights)."""
+    one = make_hyper(config.alpha, learning_rate=config.learning_rate)
+    batched = jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (n_networks,) + a.shape), one)
+    return batched if weights is None else batched._replace(
+        sample_weight=np.asarray(weights, np.float32))
 
 
 def running_means(preds: np.ndarray) -> np.ndarray:
@@ -92,15 +92,14 @@ def train_members(config: EnsembleConfig, data: RegressionData):
     n_nets = config.seeds * config.members
     k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
     params = init_many(k_init, n_nets, (1, config.hidden_units, 1), config.activation)
-    if config.bagging:
-        weights = bootstrap_counts(np.random.default_rng(config.seed), n_nets, config.n_train)
-    else:
-        weights = np.ones((n_nets, config.n_train))
+    weights = (bootstrap_counts(np.random.default_rng(config.seed), n_nets, config.n_train)
+               if config.bagging else None)
     out = train(course_spec(config), params, jax.random.split(k_run, n_nets),
-                network_hypers(config, weights), data.X_train, data.y_train)
+                network_hypers(config, n_nets, weights), data.X_train, data.y_train)
     shape = (config.seeds, config.members)
     params = jax.tree_util.tree_map(lambda a: a.reshape(shape + a.shape[1:]), out.params)
-    return params, weights.reshape(shape + (config.n_train,))
+    counts = np.ones((n_nets, config.n_train)) if weights is None else weights
+    return params, counts.reshape(shape + (config.n_train,))
 
 
 def _saturation_size(curve: np.ndarray, within: float = 0.05) -> int:

@@ -131,7 +131,7 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
                  f"passes over {regime.rows} rows")
         data = training_set(config, n)
         X, y, w = tile(data, regime.rows)
-        hyper = network_hypers(config, w[None])  # one configuration
+        hyper = network_hypers(config, 1, w[None])  # one configuration
         spec = course_spec(config, regime.epochs, batch_size=regime.batch_size)
         out = train_grid(spec, key, S, hyper, X, y)
         params = jax.block_until_ready(jax.tree_util.tree_map(lambda a: a[:, 0], out.params))

@@ -122,7 +122,7 @@ def train_small_networks(setup: SweepSetup, widths) -> tuple[np.ndarray, np.ndar
     key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 1)
     params, masks = masked_small_networks(key, setup.seeds, widths, setup.hidden_units,
                                           setup.activation)
-    hyper = stack_networks([make_hyper(setup.n_train, (setup.hidden_units,), alpha=0.0,
+    hyper = stack_networks([make_hyper(alpha=0.0,
                                      learning_rate=setup.learning_rate, unit_masks=(m,))
                           for m in masks])
     keys = jax.random.split(key, masks.shape[0])

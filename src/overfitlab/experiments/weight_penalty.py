@@ -46,8 +46,7 @@ def weight_decay_check(setup: SweepSetup, params: dict, alpha: float, X, y) -> t
     n_nets = params["intercepts"][0].shape[0]
     spec = TrainSpec((1, setup.hidden_units, 1), setup.activation, "sgd", max_iter=1, tol=None,
                      momentum=0.0, nesterovs_momentum=False, chunk=1)
-    hidden = (setup.hidden_units,)
-    hyper = stack_networks([make_hyper(len(X), hidden, alpha=a, learning_rate=1.0)
+    hyper = stack_networks([make_hyper(alpha=a, learning_rate=1.0)
                           for a in (alpha, 0.0) for _ in range(n_nets)])
     twice = jax.tree_util.tree_map(lambda a: np.concatenate([a, a]), params)
     keys = jax.random.split(jax.random.PRNGKey(0), 2 * n_nets)
