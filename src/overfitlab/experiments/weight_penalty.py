@@ -145,8 +145,9 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
                         f"alpha = {alpha_star:.3g} ({te_m:.4f}, {un_te:.4f} without penalty) and "
                         f"{big_te:.4f} at the largest alpha, {alphas[-1]:.3g}.",
         "l2_fits.png": "The fitted curves (median and 10-90 % band) with too little, the best and "
-                       f"too much L2 penalty: look for the wiggles through the noise at alpha = "
-                       f"{alphas[1]:.3g} and the flat line at alpha = {alphas[-1]:.3g}.",
+                       "too much L2 penalty: compare how closely each follows the training points "
+                       f"and x² (test MSE {small_te:.4f} at alpha = {alphas[1]:.3g}, {te_m:.4f} "
+                       f"at {alpha_star:.3g}, {big_te:.4f} at {alphas[-1]:.3g}).",
         "l1_sweep.png": f"The L1 sweep: errors against l1 (left, centre), lowest median test MSE "
                         f"{l1_te:.4f} at l1 = {l1_star:.3g}, and the number of weights that are "
                         f"exactly 0 (right), {z_best:.0f} of {n_weights} there.",
