@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: report report-quick test bench serve browser clean
+.PHONY: report report-quick test bench serve browser clean docs notebook
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,5 +40,13 @@ bench: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/overfitlab serve
 
+# The API documentation site, built offline from the docstrings into site/ (open site/index.html).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+# docs/tutorial.ipynb: the tutorial (docs/tutorial.py) executed; rerun after editing the .py.
+notebook: $(STAMP)
+	$(BIN)/jupytext --to ipynb --execute docs/tutorial.py
+
 clean:
-	rm -rf results .pytest_cache
+	rm -rf results site .pytest_cache

@@ -237,6 +237,20 @@ def run(config: AutoencoderPCAConfig, progress: Progress = no_progress) -> Resul
         "embeddings.png": embedding_figure(z_pca, z_ae, data.y_test),
         "convergence.png": convergence_figure(grid + 1, loss, pca_errors, ks, floor, max_angle),
     }
+    captions = {
+        "reconstructions.png": f"Held-out digits (top row) rebuilt from k = "
+                               f"{', '.join(map(str, ks))} PCA components and by autoencoders "
+                               f"with as many hidden units: compare the PCA and AE rows of each "
+                               f"k with each other, and across k.",
+        "embeddings.png": f"The held-out digits' 2-D codes from PCA and from the autoencoder, "
+                          f"coloured by digit: compare the clusters (the autoencoder's code is "
+                          f"PCA's times a 2 x 2 matrix of condition number "
+                          f"{metrics['embedding_mixing_condition_k2']:.3g}).",
+        "convergence.png": f"Left: the autoencoders' excess training error over PCA's against "
+                           f"the Adam step, down to the float32 resolution (dotted); right: the "
+                           f"largest angle between the decoder's span and PCA's subspace, "
+                           f"median {float(np.median(max_angle)):.2g} degrees over k and seeds.",
+    }
     answers = _answers(config, metrics, max_angle.max(axis=0), train_ratio.max(axis=0))
     notes = [
         f"Digits split by seed {config.seed}: {len(X_train)} train, {len(X_test)} held out; "
@@ -245,7 +259,7 @@ def run(config: AutoencoderPCAConfig, progress: Progress = no_progress) -> Resul
     ]
     progress(1.0, "done")
     return Result("autoencoder-pca", config, metrics, answers, figures, arrays, notes,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, captions=captions)
 
 
 def _per_k(metrics: dict[str, float], ks: tuple[int, ...], name: str, fmt: str,

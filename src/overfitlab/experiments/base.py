@@ -17,12 +17,15 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from overfitlab.errors import ConfigError
+from overfitlab.formatting import format_band, format_value
 from overfitlab.progress import Progress, no_progress
 from overfitlab.stats import band
 
 __all__ = ["Answer", "Config", "ConfigError", "Experiment", "Progress", "Result", "band",
            "no_progress"]
 
+
+_REPR_VALUE_CHARS = 60  # text answers are cut to this length in ``repr(result)``
 
 MAX_SEED = 2**32 - 1
 """Seeds are NumPy ``RandomState`` seeds, which take 0 .. 2**32 - 1, in every experiment."""
@@ -41,6 +44,9 @@ class Config:
     seeds: int = 20
 
     QUICK: ClassVar[dict[str, Any]] = {}
+    USES_SEEDS: ClassVar[bool] = True
+    """False for deterministic experiments, which keep ``seed``/``seeds`` for the common
+    interface only: the report then says "no seeds" instead of counting them."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
@@ -183,6 +189,7 @@ class Result:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    captions: dict[str, str] = field(default_factory=dict)  # file name -> what to look at
 
     def answer(self, answer_id: str) -> Answer:
         """The answer with id ``answer_id`` (KeyError if absent)."""
@@ -190,6 +197,27 @@ class Result:
             if a.id == answer_id:
                 return a
         raise KeyError(answer_id)
+
+    def __repr__(self) -> str:
+        """A few lines: experiment, seeds, time, and each answer's value (no arrays)."""
+        seeds = (f"seed {self.config.seed}, {self.config.seeds} seeds"
+                 if self.config.USES_SEEDS else "no seeds")
+        lines = [f"<Result {self.experiment}: {seeds}, {self.elapsed_s:.2f} s, "
+                 f"{len(self.figures)} figures>"]
+        for a in self.answers:
+            value = format_value(a.value)
+            if len(value) > _REPR_VALUE_CHARS:
+                value = value[:_REPR_VALUE_CHARS - 3] + "..."
+            band = format_band(a.low, a.high)
+            edge = " (at the edge of the searched range)" if a.at_edge else ""
+            lines.append(f"  {a.id} = {value}{f'  [10-90 %: {band}]' if band else ''}{edge}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the report's section for this result (answers, figures)."""
+        from overfitlab.experiments.display import result_html
+
+        return result_html(self)
 
 
 @dataclass(frozen=True)

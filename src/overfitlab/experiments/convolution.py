@@ -12,6 +12,7 @@ Everything is deterministic: ``seed`` and ``seeds`` are kept for the common inte
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import ClassVar
@@ -58,6 +59,7 @@ class ConvolutionConfig(Config):
     edge_fraction: float = 0.10  # share of pixels with the largest Sobel magnitude called edges
 
     QUICK: ClassVar[dict] = {"max_side": 160}
+    USES_SEEDS: ClassVar[bool] = False
 
     def validate(self) -> None:
         if self.image is not None:
@@ -212,6 +214,21 @@ def run(config: ConvolutionConfig, progress: Progress = no_progress) -> Result:
         "laplacian_concentration.png": concentration_figure(
             pixels, energy, n_edges / gray.size, edge_share),
     }
+    captions = {
+        "filters.png": f"The photograph ({width}x{height}) through each kernel: compare the 3x3 "
+                       f"kernel of ones (gain {gain['ones_gain_flat']:.2f} on flat areas, "
+                       f"{gain['ones_clipped_fraction']:.0%} of pixels clipped white) with the "
+                       f"normalized boxes, and see where the Laplacian and Sobel responses are "
+                       f"strong (dark).",
+        "blur_spectrum.png": f"Share of the image's energy above {config.cutoff:g} cycles/pixel "
+                             f"against the box size: from {hf_gray:.2g} in the gray image to "
+                             f"{hf[-1]:.2g} at {sizes[-1]}x{sizes[-1]}.",
+        "laplacian_concentration.png": f"Cumulative share of the Laplacian's energy against the "
+                                       f"share of pixels, strongest Sobel edges first: the "
+                                       f"{config.edge_fraction:.0%} strongest hold "
+                                       f"{edge_share:.0%} (the dotted diagonal is no "
+                                       f"concentration).",
+    }
 
     metrics: dict[str, float] = {
         "image_height": float(height),
@@ -237,11 +254,11 @@ def run(config: ConvolutionConfig, progress: Progress = no_progress) -> Result:
         "concentration_pixels": pixels[keep],
         "concentration_energy": energy[keep],
     }
-    notes = [f"image: {path} (used at {width}x{height}); boundary mode {mode}; "
+    notes = [f"image: {os.path.basename(path)} (used at {width}x{height}); boundary mode {mode}; "
              "deterministic, seed and seeds are unused"]
     progress(1.0, "done")
     return Result("convolution", config, metrics, answers, figures, arrays, notes,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, captions=captions)
 
 
 def _answers(config: ConvolutionConfig, m: dict[str, float], sizes: list[int],

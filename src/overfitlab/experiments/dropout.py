@@ -139,6 +139,20 @@ def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
         "fits.png": dropout_fits_figure(data, grid, rates[shown], test_pred[0, shown],
                                         mc_test[0, shown]),
     }
+    captions = {
+        "dropout_rate.png": f"Train and test MSE against the dropout rate over {S} "
+                            f"initialisations: the median test MSE is lowest at p = "
+                            f"{best_rate:g} ({med_test[best]:.4f}, {t0:.4f} without dropout), "
+                            f"and the training MSE rises with p from {tr_zero:.4f} to "
+                            f"{tr_top:.4f}." if tr_top > tr_zero else
+                            f"Train and test MSE against the dropout rate over {S} "
+                            f"initialisations: the median test MSE is lowest at p = "
+                            f"{best_rate:g} ({med_test[best]:.4f}, {t0:.4f} without dropout).",
+        "fits.png": "The first seed's prediction at dropout rates "
+                    f"{', '.join(f'{r:g}' for r in rates[shown])} (bold) inside the 10-90 % band "
+                    f"of {T} sampled thinned networks: compare the band's width and the curve's "
+                    f"wiggles from rate to rate.",
+    }
     answers = [
         Answer("best_dropout_rate", "Which dropout rate gives the lowest test error?", best_rate,
                f"Among rates {', '.join(f'{r:g}' for r in rates)}, the median test MSE over "
@@ -190,7 +204,7 @@ def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
              f"rate from the same weights. Monte-Carlo dropout: {T} mask draws per network."]
     progress(1.0, "done")
     return Result("dropout", config, metrics, answers, figures, arrays, notes,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

@@ -132,6 +132,21 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
                                              n_star, best_per_seed),
         "refit.png": refit_figure(data, grid[:, 0], fits_long, fits_refit, T, n_star),
     }
+    off = lambda fits: float(np.median(np.mean((fits - data.truth(grid)) ** 2, axis=-1)))  # noqa: E731
+    captions = {
+        "data.png": f"The {S} networks after {T} iterations (median and 10-90 % band) against the "
+                    f"{config.n_train} noisy training points and x²: look at how closely they "
+                    f"follow the noise (median training MSE {np.median(train_curve[:, -1]):.2g}, "
+                    f"noise variance {data.bayes_mse:g}).",
+        "learning_curves.png": f"Train and test MSE against iteration over {S} initialisations: "
+                               f"the median test MSE is lowest at iteration {n_star} "
+                               f"({median_test.min():.4f}) and ends at {median_test[-1]:.4f}; "
+                               f"the training MSE ends at {np.median(train_curve[:, -1]):.2g} "
+                               f"against the dotted noise floor {data.bayes_mse:g}.",
+        "refit.png": f"Fits after {T} iterations and after retraining to iteration {n_star}: "
+                     f"compare their distance to x² (median squared distance "
+                     f"{off(fits_refit):.2g} retrained, {off(fits_long):.2g} after {T}).",
+    }
 
     final_train, final_test = train_curve[:, -1], test_curve[:, -1]
     b = lambda v: band(v)  # noqa: E731
@@ -205,7 +220,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
               "X_test": data.X_test[:, 0], "y_test": data.y_test}
     progress(1.0, "done")
     return Result("early-stopping", config, metrics, answers, figures, arrays,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

@@ -320,6 +320,30 @@ def run(config: EsL2Config, progress: Progress = no_progress) -> Result:
             lr_pair[1], metrics["divergence_threshold_theory_diabetes"],
             metrics["divergence_threshold_measured_diabetes"]),
     }
+    captions = {
+        "plane.png": f"Gradient descent from 0 and the ridge path on a 2-D quadratic cost: after "
+                     f"{config.plane_stop} steps w1 has reached {plane['fraction'][0]:.0%} of "
+                     f"its optimum and w2 {plane['fraction'][1]:.0%}: {plane['most_affected']} "
+                     f"lags behind; the ridge solution for alpha = 1/(n lr) (square) lies "
+                     f"{np.linalg.norm(plane['ridge_at_stop'] - plane['stopped']):.2g} from "
+                     f"the stopped iterate (circle), |w*| being "
+                     f"{np.linalg.norm(plane['cost'].w_star):.2g}.",
+        "alpha_vs_inverse_n_lr.png": f"The ridge alpha nearest to n gradient-descent steps, "
+                                     f"against 1/(n lr) (left) and their product alpha n lr "
+                                     f"(right): in the shaded range, where n lr mu_max is small, "
+                                     f"the product has median "
+                                     f"{metrics['alpha_times_n_lr_median']:.3f} (1 on the "
+                                     f"dashed line).",
+        "filters.png": "Left: the fraction of each eigen-component reached after n steps against "
+                       "x = n lr mu, with the early-stopping filter 1 - exp(-x) and ridge's "
+                       "x/(1+x); right: the error of the small-mu approximation against x²/2 "
+                       f"(largest measured {float(np.max(np.abs(sm_err[n_all >= 2]))):.2g}).",
+        "divergence.png": f"Relative error along gradient descent on the diabetes Hessian for "
+                          f"learning rates just below ({lr_pair[0]:.5g}) and just above "
+                          f"({lr_pair[1]:.5g}) 2/mu_max: the first ends at "
+                          f"{metrics['run_below_threshold_final_rel_error']:.2g}, the second at "
+                          f"{metrics['run_above_threshold_final_rel_error']:.2g}.",
+    }
     arrays = {
         "fit_steps": steps, "alpha_random": alpha, "alpha_diabetes": alpha_db,
         "lr_random": np.array([p.lr for p in random]), "lr_diabetes": np.array(diabetes.lr),
@@ -339,7 +363,7 @@ def run(config: EsL2Config, progress: Progress = no_progress) -> Result:
     ]
     progress(1.0, "done")
     return Result("es-l2-equivalence", config, metrics, _answers(config, metrics, plane),
-                  figures, arrays, notes, time.perf_counter() - start)
+                  figures, arrays, notes, time.perf_counter() - start, captions=captions)
 
 
 def _answers(config: EsL2Config, m: dict, plane: dict) -> list[Answer]:

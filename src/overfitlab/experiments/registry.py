@@ -7,7 +7,7 @@ from functools import cache
 
 from overfitlab.experiments.base import ConfigError, Experiment
 
-_NOT_EXPERIMENTS = {"base", "registry", "results_io"}
+_NOT_EXPERIMENTS = {"base", "display", "registry", "results_io"}
 
 
 @cache

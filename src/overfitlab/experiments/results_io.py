@@ -41,6 +41,7 @@ def result_payload(result: Result) -> dict[str, Any]:
         "metrics": metrics,
         "answers": [a.to_dict() for a in result.answers],
         "figures": sorted(result.figures),
+        "captions": dict(result.captions),
         "notes": list(result.notes),
         "elapsed_s": round(float(result.elapsed_s), 3),
         "versions": versions(),
@@ -73,14 +74,14 @@ def current_umask() -> int:
     return mask
 
 
-def figure_pngs(result: Result) -> dict[str, bytes]:
-    """Render every figure of ``result`` to PNG bytes."""
+def figure_pngs(result: Result, dpi: int = 110) -> dict[str, bytes]:
+    """Render every figure of ``result`` to PNG bytes at ``dpi``."""
     import io
 
     pngs = {}
     for name, fig in result.figures.items():
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)  # constrained layout: no tight-bbox pass
+        fig.savefig(buffer, format="png", dpi=dpi)  # constrained layout: no tight-bbox pass
         pngs[name] = buffer.getvalue()
     return pngs
 

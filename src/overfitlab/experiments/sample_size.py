@@ -155,6 +155,17 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
         "fits.png": sample_size_fits_figure([datasets[i] for i in shown], grid[:, 0],
                                             [fits[i] for i in shown]),
     }
+    captions = {
+        "sample_size.png": f"Train, test and expected test MSE against the number of training "
+                           f"points n (log axes, {S} initialisations): look at the gap between "
+                           f"training and expected test error, "
+                           f"{float(np.median(gap[:, 0])):.2g} at n = {n_values[0]} and "
+                           f"{float(np.median(gap[:, -1])):.2g} at n = {n_values[-1]}, against "
+                           f"the noise variance {test.bayes_mse:g}.",
+        "fits.png": "Fits (median and band over seeds) with n = "
+                    f"{', '.join(str(n_values[i]) for i in shown)} training points: compare "
+                    f"how closely the curve follows individual points at each n.",
+    }
 
     sigma2 = test.bayes_mse
     t_m, t_lo, t_hi = band(test_mse[:, -1])
@@ -216,7 +227,7 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
             f"(not the course's 20000 epochs, which would mean 1e6 steps at n = {r.rows}).")
     progress(1.0, "done")
     return Result("sample-size", config, metrics, answers, figures, arrays, notes,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

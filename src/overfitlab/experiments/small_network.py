@@ -193,6 +193,25 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
         "small_networks.png": plots.width_figure(np.arange(1, H + 1), pruned, all_widths,
                                                  width_mse, large_test, k, data.bayes_mse),
     }
+    captions = {
+        "weight_magnitudes.png": f"Left: the hidden and output weights of the median-error seed's "
+                                 f"best L2 network, units sorted by contribution; right: every "
+                                 f"seed's contributions relative to its largest. Look at the drop "
+                                 f"after unit {k}: the next unit carries {next_share:.2g} of the "
+                                 f"largest contribution (median), below the dashed threshold "
+                                 f"{config.significance:g}."
+                                 if next_share < config.significance else
+                                 f"Left: the hidden and output weights of the median-error "
+                                 f"seed's best L2 network, units sorted by contribution; right: "
+                                 f"every seed's contributions relative to its largest, against "
+                                 f"the dashed threshold {config.significance:g}.",
+        "small_networks.png": f"Test MSE against the number of hidden units: the best L2 network "
+                              f"pruned to its largest units (green) and networks of that width "
+                              f"trained without penalty (purple); at {k} units they reach "
+                              f"{float(np.median(pruned[:, k - 1])):.4f} and "
+                              f"{float(np.median(small_test)):.4f}, against "
+                              f"{float(np.median(large_test)):.4f} for all {H} (dashed).",
+    }
     answers = [
         Answer("significant_hidden_units",
                f"How many of the {H} hidden units of the best L2 network (alpha = "
@@ -239,7 +258,7 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
               "large_test_mse": large_test}
     progress(1.0, "done")
     return Result("small-network", config, metrics, answers, figures, arrays,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

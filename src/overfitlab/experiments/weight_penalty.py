@@ -138,6 +138,23 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
             {"no penalty": w_un, f"L2, alpha = {alpha_star:.3g}": w_l2,
              f"L1, l1 = {l1_star:.3g}": w_l1}),
     }
+    captions = {
+        "l2_sweep.png": f"Train and test MSE against alpha over {S} initialisations (left) and the "
+                        f"test error near its minimum (right): the median test MSE is lowest at "
+                        f"alpha = {alpha_star:.3g} ({te_m:.4f}, {un_te:.4f} without penalty) and "
+                        f"{big_te:.4f} at the largest alpha, {alphas[-1]:.3g}.",
+        "l2_fits.png": "The fitted curves (median and 10-90 % band) with too little, the best and "
+                       "too much L2 penalty: compare how closely each follows the training points "
+                       f"and x² (test MSE {small_te:.4f} at alpha = {alphas[1]:.3g}, {te_m:.4f} "
+                       f"at {alpha_star:.3g}, {big_te:.4f} at {alphas[-1]:.3g}).",
+        "l1_sweep.png": f"The L1 sweep: errors against l1 (left, centre), lowest median test MSE "
+                        f"{l1_te:.4f} at l1 = {l1_star:.3g}, and the number of weights that are "
+                        f"exactly 0 (right), {z_best:.0f} of {n_weights} there.",
+        "weight_histograms.png": f"Weight magnitudes on a log scale, all {S} seeds: median |w| "
+                                 f"{med_abs['none']:.2g} without penalty, {med_abs['l2']:.2g} "
+                                 f"with L2 ({l2_zeros} exactly 0) and {med_abs['l1']:.2g} with "
+                                 f"L1, whose exact zeros stand in the black bar at the left.",
+    }
 
     n = config.n_train
     answers = [
@@ -216,7 +233,7 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
                  for k, name in zip(fit_indices, fits)}}
     progress(1.0, "done")
     return Result("weight-penalty", config, metrics, answers, figures, arrays,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(
