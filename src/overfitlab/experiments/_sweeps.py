@@ -24,7 +24,10 @@ import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train_grid
-from overfitlab.experiments._course import CourseConfig, course_spec, mse, predict, require
+from overfitlab.experiments._course import (CourseConfig, course_spec, mse, networks_footprint,
+                                           predict, require)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 
 
 SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
@@ -41,12 +44,17 @@ class PenaltySweepConfig(CourseConfig):
     ``[l1_min, l1_max]`` (without L2).
     """
 
-    alpha_min: float = 1e-5
-    alpha_max: float = 10.0
-    n_alphas: int = 31
-    l1_min: float = 1e-2
-    l1_max: float = 10.0
-    n_l1: int = 10
+    alpha_min: float = param(1e-5, "smallest L2 coefficient of the sweep", low=0.0,
+                             low_open=True, high=1e6)
+    alpha_max: float = param(10.0, "largest L2 coefficient of the sweep", low=0.0,
+                             low_open=True, high=1e6)
+    n_alphas: int = param(31, "L2 coefficients, log-uniform in [alpha_min, alpha_max]", low=3,
+                          high=1000)
+    l1_min: float = param(1e-2, "smallest L1 coefficient of the sweep", low=0.0, low_open=True,
+                          high=1e6)
+    l1_max: float = param(10.0, "largest L1 coefficient of the sweep", low=0.0, low_open=True,
+                          high=1e6)
+    n_l1: int = param(10, "L1 coefficients, log-uniform in [l1_min, l1_max]", low=3, high=1000)
 
     QUICK: ClassVar[dict[str, Any]] = SWEEP_QUICK
 
@@ -54,14 +62,17 @@ class PenaltySweepConfig(CourseConfig):
         super().validate()
         require(
             (self.hidden_units >= 2, f"hidden_units must be >= 2, got {self.hidden_units}"),
-            (0 < self.alpha_min < self.alpha_max,
-             f"need 0 < alpha_min < alpha_max, got alpha_min={self.alpha_min}, "
+            (self.alpha_min < self.alpha_max,
+             f"need alpha_min < alpha_max, got alpha_min={self.alpha_min}, "
              f"alpha_max={self.alpha_max}"),
-            (self.n_alphas >= 3, f"n_alphas must be >= 3, got {self.n_alphas}"),
-            (0 < self.l1_min < self.l1_max,
-             f"need 0 < l1_min < l1_max, got l1_min={self.l1_min}, l1_max={self.l1_max}"),
-            (self.n_l1 >= 3, f"n_l1 must be >= 3, got {self.n_l1}"),
+            (self.l1_min < self.l1_max,
+             f"need l1_min < l1_max, got l1_min={self.l1_min}, l1_max={self.l1_max}"),
         )
+
+    def footprint(self) -> Footprint:
+        """Both sweeps trained at once: seeds x (n_alphas + 1 + n_l1) networks."""
+        return super().footprint() + networks_footprint(
+            self, self.seeds * (self.n_alphas + 1 + self.n_l1), grid_points=3 * 201)
 
     def setup(self) -> "SweepSetup":
         """The hashable training setup shared by every sweep of this configuration."""

@@ -32,16 +32,22 @@ from overfitlab.engine.mlp import forward
 from overfitlab.engine.regularizers import dropout_masks
 from overfitlab.engine.train import make_hyper, stack_networks, train_grid
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
-from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
+from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
+                                           predict, require)
+from overfitlab.experiments.budget import Footprint, float_arrays
+from overfitlab.experiments.params import param
 
 
 @dataclass(frozen=True)
 class DropoutConfig(NetworkConfig):
     """Dropout rates to sweep and the Monte-Carlo sample count; defaults are the full preset."""
 
-    seeds: int = 10
-    rates: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-    mc_samples: int = 100
+    seeds: int = param(10, "initialisations trained at once", low=1)
+    rates: tuple[float, ...] = param((0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
+                                     "dropout rates swept (0 is the baseline)", low=0.0,
+                                     high=1.0, high_open=True)
+    mc_samples: int = param(100, "Monte-Carlo dropout samples per prediction", low=1,
+                            high=10_000)
 
     QUICK: ClassVar[dict] = {"max_iter": 10000, "seeds": 4, "rates": (0.0, 0.1, 0.2, 0.4),
                              "mc_samples": 50}
@@ -49,13 +55,16 @@ class DropoutConfig(NetworkConfig):
     def validate(self) -> None:
         super().validate()
         r = self.rates
-        require((bool(r) and all(0 <= v < 1 for v in r),
-                 f"rates={r} must be in [0, 1); e.g. --set rates=0,0.2,0.5"),
-                (0.0 in r and max(r) > 0, f"rates={r} must include 0 (the baseline) and a rate "
-                 "> 0; e.g. --set rates=0,0.2,0.5"),
-                (len(set(r)) == len(r), f"rates={r} has repeated values; list each rate once"),
-                (1 <= self.mc_samples <= 10_000,
-                 f"mc_samples must be in [1, 10000], got {self.mc_samples}"))
+        require((0.0 in r and max(r) > 0, f"rates={r} must include 0 (the baseline) and a "
+                 "rate > 0; e.g. --set rates=0,0.2,0.5"),
+                (len(set(r)) == len(r), f"rates={r} has repeated values; list each rate once"))
+
+    def footprint(self) -> Footprint:
+        """seeds x rates networks, and mc_samples dropout predictions of each on the test set."""
+        nets = self.seeds * len(self.rates)
+        return super().footprint() + networks_footprint(self, nets, grid_points=201) + Footprint(
+            float_arrays((nets, self.mc_samples, self.n_test + 201), copies=3),
+            "--seeds or --set mc_samples")
 
 
 def mc_dropout_predict(params, X, rates, key: jax.Array, n_samples: int,

@@ -20,7 +20,10 @@ import jax
 import numpy as np
 
 from overfitlab.engine.train import make_hyper, stack_networks, train_grid
-from overfitlab.experiments._course import NetworkConfig, course_spec, predict, require
+from overfitlab.experiments._course import (NetworkConfig, course_spec, networks_footprint,
+                                           predict, require)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
 
@@ -28,9 +31,13 @@ from overfitlab.experiments.base import Answer, Experiment, Progress, Result, ba
 class EarlyStoppingConfig(NetworkConfig):
     """Course protocol with its L2 penalty (see :class:`NetworkConfig`) plus stopping parameters."""
 
-    tol: float = 1e-7
-    validation_fraction: float = 0.2
-    patience: int = 1000
+    tol: float = param(1e-7, "improvement of the validation R^2 that resets the patience "
+                       "(and the estimator's tol in the course's refit)", low=0.0, high=1.0)
+    validation_fraction: float = param(0.2, "share of the training points held out for "
+                                       "validation-based early stopping", low=0.0, high=1.0,
+                                       low_open=True, high_open=True)
+    patience: int = param(1000, "iterations without validation improvement before stopping",
+                          low=1)
 
     QUICK = {"max_iter": 4000, "seeds": 8, "patience": 300}
 
@@ -39,13 +46,15 @@ class EarlyStoppingConfig(NetworkConfig):
         require(
             (self.n_train >= 3, f"n_train must be >= 3 (a validation split is held out), "
                                 f"got {self.n_train}"),
-            (0 < self.validation_fraction < 1,
-             f"validation_fraction must be in (0, 1), got {self.validation_fraction}"),
             (round(self.validation_fraction * self.n_train) >= 1,
              "validation_fraction * n_train must give at least 1 point; increase "
              "validation_fraction or n_train"),
-            (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
         )
+
+    def footprint(self) -> Footprint:
+        """Three trainings of ``seeds`` networks; the long one records three curves."""
+        return super().footprint() + networks_footprint(
+            self, 3 * self.seeds, curve_points=3 * self.max_iter, grid_points=2 * 201)
 
 
 def _squeeze_config(params):

@@ -32,7 +32,10 @@ import numpy as np
 
 from overfitlab.data.synthetic import RegressionData
 from overfitlab.engine.train import Hyper, init_many, make_hyper, train
-from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
+from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
+                                           predict)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 
 FIT_GRID = 201
@@ -44,18 +47,16 @@ FIT_GRID = 201
 class EnsembleConfig(NetworkConfig):
     """``seeds`` independent ensembles of ``members`` networks; defaults are the full preset."""
 
-    seeds: int = 5
-    members: int = 50
-    bagging: bool = False
+    seeds: int = param(5, "independent ensembles (repetitions)", low=1)
+    members: int = param(50, "networks per ensemble", low=2, high=10_000)
+    bagging: bool = param(False, "train each member on a bootstrap resample of the data")
 
     QUICK: ClassVar[dict] = {"max_iter": 10000, "members": 20, "seeds": 3}
 
-    def validate(self) -> None:
-        super().validate()
-        require((2 <= self.members <= 500, f"members must be in [2, 500], got {self.members}"),
-                (self.members * self.seeds <= 5000,
-                 f"members * seeds = {self.members * self.seeds} networks is more than 5000; "
-                 "lower --seeds or --set members=..."))
+    def footprint(self) -> Footprint:
+        """seeds x members networks and their predictions on the fit grid and test set."""
+        footprint = networks_footprint(self, self.seeds * self.members, grid_points=FIT_GRID)
+        return super().footprint() + Footprint(footprint.bytes, "--seeds or --set members")
 
 
 def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) -> np.ndarray:

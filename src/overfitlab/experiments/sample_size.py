@@ -35,7 +35,10 @@ import numpy as np
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.mlp import n_parameters
 from overfitlab.engine.train import train_grid
-from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
+from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
+                                           predict, require)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
 from overfitlab.experiments.ensemble import FIT_GRID, network_hypers
 
@@ -51,11 +54,15 @@ class SampleSizeConfig(NetworkConfig):
     of full-batch iterations for n <= ``batch_size``.
     """
 
-    seeds: int = 5
-    n_test: int = 1000
-    n_values: tuple[int, ...] = (10, 30, 100, 300, 1000, 3000, 10000)
-    batch_size: int = 200
-    minibatch_steps: int = 4000
+    seeds: int = param(5, "initialisations trained at once per training-set size", low=1)
+    n_test: int = param(1000, "test points, on a regular grid of [-1, 1]", low=1,
+                        high=1_000_000)
+    n_values: tuple[int, ...] = param((10, 30, 100, 300, 1000, 3000, 10000),
+                                      "training-set sizes, increasing", low=2, high=100_000)
+    batch_size: int = param(200, "mini-batch size for sets larger than it (full batch below)",
+                            low=1)
+    minibatch_steps: int = param(4000, "optimizer steps for mini-batch training", low=10,
+                                 high=200_000)
 
     QUICK: ClassVar[dict] = {"n_values": (10, 100, 1000, 10000), "seeds": 3, "max_iter": 5000,
                              "minibatch_steps": 3000}
@@ -63,12 +70,13 @@ class SampleSizeConfig(NetworkConfig):
     def validate(self) -> None:
         super().validate()
         n = self.n_values
-        require((bool(n) and all(2 <= v <= 100_000 for v in n) and list(n) == sorted(set(n)),
-                 f"n_values={n} must be increasing sizes in [2, 100000]; "
-                 "e.g. --set n_values=10,100,1000,10000"),
-                (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-                (10 <= self.minibatch_steps <= 200_000,
-                 f"minibatch_steps must be in [10, 200000], got {self.minibatch_steps}"))
+        require((list(n) == sorted(set(n)), f"n_values={n} must be increasing sizes; "
+                 "e.g. --set n_values=10,100,1000,10000"))
+
+    def footprint(self) -> Footprint:
+        """seeds networks per size; their predictions on the largest training set."""
+        return super().footprint() + networks_footprint(
+            self, self.seeds * len(self.n_values), grid_points=FIT_GRID + max(self.n_values))
 
 
 def _data_seed(config: SampleSizeConfig, stream: int) -> int:

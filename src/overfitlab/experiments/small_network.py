@@ -36,6 +36,9 @@ from overfitlab.engine.train import init_many, make_hyper, stack_networks, train
 from overfitlab.experiments._sweeps import (
     SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, mse, predict,
 )
+from overfitlab.experiments._course import networks_footprint
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 from overfitlab.stats import float_band
 from overfitlab.experiments.base import (
     Answer, ConfigError, Experiment, Progress, Result, no_progress,
@@ -47,18 +50,23 @@ class SmallNetworkConfig(PenaltySweepConfig):
     """The weight-penalty sweep's fields, the significance threshold (a fraction of the
     largest unit contribution) and the widths trained without penalty."""
 
-    significance: float = 0.1
-    widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    significance: float = param(0.1, "a unit is significant when its contribution exceeds "
+                                "this fraction of the largest one", low=0.0, high=1.0,
+                                low_open=True, high_open=True)
+    widths: tuple[int, ...] = param((1, 2, 3, 4, 6, 8), "widths of the small networks trained "
+                                    "from scratch without penalty", low=1, high=10_000)
 
     QUICK: ClassVar[dict[str, Any]] = {**SWEEP_QUICK, "widths": (1, 2, 3, 4)}
 
     def validate(self) -> None:
         super().validate()
-        if not 0 < self.significance < 1:
-            raise ConfigError(f"significance must be in (0, 1), got {self.significance}")
-        if not self.widths or not all(1 <= w < self.hidden_units for w in self.widths):
-            raise ConfigError(f"widths must be a non-empty list of integers in [1, "
-                              f"hidden_units={self.hidden_units}), got {self.widths}")
+        if not all(w < self.hidden_units for w in self.widths):
+            raise ConfigError(f"widths must be smaller than hidden_units={self.hidden_units}, "
+                              f"got {self.widths}")
+
+    def footprint(self) -> Footprint:
+        """The sweeps, plus seeds x widths small networks (padded to hidden_units)."""
+        return super().footprint() + networks_footprint(self, self.seeds * len(self.widths))
 
 
 def unit_contributions(params: dict) -> np.ndarray:
