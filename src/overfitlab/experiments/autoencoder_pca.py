@@ -229,7 +229,12 @@ def run(config: AutoencoderPCAConfig, progress: Progress = no_progress) -> Resul
     floor = np.finfo(np.float32).eps * metrics["total_variance"]
     figures = {
         "reconstructions.png": reconstruction_figure(rows),
-        "embeddings.png": embedding_figure(z_pca, z_ae, data.y_test),
+        "embeddings.png": embedding_figure(
+            z_pca, z_ae, data.y_test,
+            "Held-out digits in 2-D: the same plane, linearly mixed"
+            if float(np.max(max_angle[list(ks).index(EMBEDDING_K)])) < 1.0 else
+            f"Held-out digits in 2-D: planes up to "
+            f"{float(np.max(max_angle[list(ks).index(EMBEDDING_K)])):.2g} degrees apart"),
         "convergence.png": convergence_figure(grid + 1, loss, pca_errors, ks, floor, max_angle),
     }
     captions = {

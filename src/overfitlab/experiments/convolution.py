@@ -87,6 +87,18 @@ class ConvolutionConfig(Config):
             )
 
 
+def _blur_title(hf: np.ndarray, hf_gray: float) -> str:
+    """What the measured high-frequency shares do as the box grows."""
+    kept = float(hf[-1] / hf_gray) if hf_gray > 0 else float("nan")
+    if not np.isfinite(kept):
+        return "A flat image: nothing to blur"
+    if kept < 0.01:
+        return "Bigger kernel, stronger blur: high frequencies all but vanish"
+    if hf[-1] < hf[0]:
+        return f"Bigger kernel, stronger blur: {100 * kept:.0f} % of the high frequencies remain"
+    return "A bigger kernel does not remove the high frequencies here"
+
+
 def _load(config: ConvolutionConfig) -> tuple[np.ndarray, str]:
     """The (downscaled) image in [0, 1] and the path it came from."""
     path = config.image if config.image is not None else str(sample_image_path())
@@ -204,9 +216,13 @@ def run(config: ConvolutionConfig, progress: Progress = no_progress) -> Result:
     ]
     figures = {
         "filters.png": gallery_figure(panels),
-        "blur_spectrum.png": blur_spectrum_figure(sizes, hf, hf_gray, config.cutoff),
+        "blur_spectrum.png": blur_spectrum_figure(sizes, hf, hf_gray, config.cutoff,
+                                                  _blur_title(hf, hf_gray)),
         "laplacian_concentration.png": concentration_figure(
-            pixels, energy, n_edges / gray.size, edge_share),
+            pixels, energy, n_edges / gray.size, edge_share,
+            "The Laplacian's energy concentrates on the edges"
+            if edge_share > 2 * n_edges / gray.size else
+            "The Laplacian's energy is spread beyond the edges"),
     }
     captions = {
         "filters.png": f"The photograph ({width}x{height}) through each kernel: compare the 3x3 "

@@ -315,7 +315,9 @@ def run(config: EsL2Config, progress: Progress = no_progress) -> Result:
             # random Hessians have mu_max = 1, so their lr is lr_scale for every seed
             1.0 / (steps * config.lr_scale), alpha, 1.0 / (steps * diabetes.lr), alpha_db,
             small_mu_edge=1.0 / config.small_mu_limit,
-            diabetes_edge=diabetes.cost.mu[-1] / config.small_mu_limit),
+            diabetes_edge=diabetes.cost.mu[-1] / config.small_mu_limit,
+            title=f"Early stopping after n steps ~ ridge: alpha * n * lr = "
+                  f"{metrics['alpha_times_n_lr_median']:.3f} (median) where n lr mu_max is small"),
         "filters.png": plots.filters_figure(x_all, frac_all, x_all[n_all >= 2],
                                             np.abs(sm_err[n_all >= 2])),
         "divergence.png": plots.divergence_figure(
