@@ -32,8 +32,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import anyio
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -111,7 +111,7 @@ class Trainer:
         async with self.admission.slot(disconnected):
             answer = self.cache.get(key)  # trained by another request while this one waited
             if answer is None:
-                answer = await anyio.to_thread.run_sync(compute.run, req)
+                answer = await run_in_threadpool(compute.run, req)
                 self.cache.put(key, answer)
         return answer
 

@@ -75,10 +75,96 @@ function parseValue(c, text) {
   return Number(text);
 }
 
+// --- the server's limits (GET /api/defaults), applied before a request is sent ---------------
+// Same rules, numbers and order as TrainRequest._combined_limits in schemas.py.
+const LIMITED = ["seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth",
+                 "early_stopping", "validation_fraction"];
+const nPoints = (s) => (s.x_train ? s.x_train.length : s.n_train);
+function nParameters(s) {  // n_parameters((1, h, ..., h, 1)) = sum over layers of (fan_in + 1) x fan_out
+  const h = s.hidden_units;
+  return 2 * h + (s.depth - 1) * (h + 1) * h + (h + 1);
+}
+function violations(s) {
+  const out = [], networks = s.seeds * s.ensemble;
+  if (networks > defaults.max_networks)
+    out.push({ fields: ["seeds", "ensemble"], why: "seeds \u00d7 ensemble \u2264 " + defaults.max_networks });
+  const work = networks * s.iterations * nPoints(s) * nParameters(s);
+  if (work > defaults.max_work)
+    out.push({ fields: ["seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
+               why: "seeds \u00d7 ensemble \u00d7 iterations \u00d7 points \u00d7 parameters \u2264 " + fmt(defaults.max_work) });
+  if (s.early_stopping && Math.ceil(s.validation_fraction * nPoints(s)) < defaults.min_validation)
+    out.push({ fields: ["early_stopping", "validation_fraction", "n_train"],
+               why: "early stopping holds out ceil(share \u00d7 points) \u2265 " + defaults.min_validation + " points" });
+  return out;
+}
+const blocking = (s, name) => violations(s).filter((v) => v.fields.includes(name));
+
+// Every value a control can take, in slider order.
+function positions(c) {
+  if (c.kind === "checkbox") return [false, true];
+  if (c.kind === "stops") return c.stops;
+  if (c.kind === "linear" || c.kind === "log") {
+    const lo = c.kind === "log" && c.zero ? c.min - c.step : c.min, n = Math.round((c.max - lo) / c.step);
+    return Array.from({ length: n + 1 }, (_, i) => fromSlider(c, lo + i * c.step));
+  }
+  return null;
+}
+
+// The allowed value nearest to the requested one (in slider positions), or the current value.
+function nearestAllowed(c, wanted) {
+  const values = positions(c);
+  if (!values || !blocking({ ...state, [c.name]: wanted }, c.name).length) return wanted;
+  const at = values.findIndex((v) => v === wanted);
+  let best = null;
+  values.forEach((v, i) => {
+    if (!blocking({ ...state, [c.name]: v }, c.name).length && (best === null || Math.abs(i - at) < Math.abs(best - at))) best = i;
+  });
+  return best === null ? state[c.name] : values[best];
+}
+
+// Early stopping switched on with too few validation points: raise the validation share to the
+// smallest that holds out enough (at most 0.5 of at least 4 points always does).
+function makeRoomForValidation() {
+  const share = CONTROLS.find((x) => x.name === "validation_fraction");
+  const on = { ...state, early_stopping: true };
+  const ok = positions(share).find((v) => !blocking({ ...on, validation_fraction: v }, "early_stopping").length);
+  if (ok !== undefined) Object.assign(state, { early_stopping: true, validation_fraction: ok });
+}
+
+// "max 5 here: seeds x ensemble <= 100" under a control some of whose values are refused.
+function limitNote(c) {
+  if (c.name === "n_train" && state.x_train) return "your " + state.x_train.length + " points set it (reset to use the slider)";
+  const values = positions(c);
+  if (!values || !LIMITED.includes(c.name) || c.kind === "checkbox") return "";
+  const ok = values.filter((v) => !blocking({ ...state, [c.name]: v }, c.name).length);
+  if (ok.length === values.length) return "";
+  const refused = values.find((v) => blocking({ ...state, [c.name]: v }, c.name).length);
+  const why = blocking({ ...state, [c.name]: refused }, c.name)[0].why;
+  if (!ok.length) return "greyed: " + why;
+  const lo = ok[0], hi = ok[ok.length - 1];
+  const range = lo === values[0] ? "max " + fmt(hi) : hi === values[values.length - 1] ? "min " + fmt(lo) : fmt(lo) + " to " + fmt(hi);
+  return range + " here: " + why;
+}
+
 // --- building the controls -----------------------------------------------------------------
+// Slider ranges never exceed the server's own bounds of the field.
+function clipToLimits(c) {
+  const lim = defaults.limits[c.name];
+  if (!lim) return;
+  const inside = (v) => (lim.minimum === undefined || v >= lim.minimum) && (lim.maximum === undefined || v <= lim.maximum);
+  if (c.kind === "stops") c.stops = c.stops.filter(inside);
+  if (c.kind === "linear") { c.min = Math.max(c.min, lim.minimum ?? c.min); c.max = Math.min(c.max, lim.maximum ?? c.max); }
+  if (c.kind === "log") {
+    if (lim.minimum > 0) c.min = Math.max(c.min, Math.log10(lim.minimum));
+    if (lim.maximum !== undefined) c.max = Math.min(c.max, Math.log10(lim.maximum));
+  }
+  if (c.kind === "number") { c.min = lim.minimum; c.max = lim.maximum; }
+}
+
 function buildControls() {
   const box = $("controls");
   for (const c of CONTROLS) {
+    clipToLimits(c);
     const div = document.createElement("div");
     div.className = "control" + (c.kind === "checkbox" ? " checkbox" : "");
     const label = document.createElement("label");
@@ -97,7 +183,7 @@ function buildControls() {
     } else {
       input = document.createElement("input");
       if (c.kind === "checkbox") input.type = "checkbox";
-      else if (c.kind === "number") { input.type = "number"; input.min = c.min; input.step = 1; }
+      else if (c.kind === "number") { input.type = "number"; input.min = c.min; input.max = c.max; input.step = 1; }
       else {
         input.type = "range";
         if (c.kind === "stops") { input.min = 0; input.max = c.stops.length - 1; input.step = 1; }
@@ -111,13 +197,17 @@ function buildControls() {
     else { label.appendChild(title); label.appendChild(value); }
     div.appendChild(label);
     if (c.kind !== "checkbox") div.appendChild(input);
+    const note = document.createElement("div");
+    note.className = "limit"; note.id = c.name + "-limit"; note.hidden = true;
+    div.appendChild(note);
     box.appendChild(div);
     input.addEventListener(input.type === "range" ? "input" : "change", () => {
-      state[c.name] = c.kind === "checkbox" ? input.checked
+      const wanted = c.kind === "checkbox" ? input.checked
         : c.kind === "select" ? input.value
-        : c.kind === "number" ? Math.max(0, Math.floor(Number(input.value) || 0))
+        : c.kind === "number" ? Math.min(c.max, Math.max(c.min, Math.floor(Number(input.value) || 0)))
         : fromSlider(c, input.value);
-      showValue(c);
+      state[c.name] = nearestAllowed(c, wanted);
+      if (c.name === "early_stopping" && wanted && !state.early_stopping) makeRoomForValidation();
       changed();
     });
   }
@@ -130,8 +220,10 @@ function showValue(c) {
   else input.value = toSlider(c, v);
   const out = $(c.name + "-value");
   if (out) out.textContent = c.kind === "log" && v === 0 ? "0 (off)" : c.kind === "select" ? "" : fmt(v);
-  if (c.name === "validation_fraction" || c.name === "patience")
-    $(c.name).disabled = !state.early_stopping;
+  const note = limitNote(c), box = $(c.name + "-limit");
+  box.textContent = note; box.hidden = !note;
+  input.disabled = ((c.name === "validation_fraction" || c.name === "patience") && !state.early_stopping)
+    || (c.name === "n_train" && !!state.x_train);
 }
 
 // --- state <-> address bar -----------------------------------------------------------------
@@ -163,7 +255,12 @@ async function pump() {
                                              body: JSON.stringify(state) });
       const answer = await r.json();
       if (r.ok) { render(answer); $("error").hidden = true; }
-      else showError(answer);
+      else if (r.status === 503) {  // the server is full: wait as long as it says, then ask again
+        const wait = Number(r.headers.get("Retry-After")) || 1;
+        setStatus("busy", "server busy: retrying in " + wait + " s\u2026");
+        await new Promise((done) => setTimeout(done, 1000 * wait));
+        pending = true;
+      } else showError(answer);
     } catch (e) { showError({ detail: String(e) }); }
   }
   inFlight = false;
@@ -174,7 +271,7 @@ function setStatus(s, text) { const el = $("status"); el.dataset.state = s; el.t
 
 function showError(answer) {
   const d = answer.detail;
-  const lines = Array.isArray(d) ? d.map((e) => (e.loc || []).filter((x) => x !== "body").join(".") + ": " + e.msg) : [String(d)];
+  const lines = Array.isArray(d) ? d.map((e) => (e.fields || []).join(", ") + ": " + e.msg) : [String(d)];
   $("error").textContent = lines.join("\n");
   $("error").hidden = false;
   setStatus("error", "request rejected");
