@@ -227,13 +227,17 @@ function showValue(c) {
 }
 
 // --- state <-> address bar -----------------------------------------------------------------
+// Your own points travel as comma-separated lists (x_train=...&y_train=...).
+const POINTS = ["x_train", "y_train"];
 function readQuery() {
   const q = new URLSearchParams(window.location.search);
   for (const c of CONTROLS) if (q.has(c.name)) state[c.name] = parseValue(c, q.get(c.name));
+  for (const name of POINTS) if (q.has(name)) state[name] = q.get(name).split(",").map(Number);
 }
 function writeQuery() {
   const q = new URLSearchParams();
   for (const c of CONTROLS) q.set(c.name, String(state[c.name]));
+  for (const name of POINTS) if (state[name]) q.set(name, state[name].join(","));
   history.replaceState(null, "", "?" + q.toString());
 }
 
@@ -278,7 +282,7 @@ function showError(answer) {
 }
 
 // --- rendering -----------------------------------------------------------------------------
-const COLORS = { train: "#2b6cb0", test: "#d9480f", fit: "#2b6cb0", truth: "#2f9e44", floor: "#555" };
+const COLORS = { train: "#2b6cb0", test: "#d9480f", fit: "#2b6cb0", truth: "#2f9e44", floor: "#555", stop: "#7048e8" };
 const LAYOUT = { margin: { l: 56, r: 10, t: 8, b: 80 }, legend: { orientation: "h", y: -0.3, font: { size: 11 } },
                  font: { family: "system-ui, sans-serif", size: 12 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff" };
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
@@ -306,7 +310,10 @@ function render(a) {
   if (d.is_validation.some(Boolean))
     fitTraces.push({ x: pick(d.x_train, (i) => d.is_validation[i]), y: pick(d.y_train, (i) => d.is_validation[i]),
       mode: "markers", marker: { color: "#111", size: 9, symbol: "circle-open", line: { width: 2 } }, name: "validation" });
-  Plotly.react("fit-plot", fitTraces, { ...LAYOUT, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } }, CONFIG);
+  // Fixed x range and no zoom: a click on the plot adds a point there (data.js).
+  Plotly.react("fit-plot", fitTraces, { ...LAYOUT, dragmode: false, hovermode: "closest",
+    xaxis: { title: { text: "x" }, range: [-1.08, 1.08], fixedrange: true },
+    yaxis: { title: { text: "y" }, fixedrange: true } }, CONFIG);
 
   const it = a.curves.iterations;
   const shapes = [
@@ -315,8 +322,9 @@ function render(a) {
     { type: "line", yref: "paper", y0: 0, y1: 1, x0: m.best_iteration, x1: m.best_iteration,
       line: { color: COLORS.test, dash: "dash", width: 1 } },
   ];
+  const esLine = { color: COLORS.stop, dash: "dashdot", width: 1.5 };
   if (m.stopped_at) shapes.push({ type: "line", yref: "paper", y0: 0, y1: 1, x0: m.restored_from.median,
-    x1: m.restored_from.median, line: { color: "#7048e8", dash: "dashdot", width: 1.5 } });
+    x1: m.restored_from.median, line: esLine });
   const curveTraces = [
     ...bandTraces(it, a.curves.train_mse, COLORS.train, "train MSE"),
     ...bandTraces(it, a.curves.test_mse, COLORS.test, "test MSE"),
@@ -324,6 +332,9 @@ function render(a) {
       mode: "markers", name: "final model (test)",
       marker: { color: COLORS.test, symbol: "diamond", size: 10 } },
   ];
+  if (m.stopped_at)  // a legend entry for the dash-dot line (shapes have none)
+    curveTraces.push({ x: [null], y: [null], mode: "lines", line: esLine, hoverinfo: "skip",
+                       name: "early stopping: restored from (median)" });
   const annotations = [
     { xref: "paper", x: 0.01, y: Math.log10(m.noise_variance), yanchor: "bottom", xanchor: "left", showarrow: false,
       text: "noise variance", font: { size: 10, color: COLORS.floor } },
@@ -345,6 +356,8 @@ function render(a) {
   $("m-best-iteration").textContent = String(m.best_iteration);
   $("m-test-best").textContent = stat(m.test_mse_best);
   $("m-test-end").textContent = stat(m.test_mse_end);
+  $("m-seed-label").textContent = "test MSE at end, seed " + a.config.seed + " alone";
+  $("m-test-seed").textContent = fmt(m.test_mse_end_per_seed[0]);
   $("m-train-end").textContent = stat(m.train_mse_end);
   $("m-noise").textContent = fmt(m.noise_variance);
   $("m-parameters").textContent = m.parameters + " (" + m.total_parameters + ")";
@@ -363,6 +376,7 @@ async function main() {
   state = { ...defaults.config };
   readQuery();
   buildControls();
+  setupData();
   changed();
 }
 main().catch((e) => showError({ detail: String(e) }));
