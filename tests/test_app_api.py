@@ -162,6 +162,8 @@ BAD_INPUT = [
     ({"n_train": "ten"}, ["n_train"], "valid integer"),
     ({"alpha": -1}, ["alpha"], "greater than or equal to 0"),
     ({"alpha": "strong"}, ["alpha"], "valid number"),
+    ({"seed": True}, ["seed"], "valid integer"),
+    ({"n_train": "10"}, ["n_train"], "valid integer"),
     ({"dropout": 0.95}, ["dropout"], "less than or equal to 0.9"),
     ({"target": "x^3"}, ["target"], "'x^2'"),
     ({"activation": "gelu"}, ["activation"], "'tanh'"),
@@ -212,6 +214,10 @@ def test_malformed_json_and_nan_are_rejected(client):
     assert r.status_code == 422 and r.json()["detail"][0]["fields"] == ["alpha"]
     r = client.post("/api/train", json=[1, 2])
     assert r.status_code == 422 and r.json()["detail"][0]["fields"] == ["body"]
+    r = client.post("/api/train", content=b'{"alpha": "\xc3\x28"}', headers=headers)  # not UTF-8
+    (error,) = r.json()["detail"]
+    assert r.status_code == 422 and error["fields"] == ["body"] and "UTF-8" in error["msg"]
+    assert client.get("/no/such/page").status_code == 404  # other HTTP errors as before
 
 
 def test_page_and_plotly_are_served_locally(client):

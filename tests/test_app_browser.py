@@ -167,8 +167,8 @@ def _assert_local(requests: list[str]) -> None:
 def _plot_xy_to_page(page, x: float, y: float) -> tuple[float, float]:
     """Page coordinates of the data point (x, y) on the fit plot."""
     return tuple(page.eval_on_selector("#fit-plot", """(gd, [x, y]) => {
-        const b = gd.getBoundingClientRect(), s = gd._fullLayout._size;
-        return [b.left + s.l + gd._fullLayout.xaxis.l2p(x), b.top + s.t + gd._fullLayout.yaxis.l2p(y)];
+        const b = gd.getBoundingClientRect(), s = gd._fullLayout._size, L = gd._fullLayout;
+        return [b.left + s.l + L.xaxis.l2p(x), b.top + s.t + L.yaxis.l2p(y)];
     }""", [x, y]))
 
 

@@ -8,6 +8,9 @@ every entry, ``fields``: the request fields the error is about. A field error na
 ``"body"``. ``msg`` is one line saying what is allowed, without pydantic's "Value error, "
 prefix.
 
+A body that cannot be read at all (FastAPI's 400 "There was an error parsing the body", e.g.
+bytes that are not UTF-8) gets the same 422 form, naming ``"body"``.
+
 503 (too busy): ``{"detail": "...", "retry_after_s": n}`` with the same n in the ``Retry-After``
 header (see :mod:`overfitlab.app.admission`).
 """
@@ -17,8 +20,10 @@ import math
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException  # what FastAPI raises for an unparsable body
 
 from overfitlab.app.admission import Busy
 
@@ -67,6 +72,15 @@ async def invalid_request(_: Request, exc: RequestValidationError) -> JSONRespon
     """422 with ``detail[].fields`` naming what to change, JSON-safe."""
     detail = [error_entry(e) for e in exc.errors()]
     return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(detail))})
+
+
+async def unreadable_body(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's 400 for a body it cannot parse, as a 422 naming the body; others unchanged."""
+    if exc.status_code != 400:
+        return await http_exception_handler(request, exc)
+    entry = {"loc": ["body"], "fields": ["body"], "type": "body_unreadable", "input": None,
+             "msg": f"{exc.detail}; send one JSON object in UTF-8"}
+    return JSONResponse(status_code=422, content={"detail": [entry]})
 
 
 async def busy(_: Request, exc: Busy) -> JSONResponse:

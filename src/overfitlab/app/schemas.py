@@ -52,7 +52,8 @@ def combined_limit(fields: list[str], message: str) -> PydanticCustomError:
 class TrainRequest(BaseModel):
     """One playground view: data, network, regularization and how many networks to train."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # strict: JSON types as documented (no true for 1, no "10" for 10), finite numbers only
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     target: Target = Field("x^2", description="Noise-free function f(x) the data is drawn from.")
     n_train: int = Field(10, ge=MIN_TRAIN, le=MAX_TRAIN,
@@ -224,3 +225,27 @@ class Defaults(BaseModel):
 class ExportResponse(BaseModel):
     code: str = Field(description="A Python script that retrains the view with "
                                   "RegularizedMLPRegressor and prints its numbers.")
+
+
+class FieldError(BaseModel):
+    """One reason a request was refused (see :mod:`overfitlab.app.api_errors`)."""
+
+    loc: list[str | int] = Field(description="Where pydantic found the error.")
+    fields: list[str] = Field(description="The request fields to change, e.g. ['x_train[3]'] or "
+                                          "['seeds', 'ensemble'] for a combined limit.")
+    msg: str = Field(description="One line: what is allowed.")
+    type: str
+    input: object = None
+
+
+class RequestRefused(BaseModel):
+    """The body of a 422."""
+
+    detail: list[FieldError]
+
+
+class Busy(BaseModel):
+    """The body of a 503; the same number of seconds is in the Retry-After header."""
+
+    detail: str
+    retry_after_s: int

@@ -42,14 +42,21 @@ from fastapi.staticfiles import StaticFiles
 from overfitlab import __version__
 from overfitlab.app import compute, export
 from overfitlab.app.admission import Admission, Busy, ClientGone, usable_cores
-from overfitlab.app.api_errors import busy, invalid_request
+from overfitlab.app.api_errors import HTTPException as AnyHTTPException
+from overfitlab.app.api_errors import busy, invalid_request, unreadable_body
 from overfitlab.app.schemas import (MAX_NETWORKS, MAX_WORK, Defaults, ExportResponse,
-                                    TrainRequest, TrainResponse, work_limit_error)
+                                    RequestRefused, TrainRequest, TrainResponse,
+                                    work_limit_error)
+from overfitlab.app.schemas import Busy as BusyBody
 
 STATIC_DIR = Path(str(resources.files("overfitlab.app") / "static"))
 CACHE_SIZE = 64
 QUEUE_PER_WORKER = 4
 SWAGGER_URL = "/vendor/swagger-ui"
+REFUSED = {422: {"model": RequestRefused, "description": "Invalid request: `detail[].fields` "
+                                                           "names what to change"}}
+BUSY = {503: {"model": BusyBody, "description": "Too busy: retry after the Retry-After "
+                                                  "header's seconds"}}
 
 
 @lru_cache(maxsize=1)
@@ -156,6 +163,7 @@ def create_app(warm_up: bool = False, workers: int | None = None, queue: int | N
     app.state.trainer = trainer
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Busy, busy)
+    app.add_exception_handler(AnyHTTPException, unreadable_body)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(SWAGGER_URL, StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
 
@@ -191,9 +199,7 @@ def create_app(warm_up: bool = False, workers: int | None = None, queue: int | N
                         activations=list(schema["activation"]["enum"]),
                         max_networks=MAX_NETWORKS, max_work=min(max_work, MAX_WORK))
 
-    @app.post("/api/train", response_model=TrainResponse,
-              responses={503: {"description": "Too busy: retry after the Retry-After header's "
-                                              "seconds"}})
+    @app.post("/api/train", response_model=TrainResponse, responses={**REFUSED, **BUSY})
     async def train(req: TrainRequest, request: Request) -> Response | TrainResponse:
         """Train seeds x ensemble networks; curves, predictions on a grid, weights, metrics."""
         if req.work > max_work:
@@ -206,7 +212,7 @@ def create_app(warm_up: bool = False, workers: int | None = None, queue: int | N
         except ClientGone:
             return Response(status_code=499)  # nobody is listening; nothing was trained
 
-    @app.post("/api/export", response_model=ExportResponse)
+    @app.post("/api/export", response_model=ExportResponse, responses=REFUSED)
     def export_code(req: TrainRequest) -> ExportResponse:
         """Python code that retrains this request with ``RegularizedMLPRegressor``."""
         return ExportResponse(code=export.python_code(req))
