@@ -210,7 +210,7 @@ def test_your_points_and_the_exported_code(base_url, browser, tmp_path):
     page.goto(base_url + "/" + TINY)
     version = _wait_rendered(page, 0)
 
-    # A click on empty plot area adds a training point there.
+    # A click on empty plot area adds a training point there (an 11th).
     page.mouse.click(*_plot_xy_to_page(page, 0.3, 0.8))
     version = _wait_rendered(page, version)
     config = page.evaluate("() => window.lastAnswer.config")
@@ -220,13 +220,30 @@ def test_your_points_and_the_exported_code(base_url, browser, tmp_path):
     assert "x_train=" in page.url
     assert page.evaluate("() => window.lastAnswer.data.x_train.length") == 11
 
+    # Drag the first point (x = -1) down to y = 0.2; shift-click the added point away.
+    x0, y0 = config["x_train"][0], config["y_train"][0]
+    page.mouse.move(*_plot_xy_to_page(page, x0, y0))
+    page.mouse.down()
+    target = _plot_xy_to_page(page, x0, 0.2)
+    page.mouse.move(*target, steps=5)
+    page.mouse.up()
+    version = _wait_rendered(page, version)
+    config = page.evaluate("() => window.lastAnswer.config")
+    assert len(config["x_train"]) == 11 and abs(config["y_train"][0] - 0.2) < 0.02
+    assert abs(config["x_train"][0] - x0) < 0.01
+    page.keyboard.down("Shift")
+    page.mouse.click(*_plot_xy_to_page(page, config["x_train"][-1], config["y_train"][-1]))
+    page.keyboard.up("Shift")
+    version = _wait_rendered(page, version)
+    assert len(page.evaluate("() => window.lastAnswer.config.x_train")) == 10
+
     # A CSV with a bad line is refused with its line number, and changes nothing.
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y\n-0.5,0.3\n0.2;oops\n0.4,0.1\n")
     page.set_input_files("#csv-file", str(bad))
     page.wait_for_selector("#data-message:not([hidden])")
     assert "line 3: expected two numbers x,y" in page.text_content("#data-message")
-    assert len(page.evaluate("() => window.lastAnswer.config.x_train")) == 11
+    assert len(page.evaluate("() => window.lastAnswer.config.x_train")) == 10
 
     # A good CSV (header, semicolons, a comment) replaces the points.
     good = tmp_path / "mine.csv"
