@@ -34,6 +34,7 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/overfitlab bench
 	$(BIN)/python benchmarks/bench_playground.py
+	$(BIN)/python benchmarks/bench_playground.py --load
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: CNN benchmark runs JAX only"
 	$(BIN)/python benchmarks/bench_cnn.py
 

@@ -9,6 +9,10 @@ members e = 1..E, whose prediction is the average
 
 and every plotted quantity is a median with a 10-90 % band over the S repetitions.
 
+Random draws. Repetition s is what ``RegularizedMLPRegressor(n_networks=E,
+random_state=seed + s)`` draws (see :func:`draws`), so the "copy as Python" export
+(:mod:`overfitlab.app.export`) retrains the same networks with the estimator.
+
 Compilation. The continuous controls (alpha, l1, learning rate, dropout rate, the seed) enter the
 compiled program as traced values, and the data (noise level, target) as array values, so moving
 those sliders reuses the compiled code. A program is compiled once per *shape*: the
@@ -16,7 +20,8 @@ those sliders reuses the compiled code. A program is compiled once per *shape*: 
 and its patience, whether L1 / dropout are on at all) and the array shapes (training and
 validation sizes, number of networks). ``jax.jit`` keeps one compiled program per shape in its
 cache. A compiled training loop runs on one core, so the networks are split into ``PARTS``
-equal parts trained concurrently.
+equal parts trained concurrently (in a pool of one thread per core, shared by concurrent
+requests).
 
 Curves. The engine records, per network, the test and training MSE on ``RECORD_POINTS``
 log-spaced iterations. With E > 1 the curves are those of the average member (the mean of the
@@ -36,6 +41,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from overfitlab.app.schemas import (Band, Curves, Data, Fit, Metrics, Stat, TrainRequest,
                                     TrainResponse, Units)
@@ -43,7 +49,7 @@ from overfitlab.data.synthetic import TARGETS, noisy_function
 from overfitlab.engine.mlp import forward, init_stack
 from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, host_keys, make_hyper,
                                      record_grid, train)
-from overfitlab.stats import band
+from overfitlab.stats import band, without_diverged
 
 RECORD_POINTS = 240  # log-spaced iterations at which the MSE curves are recorded
 N_TEST = 100
@@ -53,7 +59,7 @@ CHUNK = 500  # iterations per compiled scan (early stopping is checked between c
 
 # Networks are trained in this many concurrent parts (XLA runs one compiled loop on one core).
 PARTS = max(1, min(2, os.cpu_count() or 1))
-_POOL = ThreadPoolExecutor(PARTS, thread_name_prefix="playground-train")
+_POOL = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="playground-train")
 _seen_shapes: set[tuple] = set()
 
 
@@ -67,26 +73,31 @@ def spec_for(req: TrainRequest) -> TrainSpec:
                      chunk=min(CHUNK, req.iterations))
 
 
-def validation_mask(req: TrainRequest) -> np.ndarray:
-    """Boolean mask of the training points held out for early stopping (none without it).
+def draws(req: TrainRequest, spec: TrainSpec):
+    """Initial weights, PRNG keys and early-stopping split, drawn as the estimator draws them.
 
-    floor(validation_fraction * n_train) points, at least 2 (the validation R^2 that early
-    stopping tracks is undefined on one point), chosen at random from ``seed``; the limits of
-    :class:`TrainRequest` (n_train >= 4, fraction <= 0.5) leave at least 2 points to train on.
+    Repetition s draws from ``RandomState(seed + s)`` exactly what ``RegularizedMLPRegressor(
+    n_networks=E, random_state=seed + s).fit`` draws: the E members' Glorot initialisations, then
+    (early stopping) the validation split of scikit-learn's ``train_test_split`` with
+    ceil(validation_fraction * n_train) points, then the E members' PRNG keys (dropout). So
+    without early stopping every repetition is that estimator's fit. With early stopping all
+    repetitions hold out repetition 0's split (one split to draw on the data plot); repetition 0
+    is then the estimator's fit, the others differ from it by their split only.
+
+    Returns the stacked parameters and keys (network axis first, repetition-major) and the
+    training and validation indices (``None`` without early stopping).
     """
-    mask = np.zeros(req.n_train, bool)
-    if req.early_stopping:
-        n_val = max(2, int(req.validation_fraction * req.n_train))
-        rng = np.random.default_rng([req.seed, 1])
-        mask[rng.choice(req.n_train, n_val, replace=False)] = True
-    return mask
-
-
-def _initial(spec: TrainSpec, n_nets: int, seed: int):
-    """Glorot initialisations and PRNG keys of the request's networks (network axis first),
-    drawn on the host from ``RandomState(seed)``: nothing to compile."""
-    rng = np.random.RandomState(seed)
-    return init_stack(rng, n_nets, spec.layer_sizes, spec.activation), host_keys(rng, n_nets)
+    params, keys, split = [], [], (None, None)
+    for s in range(req.seeds):
+        rng = np.random.RandomState(req.seed + s)
+        params.append(init_stack(rng, req.ensemble, spec.layer_sizes, spec.activation))
+        if req.early_stopping:
+            fit_val = train_test_split(np.arange(req.n_train), random_state=rng,
+                                       test_size=req.validation_fraction)
+            split = fit_val if s == 0 else split
+        keys.append(host_keys(rng, req.ensemble))
+    return (jax.tree_util.tree_map(lambda *a: np.concatenate(a), *params), np.concatenate(keys),
+            *split)
 
 
 @partial(jax.jit, static_argnames=("activation",), compiler_options=COMPILER_OPTIONS)
@@ -117,14 +128,14 @@ def _train_and_predict(spec: TrainSpec, params, keys, alpha, l1, learning_rate, 
             **_summarize(out.params, spec.activation, X, X_test, grid)}
 
 
-def _train_in_parts(spec: TrainSpec, n_nets: int, seed: int, args: tuple) -> dict[str, np.ndarray]:
+def _train_in_parts(spec: TrainSpec, params, keys, args: tuple) -> dict[str, np.ndarray]:
     """Train ``n_nets`` networks as PARTS equal parts running concurrently, one per core.
 
     Every part has the same size (the last network is repeated to fill the last part, and the
     copies are dropped), so one compiled program serves all parts. Networks are independent,
     so the split changes nothing but the wall time (and float rounding in the last bits).
     """
-    params, keys = _initial(spec, n_nets, seed)
+    n_nets = len(keys)
     n_parts = min(PARTS, n_nets)
     size = -(-n_nets // n_parts)
     fill = np.minimum(np.arange(size * n_parts), n_nets - 1)
@@ -177,20 +188,32 @@ def run(req: TrainRequest) -> TrainResponse:
     start = time.perf_counter()
     data = noisy_function(n_train=req.n_train, n_test=N_TEST, noise=req.noise,
                           target=req.target, seed=req.seed)
-    is_val = validation_mask(req)
-    X_fit, y_fit = data.X_train[~is_val], data.y_train[~is_val]
-    X_val, y_val = (data.X_train[is_val], data.y_train[is_val]) if is_val.any() else (X_fit, y_fit)
+    X_train, y_train = data.X_train, data.y_train
+    if req.x_train is not None:  # the user's own points
+        X_train = np.asarray(req.x_train, np.float32)[:, None]
+        y_train = np.asarray(req.y_train, np.float32)
     spec = spec_for(req)
+    params, keys, fit, val = draws(req, spec)
+    is_val = np.zeros(req.n_train, bool)
+    if val is None:
+        X_fit, y_fit = X_val, y_val = X_train, y_train
+    else:
+        is_val[val] = True
+        X_fit, y_fit, X_val, y_val = X_train[fit], y_train[fit], X_train[val], y_train[val]
     shape = (spec, req.networks, X_fit.shape, X_val.shape)
     compiled = shape not in _seen_shapes
-    out = _train_in_parts(spec, req.networks, req.seed,
+    out = _train_in_parts(spec, params, keys,
                           (req.alpha, req.l1, req.learning_rate, req.dropout, X_fit, y_fit,
                            X_val, y_val, data.X_test, data.y_test, GRID))
     _seen_shapes.add(shape)
     S, E = req.seeds, req.ensemble
+    diverged = out["diverged"].astype(bool)
+    for name in ("test_mse", "train_mse", "grid_pred", "test_pred", "train_pred", "unit_norm",
+                 "zeros", "unit_off", "n_iter", "best_iter"):  # left out of every band
+        out[name] = without_diverged(out[name], diverged)
 
     steps = record_grid(req.iterations, RECORD_POINTS)
-    ran = steps <= out["n_iter"].max()
+    ran = steps <= np.nanmax(np.append(out["n_iter"], 1))
     steps = steps[ran]
     test_curve, train_curve = (_band(_per_repetition(_carry_forward(out[k][:, ran]), S, E))
                                for k in ("test_mse", "train_mse"))
@@ -201,11 +224,12 @@ def run(req: TrainRequest) -> TrainResponse:
         return np.mean((_per_repetition(pred, S, E) - target) ** 2, axis=1)
 
     es = req.early_stopping
+    test_end = ensemble_mse(out["test_pred"], data.y_test)
     metrics = Metrics(
         best_iteration=int(steps[best]),
         test_mse_best=Stat(median=test_curve.median[best], low=test_curve.low[best],
                            high=test_curve.high[best]),
-        test_mse_end=_stat(ensemble_mse(out["test_pred"], data.y_test)),
+        test_mse_end=_stat(test_end), test_mse_end_per_seed=_clean(test_end),
         train_mse_end=_stat(ensemble_mse(out["train_pred"], y_fit)),
         noise_variance=data.bayes_mse,
         parameters=req.parameters, total_parameters=req.parameters * E,
@@ -213,10 +237,11 @@ def run(req: TrainRequest) -> TrainResponse:
         zero_weights=_stat(out["zeros"]), dead_units=_stat(out["unit_off"]),
         stopped_at=_stat(out["n_iter"]) if es else None,
         restored_from=_stat(out["best_iter"]) if es else None,
+        diverged=int(diverged.sum()), networks=int(diverged.size),
     )
     return TrainResponse(
         config=req,
-        data=Data(x_train=_clean(data.X_train), y_train=_clean(data.y_train),
+        data=Data(x_train=_clean(X_train), y_train=_clean(y_train),
                   is_validation=is_val.tolist(), x_test=_clean(data.X_test),
                   y_test=_clean(data.y_test)),
         fit=Fit(x=_clean(GRID), truth=_clean(TARGETS[req.target](GRID.astype(float))),

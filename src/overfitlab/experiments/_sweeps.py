@@ -25,7 +25,7 @@ from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.train import TrainSpec, init_many, make_hyper
 from overfitlab.experiments._cv import (CrossValidation, fold_masks, held_out_mse,
                                         train_with_folds)
-from overfitlab.experiments._verdicts import without_diverged
+from overfitlab.stats import without_diverged
 from overfitlab.progress import Progress, no_progress
 from overfitlab.experiments._course import (course_spec, mse, networks_footprint,
                                            predict, require)

@@ -26,14 +26,6 @@ def alive_or_raise(diverged: np.ndarray, learning_rate: float,
     return ~diverged
 
 
-def without_diverged(values: np.ndarray, diverged: np.ndarray) -> np.ndarray:
-    """``values`` (leading axes those of ``diverged``) as float with diverged networks set to NaN,
-    which every median and band of :mod:`overfitlab.stats` ignores."""
-    values = np.array(values, dtype=float)
-    values[np.asarray(diverged, bool)] = np.nan
-    return values
-
-
 def diverged_note(n_diverged: int, n_total: int) -> str:
     """A sentence for answers: how many networks diverged and were left out ('' if none)."""
     if not n_diverged:

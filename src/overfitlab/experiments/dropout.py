@@ -34,10 +34,10 @@ from overfitlab.engine.train import init_many, make_hyper
 from overfitlab.experiments._cv import (CrossValidation, cv_choice, fold_masks, held_out_mse,
                                         train_with_folds)
 from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note, edge_advice,
-                                             minimum_at_edge, without_diverged)
+                                              minimum_at_edge)
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
-from overfitlab.stats import float_band
+from overfitlab.stats import float_band, without_diverged
 from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
                                            predict, require)
 from overfitlab.experiments.budget import Footprint, float_arrays

@@ -25,12 +25,11 @@ from overfitlab.experiments._course import (NetworkConfig, course_spec, networks
 from overfitlab.experiments.budget import Footprint
 from overfitlab.experiments.params import param
 from overfitlab.experiments._verdicts import (alive_or_raise, curve_story, diverged_note,
-                                             edge_advice, fit_regime, minimum_at_edge,
-                                             relation, training_sentence, unstable,
-                                             without_diverged)
+                                              edge_advice, fit_regime, minimum_at_edge, relation,
+                                              training_sentence, unstable)
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
-from overfitlab.stats import float_band, integer_band
+from overfitlab.stats import float_band, integer_band, without_diverged
 
 
 @dataclass(frozen=True)

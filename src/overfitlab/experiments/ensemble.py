@@ -36,10 +36,10 @@ from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, net
                                            predict)
 from overfitlab.experiments.budget import Footprint
 from overfitlab.experiments.params import param
-from overfitlab.experiments._verdicts import alive_or_raise, diverged_note, without_diverged
+from overfitlab.experiments._verdicts import alive_or_raise, diverged_note
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
-from overfitlab.stats import float_band
+from overfitlab.stats import float_band, without_diverged
 
 FIT_GRID = 201
 """Points of the [-1, 1] grid on which fitted curves are drawn."""

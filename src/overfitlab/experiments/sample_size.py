@@ -39,11 +39,10 @@ from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, net
                                            predict, require)
 from overfitlab.experiments.budget import Footprint
 from overfitlab.experiments.params import param
-from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note,
-                                             without_diverged)
+from overfitlab.experiments._verdicts import CLOSE, alive_or_raise, diverged_note
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
-from overfitlab.stats import float_band
+from overfitlab.stats import float_band, without_diverged
 from overfitlab.experiments.ensemble import FIT_GRID, network_hypers
 
 OVERFIT_THRESHOLD = 0.1

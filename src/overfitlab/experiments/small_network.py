@@ -39,11 +39,11 @@ from overfitlab.experiments._sweeps import (
 from overfitlab.experiments._course import networks_footprint
 from overfitlab.experiments._cv import cv_choice, fold_masks, held_out_mse, train_with_folds
 from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note, edge_advice,
-                                             minimum_at_edge, without_diverged)
+                                              minimum_at_edge)
 from overfitlab.progress import scaled
 from overfitlab.experiments.budget import Footprint
 from overfitlab.experiments.params import param
-from overfitlab.stats import float_band, integer_band
+from overfitlab.stats import float_band, integer_band, without_diverged
 from overfitlab.experiments.base import (
     Answer, ConfigError, Experiment, Progress, Result, no_progress,
 )

@@ -27,10 +27,10 @@ from overfitlab.experiments._sweeps import (
     PenaltySweepConfig, SweepSetup, best_index, per_seed_best,
     predict,
 )
-from overfitlab.stats import float_band, geometric_band, integer_band
+from overfitlab.stats import float_band, geometric_band, integer_band, without_diverged
 from overfitlab.experiments._cv import cv_choice
 from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note, edge_advice,
-                                             fit_regime, minimum_at_edge, without_diverged)
+                                              fit_regime, minimum_at_edge)
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
 
