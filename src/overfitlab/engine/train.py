@@ -524,7 +524,8 @@ def _stochastic_stopping(spec: TrainSpec, one_batch: bool) -> bool:
 
 def _recorded_metrics(params, data: Data, spec: TrainSpec, masks, record_now) -> dict:
     """Evaluation (and training) loss/accuracy after the update on recorded iterations, NaN on
-    the others (a real branch: the predicate is shared by all networks)."""
+    the others (a real branch: the predicate is shared by all networks). ``record_now`` None
+    records every iteration, with no branch at all."""
     def evaluate(_):
         out = {f"eval_{k}": v for k, v in
                _predict_metrics(params, data.X_eval, data.y_eval, spec, masks).items()}
@@ -533,6 +534,8 @@ def _recorded_metrics(params, data: Data, spec: TrainSpec, masks, record_now) ->
                         _predict_metrics(params, data.X, data.y, spec, masks).items()})
         return out
 
+    if record_now is None:
+        return evaluate(None)
     shapes = jax.eval_shape(evaluate, None)
     skip = lambda _: {k: jnp.full(s.shape, jnp.nan, s.dtype) for k, s in shapes.items()}  # noqa: E731
     return jax.lax.cond(record_now, evaluate, skip, None)
@@ -544,7 +547,10 @@ def _chunk(spec: TrainSpec) -> int:
 
 
 def _run_chunk(state: NetState, hyper: Hyper, data: Data, record_now, t0, spec: TrainSpec):
-    """``_chunk(spec)`` epochs of every network (vmapped), from epoch ``t0`` of this call."""
+    """``_chunk(spec)`` epochs of every network (vmapped), from epoch ``t0`` of this call.
+
+    ``record_now`` (chunk,) says on which epochs evaluation curves are recorded; None records
+    every epoch (a program without the branch)."""
     epoch_fn = jax.vmap(_epoch, in_axes=(0, 0, data.network_axes(), None, None, None))
 
     def body(s, inputs):
@@ -693,8 +699,8 @@ def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarr
     chunk, total = _chunk(spec), record_mask.size
     pieces = []
     for t0 in range(0, total, chunk):
-        state, outs = _run_chunk_compiled(state, hyper, data, record_mask[t0:t0 + chunk],
-                                          np.int32(t0), spec)
+        record_now = None if record_mask.all() else record_mask[t0:t0 + chunk]
+        state, outs = _run_chunk_compiled(state, hyper, data, record_now, np.int32(t0), spec)
         pieces.append(outs)
         done_epochs = min(t0 + chunk, spec.max_iter)
         if spec.tol is not None and bool(np.all(np.asarray(state.done))):
