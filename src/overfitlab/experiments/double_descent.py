@@ -407,8 +407,8 @@ def _answers(config, curves: dict, widths, t_train, t_test, n_div) -> list[Answe
         Answer("peak_test_mse", "How large is the test error at the threshold?", pk_m,
                f"At p = {p_peak} the minimum-norm fit's test MSE is {pk_m:.3g} (median over "
                f"{config.seeds} seeds; 10-90 % {pk_lo:.3g}-{pk_hi:.3g}), "
-               f"{pk_m / med[i_under]:.3g}x the best below the threshold ({med[i_under]:.4f} at p = "
-               f"{int(main.sizes[i_under])}) and {pk_m / far_m:.3g}x the value at p = "
+               f"{pk_m / med[i_under]:.3g}x the best below the threshold ({med[i_under]:.4f} "
+               f"at p = {int(main.sizes[i_under])}) and {pk_m / far_m:.3g}x the value at p = "
                f"{int(main.sizes[i_far])}. The median norm of its output weights is "
                f"{norm[i_peak]:.3g}, against {norm[i_under]:.3g} at p = "
                f"{int(main.sizes[i_under])} and {norm[i_far]:.3g} at p = "
