@@ -187,6 +187,7 @@ def test_config_validation_names_the_field():
         with pytest.raises(ConfigError, match=field):
             BiasVarianceConfig.preset("quick", **bad)
     assert BiasVarianceConfig.preset("quick").ensemble_sizes() == [1, 2, 3]
+    assert BiasVarianceConfig().ensemble_sizes() == [1, 2, 4]
 
 
 def test_cli_rejects_bad_settings_in_one_line(tmp_path):

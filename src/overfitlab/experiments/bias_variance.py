@@ -73,11 +73,11 @@ class BiasVarianceConfig(NetworkConfig):
     seeds: int = 4
     data_sets: int = 5
     inits: int = 3
-    members: int = 12
-    max_iter: int = 5000
-    checkpoints: tuple[int, ...] = (100, 200, 500, 1000, 2000, 3000)
+    members: int = 8
+    max_iter: int = 4000
+    checkpoints: tuple[int, ...] = (100, 200, 500, 1000, 2000)
     alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
-    widths: tuple[int, ...] = (1, 2, 3, 5, 10)
+    widths: tuple[int, ...] = (1, 2, 5, 10)
     dropout_rates: tuple[float, ...] = (0.1, 0.2, 0.4)
     n_values: tuple[int, ...] = (20, 40)
     grid_points: int = 201
@@ -284,7 +284,8 @@ def _train_base_program(config, x, y, grid, theta, theta_i, progress: Progress):
     """The base setting (``members`` per data set), its bagged twin, and the alpha and width
     sweeps (``inits`` per data set): one compiled program, run in equal segments so that the base
     networks' predictions are read at every checkpoint. Returns (groups of predictions at the
-    end, base predictions per checkpoint (C, R, D, M, G), number of diverged networks)."""
+    end, base predictions per checkpoint (C, R, D, M, G), the base networks' median squared
+    weight norm per checkpoint (C,), number of diverged networks)."""
     R, D, M, I = config.seeds, config.data_sets, config.members, config.inits
     H, n = config.hidden_units, x.shape[0]
     ones_mask, ones_w = np.ones((R * D * M, H)), np.ones((R * D * M, n))
@@ -317,7 +318,7 @@ def _train_base_program(config, x, y, grid, theta, theta_i, progress: Progress):
     checkpoints = config.iterations()
     base_rows = slice(0, R * D * M)
     diverged = np.zeros(Y.shape[0], bool)
-    opt_state, at_checkpoint = None, []
+    opt_state, at_checkpoint, norms = None, [], []
     for k in range(config.max_iter // seg):
         out = train(spec, params, keys, hyper, X, Y, opt_state=opt_state)
         params, opt_state = out.params, out.opt_state
@@ -327,10 +328,12 @@ def _train_base_program(config, x, y, grid, theta, theta_i, progress: Progress):
             base = jax.tree_util.tree_map(lambda a: np.asarray(a)[base_rows], params)
             at_checkpoint.append(_grid_predictions(base, grid, config.activation,
                                                    masks[base_rows], diverged[base_rows]))
+            norms.append(float(np.median(sum(np.sum(W ** 2, axis=(1, 2))
+                                             for W in base["coefs"]))))
         progress(t / config.max_iter, f"iteration {t} of {config.max_iter}")
     preds = _grid_predictions(params, grid, config.activation, masks, diverged)
     curves = np.stack(at_checkpoint).reshape((len(checkpoints), R, D, M, -1))
-    return batch.split(preds), curves, int(diverged.sum())
+    return batch.split(preds), curves, np.array(norms), int(diverged.sum())
 
 
 def _train_dropout(config, x, y, grid, theta_i):
@@ -414,7 +417,7 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
     x, y = _targets(config, config.n_train)
     theta, theta_i = _initial_weights(config)
     progress(0.01, f"training {config.n_networks()} networks")
-    groups, curves, n_div = _train_base_program(config, x, y, grid, theta, theta_i,
+    groups, curves, norms, n_div = _train_base_program(config, x, y, grid, theta, theta_i,
                                                 scaled(progress, 0.01, 0.6))
     progress(0.6, "dropout rates")
     dropped, d_div = _train_dropout(config, x, y, grid, theta_i)
@@ -433,7 +436,7 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
     progress(0.95, "decomposing")
     knobs = _knobs(config, groups, curves, truth)
     mc = _fresh_noise_check(config, base, truth)
-    answers = _answers(config, knobs, y - TARGETS[config.target](x), mc, n_div)
+    answers = _answers(config, knobs, y - TARGETS[config.target](x), mc, norms, n_div)
 
     from overfitlab.plots.bias_variance import decomposition_figure, ensembles_figure, fits_figure
 
@@ -456,7 +459,9 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
         arrays.update({f"{k.name}_{c}": k.table[c] for c in COMPONENTS})
     notes = [f"{R} repetitions (independent blocks of {D} data sets, the bands run over them); "
              f"{config.members} initialisations per data set for the base setting, ensembles and "
-             f"bagging, {config.inits} for the other settings; {config.n_networks()} networks."]
+             f"bagging, {config.inits} for the other settings; {config.n_networks()} networks.",
+             "bias^2 and the variances are unbiased estimates: a small negative value is zero "
+             "within sampling error."]
     if n_div:
         notes.append(f"{n_div} networks diverged and were left out with their data sets.")
     progress(1.0, "done")
@@ -516,7 +521,7 @@ def _edge_note(k: Knob, best: int, low_hint: str, high_hint: str) -> tuple[bool,
 
 
 def _answers(config: BiasVarianceConfig, knobs: dict, noise_draws: np.ndarray, mc: dict,
-             n_div: int) -> list[Answer]:
+             norms: np.ndarray, n_div: int) -> list[Answer]:
     s2 = config.noise ** 2
     div = (f" {n_div} diverged networks were left out with their data sets." if n_div else "")
     every = [(k, i) for k in knobs.values() for i in range(len(k.values))]
@@ -582,8 +587,10 @@ def _answers(config: BiasVarianceConfig, knobs: dict, noise_draws: np.ndarray, m
                _sweep_story(it, "iteration") +
                f" The expected test MSE is least after {it.values[i_best]} iterations "
                f"({i_mse[i_best]:.4f}, against {i_mse[-1]:.4f} after {it.values[-1]}); each "
-               f"repetition's own best is in {it.values[i_lo]}-{it.values[i_hi]}. Stopping "
-               f"early keeps the weights near their small initial values, as L2 does." + i_note,
+               f"repetition's own best is in {it.values[i_lo]}-{it.values[i_hi]}. The weights' "
+               f"squared norm (median) {_change(norms[0], norms[-1])} from {norms[0]:.3g} to "
+               f"{norms[-1]:.3g} over training ({norms[i_best]:.3g} at the best iteration): "
+               f"stopping early keeps them small, as an L2 penalty does." + i_note,
                int(it.values[i_lo]), int(it.values[i_hi]), at_edge=i_edge),
         Answer("more_data_reduces_variance",
                f"How much does going from {n0} to {n1} training points reduce the variance?",
@@ -613,17 +620,20 @@ def _ensemble_answer(config: BiasVarianceConfig, knobs: dict) -> Answer:
     why = (f"Bagged members are each trained on a bootstrap resample, so within a data set they "
            f"differ by initialisation and by resampling: their within-data-set variance is "
            f"{mb['init_variance'][0]:.4f} against {m['init_variance'][0]:.4f}, and averaging "
-           f"{K} of them removes most of it: the bagged ensemble gains x{gain_bag:.3f} over its "
-           f"own members against x{gain_plain:.3f} for the plain ensemble. ")
+           f"{K} of them removes {100 * (1 - mb['init_variance'][-1] / mb['init_variance'][0]):.0f}"
+           f" % of it: the bagged ensemble gains x{gain_bag:.3f} over its own members against "
+           f"x{gain_plain:.3f} for the plain ensemble. ")
     why += (f"The average over resamples also has a lower data variance "
             f"({mb['data_variance'][-1]:.4f} against {m['data_variance'][-1]:.4f}): it depends "
             f"less on any single noisy point" if data_cut else
             f"The average over resamples does not lower the data variance here "
             f"({mb['data_variance'][-1]:.4f} against {m['data_variance'][-1]:.4f})")
-    why += (f", and its bias^2 is {mb['bias2'][-1]:.4f} against {m['bias2'][-1]:.4f} (each member "
-            f"sees about 63 % of the distinct points). In absolute terms the bagged ensemble of "
+    why += (f", and its bias^2 is {mb['bias2'][-1]:.4f} against {m['bias2'][-1]:.4f}. "
+            f"In absolute terms the bagged ensemble of "
             f"{K} reaches {mb['expected_mse'][-1]:.4f} against {m['expected_mse'][-1]:.4f} "
-            f"for the plain one: bagging is " + ("better." if better else "not better here."))
+            f"for the plain one: bagging is "
+            + ("better." if better else "not better here" + (
+                ": its larger gain is over weaker members." if gain_bag > gain_plain else ".")))
     return Answer(
         "ensemble_removes_init_variance_only",
         "Which part of the error does averaging initialisations remove?", s_m,

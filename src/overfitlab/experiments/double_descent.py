@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import jax
 import numpy as np
+from scipy.stats import spearmanr
 
 from overfitlab.data.synthetic import TARGETS
 from overfitlab.engine.mlp import ACTIVATIONS
@@ -73,7 +74,7 @@ class DoubleDescentConfig(Config):
     n_sizes: int = 30
     alphas: tuple[float, ...] = (1e-6, 1e-4, 1e-2)
     grid_points: int = 201
-    trained_widths: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 80, 200)
+    trained_widths: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 200)
     trained_seeds: int = 3
     max_iter: int = 10000
     learning_rate: float = 1e-2
@@ -241,18 +242,23 @@ def trained_curves(config: DoubleDescentConfig, grid: np.ndarray,
             np.stack([test[w] for w in widths], axis=1), n_div)
 
 
-def peak(curve: np.ndarray) -> tuple[int, float]:
-    """The interior point that stands highest above the curve on both sides: its index and its
-    height, min(c_i / min(c before i), c_i / min(c after i)) (> 1 for a bump; NaN ignored)."""
+def heights(curve: np.ndarray) -> np.ndarray:
+    """How far each point stands above the curve on both sides:
+    min(c_i / min(c before i), c_i / min(c after i)), > 1 on a bump; 0 at the ends (and where
+    c_i is NaN; other NaN are ignored)."""
     c = np.asarray(curve, float)
-    best, height = 0, 0.0
+    out = np.zeros(len(c))
     for i in range(1, len(c) - 1):
-        if not np.isfinite(c[i]):
-            continue
-        h = min(c[i] / np.nanmin(c[:i]), c[i] / np.nanmin(c[i + 1:]))
-        if h > height:
-            best, height = i, h
-    return best, height
+        if np.isfinite(c[i]):
+            out[i] = min(c[i] / np.nanmin(c[:i]), c[i] / np.nanmin(c[i + 1:]))
+    return out
+
+
+def peak(curve: np.ndarray) -> tuple[int, float]:
+    """The interior point that stands highest above the curve on both sides (see
+    :func:`heights`): its index and its height."""
+    h = heights(curve)
+    return int(np.argmax(h)), float(np.max(h))
 
 
 def run(config: DoubleDescentConfig, progress: Progress = no_progress) -> Result:
@@ -358,41 +364,7 @@ def _answers(config, curves: dict, widths, t_train, t_test, n_div) -> list[Answe
         l2_text += (f" Already the smallest alpha tried ({smallest:g}) removes it: smaller ones "
                     f"may too (--set alphas=...).")
 
-    tm = np.nanmedian(t_test, axis=0)
-    t_peak, t_height = peak(tm)
-    tr_med = np.nanmedian(t_train, axis=0)
-    j_n = int(np.argmin(np.abs(widths - n)))
-    shows = t_height >= PEAK_FACTOR
-    p_param = int(np.ceil((n - 1) / 3))
-    interpolates = tr_med[j_n:] <= 1e-3 * s2
-    trained_text = (
-        f"The 1-p-1 network trained in all its layers ({config.trained_seeds} seeds, "
-        f"{config.max_iter} Adam iterations at learning rate {config.learning_rate:g}, initial "
-        f"weights x {config.init_scale:g}) has median test MSE {tm[j_n]:.4f} at width "
-        f"{widths[j_n]} (random features: {med[_at(main, widths[j_n])]:.3g}) and "
-        f"{tm[-1]:.4f} at width {widths[-1]}; its highest bump is {t_height:.2f}x above its "
-        f"neighbours, at width {widths[t_peak]} ({'' if shows else 'below '}the {PEAK_FACTOR:g}x "
-        f"of a peak). It has 3p + 1 parameters, enough to interpolate {n} points from "
-        f"p = {p_param} on. ")
-    if shows:
-        trained_text += (f"So it does show a peak, at p/n = {widths[t_peak] / n:.2f}; its median "
-                         f"train MSE there is {tr_med[t_peak]:.2g}.")
-    elif not interpolates.all():
-        trained_text += (
-            f"It does not show the peak because it never interpolates: its median train MSE "
-            f"is {tr_med[j_n]:.2g} at width {widths[j_n]} and {tr_med[-1]:.2g} at {widths[-1]} "
-            f"(the minimum-norm fit reaches 0). The random-features peak comes from fitting the "
-            f"noise exactly with barely enough features. For a linear model (the output layer "
-            f"alone), gradient descent from zero reaches the interpolating solution along "
-            f"Phi's small singular directions last (after about 1 / (learning rate x s^2) "
-            f"steps), and those are the directions that blow the exact fit up: stopping after "
-            f"{config.max_iter} iterations acts as early stopping, an implicit ridge penalty "
-            f"(see es-l2-equivalence).")
-    else:
-        trained_text += (
-            f"It interpolates (median train MSE {tr_med[j_n]:.2g} at width {widths[j_n]}) yet "
-            f"shows no peak: training the first layer places the units where the data need "
-            f"them, so the fitted features are not the nearly collinear random ones.")
+    trained_text = _trained_story(config, main, widths, t_train, t_test)
     div = f" {n_div} diverged networks were left out." if n_div else ""
 
     return [
@@ -431,8 +403,55 @@ def _answers(config, curves: dict, widths, t_train, t_test, n_div) -> list[Answe
                l2_text, at_edge=smallest is not None and smallest == min(config.alphas)),
         Answer("trained_network_shows_peak",
                "Does the network trained in all its layers show the peak?",
-               "yes" if shows else "no", trained_text + div),
+               "yes" if peak(np.nanmedian(t_test, axis=0))[1] >= PEAK_FACTOR else "no",
+               trained_text + div),
     ]
+
+
+def _trained_story(config, main: Curves, widths, t_train, t_test) -> str:
+    """Whether the trained network's test curve peaks, whether it interpolates, and why."""
+    n, s2 = config.n_train, config.noise ** 2
+    tm, tr = np.nanmedian(t_test, axis=0), np.nanmedian(t_train, axis=0)
+    t_peak, t_height = peak(tm)
+    seed_heights = [heights(row)[t_peak] for row in t_test]
+    h_lo, h_hi = float(np.min(seed_heights)), float(np.max(seed_heights))
+    j_n = int(np.argmin(np.abs(widths - n)))
+    rf_at = float(np.median(main.test[:, 0, _at(main, widths[j_n])]))
+    where = f"at width {widths[t_peak]} (p/n = {widths[t_peak] / n:.2f})"
+    text = (f"The 1-p-1 network trained in all its layers ({config.trained_seeds} seeds, "
+            f"{config.max_iter} Adam iterations at learning rate {config.learning_rate:g}, "
+            f"initial weights x {config.init_scale:g}) has median test MSE {tm[j_n]:.4f} at "
+            f"width {widths[j_n]} (random features: {rf_at:.3g}) and {tm[-1]:.4f} at width "
+            f"{widths[-1]}. ")
+    if t_height >= PEAK_FACTOR:
+        text += (f"Its test curve does peak, {t_height:.2f}x above its neighbours {where}; "
+                 f"each seed's curve stands {h_lo:.2f}-{h_hi:.2f}x high there. ")
+    else:
+        text += (f"Its test curve shows no peak: its highest bump, {t_height:.2f}x above its "
+                 f"neighbours {where}, is below the {PEAK_FACTOR:g}x of a peak (each seed's "
+                 f"curve: {h_lo:.2f}-{h_hi:.2f}x there). ")
+    p_param = int(np.ceil((n - 1) / 3))
+    able = widths >= p_param
+    text += (f"With 3p + 1 parameters it could interpolate the {n} points from p = {p_param} on, ")
+    if np.all(tr[able] <= 1e-3 * s2):
+        return text + (f"and it does (median train MSE at most {tr[able].max():.2g} there), so "
+                       f"interpolation alone does not make the peak here.")
+    i_low = int(np.argmin(np.where(able, tr, np.inf)))
+    text += (f"but it never interpolates: its median train MSE is {tr[j_n]:.2g} at width "
+             f"{widths[j_n]} and at best {tr[i_low]:.2g} (width {widths[i_low]}), while the "
+             f"minimum-norm fit is exact from p = n on. The random-features peak comes from "
+             f"fitting the noise exactly with barely enough features. For a linear model (the "
+             f"output layer alone), gradient descent from zero reaches the interpolating solution "
+             f"along Phi's small singular directions last (after about 1 / (learning rate x s^2) "
+             f"steps), and those are the directions that blow the exact fit up: stopping after "
+             f"{config.max_iter} iterations acts as early stopping, an implicit ridge penalty "
+             f"(see es-l2-equivalence).")
+    if able.sum() >= 3:
+        r = float(spearmanr(tr[able], tm[able])[0])
+        text += (f" Across the widths that could interpolate, test and train error have rank "
+                 f"correlation {r:+.2f}" + (": the closer a width fits the training noise, the "
+                                            "worse it predicts." if r <= -0.3 else "."))
+    return text
 
 
 def _metrics(config, curves: dict, widths, t_train, t_test, n_div) -> dict:
