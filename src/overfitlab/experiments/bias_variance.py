@@ -72,7 +72,7 @@ class BiasVarianceConfig(NetworkConfig):
 
     seeds: int = 4
     data_sets: int = 5
-    inits: int = 3
+    inits: int = 2
     members: int = 8
     max_iter: int = 4000
     checkpoints: tuple[int, ...] = (100, 200, 500, 1000, 2000)
@@ -207,11 +207,6 @@ def _hypers(config: BiasVarianceConfig, alpha, masks=None, weights=None, dropout
         sample_weight=None if weights is None else np.asarray(weights, np.float32))
 
 
-def _repeat(a: np.ndarray, times: int) -> np.ndarray:
-    """Tile along the leading (network) axis: [a, a, ..., a]."""
-    return np.concatenate([a] * times) if times > 1 else a
-
-
 class _Batch:
     """Networks trained in one compiled call, assembled group by group.
 
@@ -336,7 +331,7 @@ def _train_base_program(config, x, y, grid, theta, theta_i, progress: Progress):
     return batch.split(preds), curves, np.array(norms), int(diverged.sum())
 
 
-def _train_dropout(config, x, y, grid, theta_i):
+def _train_dropout(config, x, y, grid, theta_i, progress: Progress):
     """Every dropout rate > 0 from the same ``inits`` initial weights: one compiled call."""
     R, D, I = config.seeds, config.data_sets, config.inits
     rates = [r for r in config.rate_values() if r > 0]
@@ -350,12 +345,12 @@ def _train_dropout(config, x, y, grid, theta_i):
     Y = batch.stacked("y")[..., None].astype(np.float32)
     out = train(course_spec(config, use_dropout=True, record_loss_curve=False),
                 batch.stacked("params"), _keys(config, 6, Y.shape[0]), hyper,
-                x[:, None].astype(np.float32), Y)
+                x[:, None].astype(np.float32), Y, progress=progress)
     preds = _grid_predictions(out.params, grid, config.activation, None, out.diverged)
     return batch.split(preds), int(np.sum(out.diverged))
 
 
-def _train_sizes(config, grid, theta_i):
+def _train_sizes(config, grid, theta_i, progress: Progress):
     """Every training-set size but the base one, from the same initial weights: one compiled
     call, each network's data padded to the largest size with zero-weight rows (exact: the
     loss and the L2 term are normalised by the sum of the weights)."""
@@ -377,7 +372,7 @@ def _train_sizes(config, grid, theta_i):
     X = batch.stacked("X")[..., None].astype(np.float32)
     Y = batch.stacked("y")[..., None].astype(np.float32)
     out = train(course_spec(config, record_loss_curve=False), batch.stacked("params"),
-                _keys(config, 7, X.shape[0]), hyper, X, Y)
+                _keys(config, 7, X.shape[0]), hyper, X, Y, progress=progress)
     preds = _grid_predictions(out.params, grid, config.activation, None, out.diverged)
     return batch.split(preds), int(np.sum(out.diverged))
 
@@ -418,11 +413,9 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
     theta, theta_i = _initial_weights(config)
     progress(0.01, f"training {config.n_networks()} networks")
     groups, curves, norms, n_div = _train_base_program(config, x, y, grid, theta, theta_i,
-                                                scaled(progress, 0.01, 0.6))
-    progress(0.6, "dropout rates")
-    dropped, d_div = _train_dropout(config, x, y, grid, theta_i)
-    progress(0.8, "training-set sizes")
-    sized, s_div = _train_sizes(config, grid, theta_i)
+                                                       scaled(progress, 0.01, 0.6))
+    dropped, d_div = _train_dropout(config, x, y, grid, theta_i, scaled(progress, 0.6, 0.8))
+    sized, s_div = _train_sizes(config, grid, theta_i, scaled(progress, 0.8, 0.95))
     n_div += d_div + s_div
     groups.update(dropped)
     groups.update(sized)
