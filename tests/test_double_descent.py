@@ -1,12 +1,14 @@
 """Random-features regression against NumPy, and the double-descent experiment."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from overfitlab.experiments.base import ConfigError
-from overfitlab.experiments.double_descent import (EXPERIMENT, PEAK_FACTOR, DoubleDescentConfig,
-                                                   _buckets, peak)
+from overfitlab.experiments.double_descent import (COMPILE_S, EXPERIMENT, PEAK_FACTOR,
+                                                   DoubleDescentConfig, buckets, peak)
 from overfitlab.theory.random_features import draw_features, features, fit_output, rcond
 
 EPS = np.finfo(np.float64).eps
@@ -56,7 +58,19 @@ def test_peak_detection():
     idx, height = peak(np.array([3.0, 2.0, 1.0, 5.0, 1.5, 1.2]))
     assert height == pytest.approx(min(5.0 / 1.0, 5.0 / 1.2))
     assert peak(np.array([3.0, 2.0, 1.0, 1.1, 1.2]))[1] < 1  # a U curve has no peak
-    assert _buckets([40, 1, 2, 5, 200, 7]) == [[1, 2, 5], [7], [40, 200]]
+
+
+
+def test_buckets_minimise_the_cost_model():
+    widths = [40, 1, 2, 5, 200, 7, 3]
+    assert buckets(widths, unit_cost=0.0) == [[1, 2, 3, 5, 7, 40, 200]]  # padding is free
+    assert buckets(widths, unit_cost=1e3) == [[w] for w in sorted(widths)]  # padding is dear
+    w = sorted(widths)
+    cost = lambda groups, u: sum(COMPILE_S + u * len(g) * g[-1] for g in groups)  # noqa: E731
+    for u in (1e-3, 1e-2, 1e-1):
+        every = [[w[a:b] for a, b in zip((0,) + cuts, cuts + (len(w),))]
+                 for k in range(len(w)) for cuts in itertools.combinations(range(1, len(w)), k)]
+        assert cost(buckets(widths, u), u) == pytest.approx(min(cost(g, u) for g in every))
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ p = n, Phi is square and its smallest singular value is tiny, so the interpolati
 by ``init_scale`` (small weights: training starts near the zero function, the analogue of the
 minimum-norm start), on the first ``trained_seeds`` noise draws, for ``trained_widths``. Widths
 are padded with masked-off units into a few buckets (each bucket one compiled call; masked
-units get zero gradients, so each network trains exactly as its own width). The network has 3p + 1
+units get zero gradients, so each network trains exactly as its own width), chosen to spend the
+least estimated time on compiling and padding. The network has 3p + 1
 parameters, so it can interpolate from p = (n - 1) / 3 on, and whether it shows a peak is
 measured, not assumed.
 
@@ -33,7 +34,6 @@ from typing import Any, ClassVar
 
 import jax
 import numpy as np
-from scipy.stats import spearmanr
 
 from overfitlab.data.synthetic import TARGETS
 from overfitlab.engine.mlp import ACTIVATIONS
@@ -51,9 +51,10 @@ from overfitlab.theory.random_features import (draw_features, features, fit_outp
 PEAK_FACTOR = 1.5
 """A peak rises above the best error before it and the best after it by at least this factor."""
 
-BUCKET_RATIO = 5
-"""Trained widths share a compiled call (padded to the bucket's widest) while the widest is at
-most this many times the narrowest."""
+COMPILE_S = 1.0
+UNIT_STEP_S = 1e-8
+"""Cost model of one training call: about COMPILE_S to compile, plus UNIT_STEP_S per hidden unit,
+training point and iteration of every network (orders of magnitude measured on a 2-core CPU)."""
 
 
 @dataclass(frozen=True)
@@ -190,14 +191,23 @@ def random_features_curves(config: DoubleDescentConfig, n: int, grid: np.ndarray
     return Curves(n, sizes, alphas, stack(test), stack(train_err), stack(norms)), fits
 
 
-def _buckets(widths) -> list[list[int]]:
-    """Sorted widths grouped so that each group's widest is <= BUCKET_RATIO x its narrowest."""
-    groups: list[list[int]] = []
-    for w in sorted(set(widths)):
-        if groups and w <= BUCKET_RATIO * groups[-1][0]:
-            groups[-1].append(w)
-        else:
-            groups.append([w])
+def buckets(widths, unit_cost: float) -> list[list[int]]:
+    """Sorted widths split into runs that each train in one compiled call, padded to the run's
+    widest: the split of least estimated time, sum over runs of COMPILE_S + unit_cost * (number
+    of widths) * (widest), by dynamic programming over the sorted widths. ``unit_cost`` is the
+    seconds one hidden unit of one width costs (UNIT_STEP_S x seeds x points x iterations)."""
+    w = sorted(set(widths))
+    best = [0.0] + [np.inf] * len(w)  # best[j]: least cost of the first j widths
+    cut = [0] * (len(w) + 1)
+    for j in range(1, len(w) + 1):
+        for i in range(j):
+            cost = best[i] + COMPILE_S + unit_cost * (j - i) * w[j - 1]
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], len(w)
+    while j:
+        groups.insert(0, w[cut[j]:j])
+        j = cut[j]
     return groups
 
 
@@ -211,9 +221,9 @@ def trained_curves(config: DoubleDescentConfig, grid: np.ndarray,
     Y = np.repeat(y[:S], 1, axis=0)
     truth = TARGETS[config.target](grid)
     test, train_err, n_div = {}, {}, 0
-    buckets = _buckets(config.trained_widths)
+    unit_cost = UNIT_STEP_S * S * config.n_train * config.max_iter
     done = 0
-    for j, widths in enumerate(buckets):
+    for j, widths in enumerate(buckets(config.trained_widths, unit_cost)):
         H = widths[-1]
         key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 10 + j)
         params, masks = masked_small_networks(key, S, widths, H, config.activation)
@@ -447,6 +457,8 @@ def _trained_story(config, main: Curves, widths, t_train, t_test) -> str:
              f"{config.max_iter} iterations acts as early stopping, an implicit ridge penalty "
              f"(see es-l2-equivalence).")
     if able.sum() >= 3:
+        from scipy.stats import spearmanr  # scipy.stats takes a while to import
+
         r = float(spearmanr(tr[able], tm[able])[0])
         text += (f" Across the widths that could interpolate, test and train error have rank "
                  f"correlation {r:+.2f}" + (": the closer a width fits the training noise, the "
