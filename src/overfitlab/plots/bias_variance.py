@@ -12,7 +12,7 @@ import numpy as np
 from overfitlab.plots.style import NOISE_COLOR, TRAIN_COLOR, TRUTH_COLOR, new_figure
 from overfitlab.stats import band
 
-LAYERS = (("noise", "noise", "0.8"), ("bias2", "bias$^2$", "tab:orange"),
+LAYERS = (("noise", "noise (irreducible)", "0.85"), ("bias2", "bias$^2$", "tab:orange"),
           ("data_variance", "data variance", "tab:blue"),
           ("init_variance", "initialisation variance", "tab:green"))
 
@@ -25,12 +25,15 @@ def _stack_panel(ax, k, noise_var: float, title: str | None = None) -> None:
     ax.stackplot(x, *layers, colors=[c for _, _, c in LAYERS],
                  labels=[label for _, label, _ in LAYERS], alpha=0.75)
     med, lo, hi = band(k.table["expected_mse"])
-    ax.fill_between(x, lo, hi, color="k", alpha=0.15, linewidth=0,
-                    label="expected test MSE 10-90 %")
+    ax.fill_between(x, lo, hi, facecolor="none", edgecolor="k", hatch="////", linewidth=0,
+                    alpha=0.45, label="expected test MSE 10-90 %")
     ax.plot(x, med, "o-", color="k", markersize=3, linewidth=1.2,
             label="expected test MSE (median)")
     if k.log_x:
         ax.set_xscale("log")
+    if all(float(v).is_integer() for v in x):
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
     ax.set_xlabel(k.label)
     ax.set_ylim(0, 1.05 * float(np.nanmax(hi)))
     ax.set_title(title or f"against {k.label}", fontsize=10)
@@ -59,11 +62,11 @@ def ensembles_figure(plain, bagged, noise_var: float):
     """Stacked decomposition against the ensemble size, plain ensembles and bagging."""
     fig, axes = new_figure(width=10.0, height=3.8, ncols=2)
     _stack_panel(axes[0], plain, noise_var, "ensembles of initialisations")
-    _stack_panel(axes[1], bagged, noise_var, "bagged ensembles (bootstrap resamples)")
+    _stack_panel(axes[1], bagged, noise_var,
+                 "bagged ensembles (green: initialisation + resampling variance)")
     top = max(ax.get_ylim()[1] for ax in axes)
     for ax in axes:
         ax.set_ylim(0, top)
-        ax.set_xticks(plain.values, [str(v) for v in plain.values])
     axes[0].set_ylabel("expected test MSE")
     axes[0].legend(fontsize=7, loc="upper right")
     return fig
