@@ -154,7 +154,8 @@ bv = show("bias-variance", max_iter=1000, checkpoints=(200, 500))
 
 # %% [markdown]
 # The decomposition is one function of a (data sets, initialisations, grid) array of
-# predictions, here the base networks of the first repetition:
+# predictions, here the base networks of the first repetition. Its estimates are unbiased, so
+# a component that is nearly zero can come out slightly negative:
 
 # %%
 from overfitlab.theory.bias_variance import decompose
