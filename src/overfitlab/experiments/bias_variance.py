@@ -494,15 +494,21 @@ def _best(k: Knob) -> tuple[int, int, int]:
     return best, lo, hi
 
 
+def _f(value: float) -> str:
+    """Four decimals, without the sign of a negative estimate that rounds to zero."""
+    text = f"{value:.4f}"
+    return "0.0000" if text == "-0.0000" else text
+
+
 def _sweep_story(k: Knob, what: str) -> str:
     """How bias^2 and the variance move across the knob's values, from the medians."""
     b, v = k.median("bias2"), band(k.variance())[0]
     dv, iv = k.median("data_variance"), k.median("init_variance")
     first, last = k.values[0], k.values[-1]
     return (f"From {what} = {first:g} to {last:g} the variance {_change(v[0], v[-1])} "
-            f"({v[0]:.4f} -> {v[-1]:.4f}; data {dv[0]:.4f} -> {dv[-1]:.4f}, initialisation "
-            f"{iv[0]:.4f} -> {iv[-1]:.4f}) and bias^2 {_change(b[0], b[-1])} ({b[0]:.4f} -> "
-            f"{b[-1]:.4f}).")
+            f"({_f(v[0])} -> {_f(v[-1])}; data {_f(dv[0])} -> {_f(dv[-1])}, initialisation "
+            f"{_f(iv[0])} -> {_f(iv[-1])}) and bias^2 {_change(b[0], b[-1])} ({_f(b[0])} -> "
+            f"{_f(b[-1])}).")
 
 
 def _edge_note(k: Knob, best: int, low_hint: str, high_hint: str) -> tuple[bool, str]:

@@ -76,7 +76,7 @@ class DoubleDescentConfig(Config):
     alphas: tuple[float, ...] = (1e-6, 1e-4, 1e-2)
     grid_points: int = 201
     trained_widths: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 200)
-    trained_seeds: int = 3
+    trained_seeds: int = 5
     max_iter: int = 10000
     learning_rate: float = 1e-2
     init_scale: float = 0.5
@@ -423,8 +423,7 @@ def _trained_story(config, main: Curves, widths, t_train, t_test) -> str:
     n, s2 = config.n_train, config.noise ** 2
     tm, tr = np.nanmedian(t_test, axis=0), np.nanmedian(t_train, axis=0)
     t_peak, t_height = peak(tm)
-    seed_heights = [heights(row)[t_peak] for row in t_test]
-    h_lo, h_hi = float(np.min(seed_heights)), float(np.max(seed_heights))
+    _, h_lo, h_hi = float_band([heights(row)[t_peak] for row in t_test])
     j_n = int(np.argmin(np.abs(widths - n)))
     rf_at = float(np.median(main.test[:, 0, _at(main, widths[j_n])]))
     where = f"at width {widths[t_peak]} (p/n = {widths[t_peak] / n:.2f})"
@@ -435,11 +434,11 @@ def _trained_story(config, main: Curves, widths, t_train, t_test) -> str:
             f"{widths[-1]}. ")
     if t_height >= PEAK_FACTOR:
         text += (f"Its test curve does peak, {t_height:.2f}x above its neighbours {where}; "
-                 f"each seed's curve stands {h_lo:.2f}-{h_hi:.2f}x high there. ")
+                 f"each seed's curve stands {h_lo:.2f}-{h_hi:.2f}x high there (10-90 %). ")
     else:
         text += (f"Its test curve shows no peak: its highest bump, {t_height:.2f}x above its "
                  f"neighbours {where}, is below the {PEAK_FACTOR:g}x of a peak (each seed's "
-                 f"curve: {h_lo:.2f}-{h_hi:.2f}x there). ")
+                 f"curve: {h_lo:.2f}-{h_hi:.2f}x there, 10-90 %). ")
     p_param = int(np.ceil((n - 1) / 3))
     able = widths >= p_param
     text += (f"With 3p + 1 parameters it could interpolate the {n} points from p = {p_param} on, ")
