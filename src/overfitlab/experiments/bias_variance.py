@@ -331,48 +331,42 @@ def _train_base_program(config, x, y, grid, theta, theta_i, progress: Progress):
     return batch.split(preds), curves, np.array(norms), int(diverged.sum())
 
 
-def _train_dropout(config, x, y, grid, theta_i, progress: Progress):
-    """Every dropout rate > 0 from the same ``inits`` initial weights: one compiled call."""
+def _train_sweeps(config, grid, theta_i, progress: Progress):
+    """Every dropout rate > 0 and every training-set size but the base one, from the same
+    ``inits`` initial weights: one compiled call (one compilation fewer than two calls).
+
+    Each network's data are padded to the largest size with zero-weight rows, which is exact:
+    the loss and the L2 term are normalised by the sum of the sample weights. Networks of rate 0
+    draw dropout masks of ones, which is exact too.
+    """
     R, D, I = config.seeds, config.data_sets, config.inits
     rates = [r for r in config.rate_values() if r > 0]
-    if not rates:
-        return {}, 0
-    batch = _Batch()
-    Yi = np.repeat(y.reshape(R * D, -1), I, axis=0)
-    for r in rates:
-        batch.add(key("dropout", r), (R, D, I), theta_i, config.alpha, dropout=r, y=Yi)
-    hyper = _hypers(config, batch.stacked("alpha"), dropout=batch.stacked("dropout"))
-    Y = batch.stacked("y")[..., None].astype(np.float32)
-    out = train(course_spec(config, use_dropout=True, record_loss_curve=False),
-                batch.stacked("params"), _keys(config, 6, Y.shape[0]), hyper,
-                x[:, None].astype(np.float32), Y, progress=progress)
-    preds = _grid_predictions(out.params, grid, config.activation, None, out.diverged)
-    return batch.split(preds), int(np.sum(out.diverged))
-
-
-def _train_sizes(config, grid, theta_i, progress: Progress):
-    """Every training-set size but the base one, from the same initial weights: one compiled
-    call, each network's data padded to the largest size with zero-weight rows (exact: the
-    loss and the L2 term are normalised by the sum of the weights)."""
-    R, D, I = config.seeds, config.data_sets, config.inits
     sizes = [n for n in config.n_train_values() if n != config.n_train]
-    if not sizes:
+    if not rates and not sizes:
         return {}, 0
-    n_max = max(sizes)
+    n_max = max(sizes + [config.n_train])
     batch = _Batch()
-    for n in sizes:
+    B = R * D * I
+
+    def add(name, n, dropout):
         x, y = _targets(config, n)
         pad = lambda a: np.pad(a, ((0, 0), (0, n_max - n)))  # noqa: E731
-        B = R * D * I
-        batch.add(key("n_train", n), (R, D, I), theta_i, config.alpha,
+        batch.add(name, (R, D, I), theta_i, config.alpha, dropout=dropout,
                   weights=np.repeat(pad(np.ones((1, n))), B, axis=0),
                   X=np.repeat(pad(x[None]), B, axis=0),
                   y=np.repeat(pad(y.reshape(R * D, n)), I, axis=0))
-    hyper = _hypers(config, batch.stacked("alpha"), weights=batch.stacked("weights"))
+
+    for r in rates:
+        add(key("dropout", r), config.n_train, r)
+    for n in sizes:
+        add(key("n_train", n), n, 0.0)
+    hyper = _hypers(config, batch.stacked("alpha"), weights=batch.stacked("weights"),
+                    dropout=batch.stacked("dropout"))
     X = batch.stacked("X")[..., None].astype(np.float32)
     Y = batch.stacked("y")[..., None].astype(np.float32)
-    out = train(course_spec(config, record_loss_curve=False), batch.stacked("params"),
-                _keys(config, 7, X.shape[0]), hyper, X, Y, progress=progress)
+    out = train(course_spec(config, use_dropout=bool(rates), record_loss_curve=False),
+                batch.stacked("params"), _keys(config, 6, X.shape[0]), hyper, X, Y,
+                progress=progress)
     preds = _grid_predictions(out.params, grid, config.activation, None, out.diverged)
     return batch.split(preds), int(np.sum(out.diverged))
 
@@ -414,11 +408,9 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
     progress(0.01, f"training {config.n_networks()} networks")
     groups, curves, norms, n_div = _train_base_program(config, x, y, grid, theta, theta_i,
                                                        scaled(progress, 0.01, 0.6))
-    dropped, d_div = _train_dropout(config, x, y, grid, theta_i, scaled(progress, 0.6, 0.8))
-    sized, s_div = _train_sizes(config, grid, theta_i, scaled(progress, 0.8, 0.95))
-    n_div += d_div + s_div
-    groups.update(dropped)
-    groups.update(sized)
+    swept, s_div = _train_sweeps(config, grid, theta_i, scaled(progress, 0.6, 0.95))
+    n_div += s_div
+    groups.update(swept)
     if n_div == config.n_networks():
         raise DivergedError(f"all {n_div} networks diverged; lower --set learning_rate (now "
                             f"{config.learning_rate:g})")
