@@ -493,11 +493,12 @@ def _f(value: float) -> str:
 
 
 def _sweep_story(k: Knob, what: str) -> str:
-    """How bias^2 and the variance move across the knob's values, from the medians."""
+    """How bias^2 and the variance move across the knob's values, from the medians (``what``
+    prefixes each value, e.g. "alpha = ")."""
     b, v = k.median("bias2"), band(k.variance())[0]
     dv, iv = k.median("data_variance"), k.median("init_variance")
     first, last = k.values[0], k.values[-1]
-    return (f"From {what} = {first:g} to {last:g} the variance {_change(v[0], v[-1])} "
+    return (f"From {what}{first:g} to {last:g} the variance {_change(v[0], v[-1])} "
             f"({_f(v[0])} -> {_f(v[-1])}; data {_f(dv[0])} -> {_f(dv[-1])}, initialisation "
             f"{_f(iv[0])} -> {_f(iv[-1])}) and bias^2 {_change(b[0], b[-1])} ({_f(b[0])} -> "
             f"{_f(b[-1])}).")
@@ -565,7 +566,7 @@ def _answers(config: BiasVarianceConfig, knobs: dict, noise_draws: np.ndarray, m
         Answer("l2_trades_variance_for_bias",
                "How does the L2 penalty move error between bias and variance?",
                float(alpha.values[a_best]),
-               _sweep_story(alpha, "alpha") +
+               _sweep_story(alpha, "alpha = ") +
                f" Their sum with the noise is least at alpha = {alpha.values[a_best]:g} "
                f"(expected test MSE {alpha.median('expected_mse')[a_best]:.4f}, against "
                f"{alpha.median('expected_mse')[0]:.4f} at alpha = {alpha.values[0]:g} and "
@@ -575,7 +576,7 @@ def _answers(config: BiasVarianceConfig, knobs: dict, noise_draws: np.ndarray, m
         Answer("early_stopping_controls_variance",
                "How does stopping training early change bias and variance?",
                int(it.values[i_best]),
-               _sweep_story(it, "iteration") +
+               _sweep_story(it, "iteration ") +
                f" The expected test MSE is least after {it.values[i_best]} iterations "
                f"({i_mse[i_best]:.4f}, against {i_mse[-1]:.4f} after {it.values[-1]}); each "
                f"repetition's own best is in {it.values[i_lo]}-{it.values[i_hi]}. The weights' "
@@ -586,7 +587,7 @@ def _answers(config: BiasVarianceConfig, knobs: dict, noise_draws: np.ndarray, m
         Answer("more_data_reduces_variance",
                f"How much does going from {n0} to {n1} training points reduce the variance?",
                r_m,
-               _sweep_story(n_knob, "n") +
+               _sweep_story(n_knob, "n = ") +
                f" The variance ratio (n = {n1} over n = {n0}) is {r_m:.3f} (10-90 % over "
                f"repetitions {r_lo:.3f}-{r_hi:.3f}); a model with a fixed number of effective "
                f"parameters p has variance about noise * p / n, a ratio of {n0 / n1:.3f}. The "
