@@ -215,3 +215,45 @@ autoencoder
 
 # %%
 print(autoencoder)
+
+# %% [markdown]
+# # Beyond the course
+#
+# ## Where the error comes from: bias, variance, and which variance
+#
+# Train the course's network on many independent noise draws of the training set (data sets),
+# several initialisations on each, and predict on a fine grid where f(x) is known. The expected
+# test error splits exactly into noise + bias² + variance, and the variance into the part that
+# comes from the data, Var_d(E_s f), and the part that comes from the initialisation,
+# E_d[Var_s f]. Each knob of the course moves error between these terms; averaging
+# initialisations (an ensemble) can only remove the last one.
+
+# %%
+bv = run("bias-variance", max_iter=1000, checkpoints=(200, 500))
+bv
+
+# %% [markdown]
+# The decomposition is one function of a (data sets, initialisations, grid) array of
+# predictions, here the base networks of the first repetition. Its estimates are unbiased, so
+# a component that is nearly zero can come out slightly negative:
+
+# %%
+from overfitlab.theory.bias_variance import decompose
+
+parts = decompose(bv.arrays["base_predictions_block0"], bv.arrays["truth"], noise_var=0.04)
+print(f"noise {parts.noise:.4f} + bias² {parts.bias2:.4f} + data variance "
+      f"{parts.data_variance:.4f} + initialisation variance {parts.init_variance:.4f} "
+      f"= {parts.total:.4f}; measured directly: {parts.expected_mse:.4f}")
+
+# %% [markdown]
+# ## Double descent
+#
+# Freeze a hidden layer of p random units and fit only the output weights, by the
+# minimum-norm least-squares solution. Below p = n the test error follows the classical U;
+# at p = n the features can just interpolate the noisy points, with huge weights, and the
+# test error peaks; beyond, the interpolating fit of least norm gets smoother again. A small
+# ridge penalty removes the peak. Does the network trained in all its layers show it?
+
+# %%
+dd = run("double-descent", max_iter=1000, trained_widths=(2, 7, 20, 60))
+dd

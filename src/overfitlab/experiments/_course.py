@@ -103,6 +103,19 @@ def predict(params: dict, X: np.ndarray, activation: str, masks=None) -> np.ndar
     return np.asarray(out[..., 0], np.float64).reshape(lead + (Xj.shape[0],))
 
 
+def predict_host(params: dict, X: np.ndarray, activation: str, masks=None) -> np.ndarray:
+    """Predictions (B, n_points) of B networks stacked along one leading axis, in float64 NumPy.
+
+    Compiles nothing (the eager JAX of :func:`predict` compiles small programs per shape), and
+    ``masks`` (optional) holds one (B, h_l) array per hidden layer.
+    """
+    wide = lambda a: np.asarray(a, np.float64)[:, None, :]  # noqa: E731  (B, 1, h): broadcast over points
+    p = {"coefs": [np.asarray(W, np.float64) for W in params["coefs"]],
+         "intercepts": [wide(b) for b in params["intercepts"]]}
+    m = None if masks is None else [wide(mask) for mask in masks]
+    return forward(p, np.asarray(X, np.float64)[None], activation, m, backend="numpy")[..., 0]
+
+
 def mse(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Mean squared error over the last axis, in float64."""
     return np.mean((np.asarray(pred, np.float64) - np.asarray(y, np.float64)) ** 2, axis=-1)
