@@ -703,6 +703,7 @@ def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarr
         state, outs = _run_chunk_compiled(state, hyper, data, record_now, np.int32(t0), spec)
         pieces.append(outs)
         done_epochs = min(t0 + chunk, spec.max_iter)
+        state.n_iter.block_until_ready()  # dispatch is asynchronous: report finished work
         if spec.tol is not None and bool(np.all(np.asarray(state.done))):
             progress(1.0, f"all networks stopped by iteration {done_epochs}")
             break
