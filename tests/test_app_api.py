@@ -262,3 +262,30 @@ def test_parallel_parts_do_not_change_the_answer(monkeypatch):
                  (split.units.magnitude, whole.units.magnitude)]:
         for field in ("median", "low", "high"):
             np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-5, atol=1e-6)
+
+
+def test_data_sets_decompose_the_test_error(client):
+    """With several data sets (noise draws) the response splits the expected test error on the
+    grid into noise + bias^2 + data variance + initialisation variance, which add up to the
+    directly measured error (theory.bias_variance.decompose: exact up to rounding)."""
+    r = client.post("/api/train", json={**SMALL, "datasets": 3, "seeds": 2})
+    assert r.status_code == 200, r.text
+    d = r.json()["decomposition"]
+    assert d["noise"] == pytest.approx(0.2 ** 2)  # the default noise level
+    total = d["noise"] + d["bias2"] + d["data_variance"] + d["init_variance"]
+    assert total == pytest.approx(d["expected_mse"], rel=1e-9)
+    assert r.json()["metrics"]["networks"] == 6
+    one_seed = client.post("/api/train", json={**SMALL, "datasets": 3, "seeds": 1}).json()
+    assert one_seed["decomposition"]["init_variance"] is None  # folded into the data variance
+    assert client.post("/api/train", json=SMALL).json()["decomposition"] is None
+
+
+@pytest.mark.parametrize("body, fields", [
+    ({"datasets": 2, "x_train": [0, 0.1, 0.2, 0.3], "y_train": [0, 0, 0, 1]},
+     ["datasets", "x_train"]),
+    ({"datasets": 10, "seeds": 20}, ["datasets", "seeds", "ensemble"]),
+])
+def test_data_sets_limits_name_the_fields(client, body, fields):
+    r = client.post("/api/train", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["fields"] == fields

@@ -43,13 +43,14 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from overfitlab.app.schemas import (Band, Curves, Data, Fit, Metrics, Stat, TrainRequest,
-                                    TrainResponse, Units)
+from overfitlab.app.schemas import (Band, Curves, Data, Decomposition, Fit, Metrics, Stat,
+                                    TrainRequest, TrainResponse, Units)
 from overfitlab.data.synthetic import TARGETS, noisy_function
 from overfitlab.engine.mlp import forward, init_stack
 from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, host_keys, make_hyper,
                                      record_grid, train)
 from overfitlab.stats import band, without_diverged
+from overfitlab.theory.bias_variance import decompose
 
 RECORD_POINTS = 240  # log-spaced iterations at which the MSE curves are recorded
 N_TEST = 100
@@ -143,11 +144,37 @@ def _train_in_parts(spec: TrainSpec, params, keys, args: tuple) -> dict[str, np.
 
     def run_part(idx):
         part = jax.tree_util.tree_map(lambda a: a[idx], params)
+        # Per-network targets (several data sets) are the 3-D arrays: (network, point, 1).
+        part_args = tuple(a[idx] if isinstance(a, np.ndarray) and a.ndim == 3 else a
+                          for a in args)
         return jax.tree_util.tree_map(np.asarray,
-                                      _train_and_predict(spec, part, keys[idx], *args))
+                                      _train_and_predict(spec, part, keys[idx], *part_args))
 
     outs = list(_POOL.map(run_part, parts))
     return {k: np.concatenate([o[k] for o in outs])[:n_nets] for k in outs[0]}
+
+
+def data_set_targets(req: TrainRequest, y_train: np.ndarray) -> np.ndarray:
+    """(datasets, n) training targets: the page's, then independent noise draws on the same x
+    (data set d > 0 from the seed sequence (seed, d))."""
+    others = [noisy_function(n_train=req.n_train, n_test=1, noise=req.noise, target=req.target,
+                             seed=int(np.random.SeedSequence([req.seed, d]).generate_state(1)[0])
+                             ).y_train for d in range(1, req.datasets)]
+    return np.stack([y_train, *others]).astype(np.float32)
+
+
+def _decomposition(grid_pred: np.ndarray, req: TrainRequest) -> Decomposition | None:
+    """Noise + bias^2 + data and initialisation variance of the repetitions' fits on the grid
+    (rows data-set-major), with several data sets; None with one."""
+    if req.datasets == 1:
+        return None
+    truth = TARGETS[req.target](GRID.astype(np.float64))
+    parts = decompose(grid_pred.reshape(req.datasets, req.seeds, -1), truth, req.noise ** 2)
+    number = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
+    return Decomposition(noise=req.noise ** 2, bias2=number(parts.bias2),
+                         data_variance=number(parts.data_variance),
+                         init_variance=number(parts.init_variance),
+                         expected_mse=float(parts.expected_mse))
 
 
 def _clean(values: np.ndarray) -> list[float | None]:
@@ -194,19 +221,29 @@ def run(req: TrainRequest) -> TrainResponse:
         y_train = np.asarray(req.y_train, np.float32)
     spec = spec_for(req)
     params, keys, fit, val = draws(req, spec)
+    D, S, E = req.datasets, req.seeds, req.ensemble
+    targets = data_set_targets(req, y_train)  # (D, n): data set 0 is the one drawn on the page
+    if D > 1:  # every data set is trained from every seed's initialisation
+        params = jax.tree_util.tree_map(lambda a: np.concatenate([a] * D), params)
+        keys = np.concatenate([keys] * D)
+        targets = np.repeat(targets, S * E, axis=0)[..., None]  # per network: (B, n, 1)
+    else:
+        targets = y_train
     is_val = np.zeros(req.n_train, bool)
     if val is None:
-        X_fit, y_fit = X_val, y_val = X_train, y_train
+        X_fit, y_fit = X_val, y_val = X_train, targets
     else:
         is_val[val] = True
-        X_fit, y_fit, X_val, y_val = X_train[fit], y_train[fit], X_train[val], y_train[val]
+        X_fit, X_val = X_train[fit], X_train[val]
+        y_fit, y_val = targets[..., fit, :] if D > 1 else targets[fit], \
+            targets[..., val, :] if D > 1 else targets[val]
     shape = (spec, req.networks, X_fit.shape, X_val.shape)
     compiled = shape not in _seen_shapes
     out = _train_in_parts(spec, params, keys,
                           (req.alpha, req.l1, req.learning_rate, req.dropout, X_fit, y_fit,
                            X_val, y_val, data.X_test, data.y_test, GRID))
     _seen_shapes.add(shape)
-    S, E = req.seeds, req.ensemble
+    S = D * S  # repetitions: every (data set, seed) pair
     diverged = out["diverged"].astype(bool)
     for name in ("test_mse", "train_mse", "grid_pred", "test_pred", "train_pred", "unit_norm",
                  "zeros", "unit_off", "n_iter", "best_iter"):  # left out of every band
@@ -221,6 +258,8 @@ def run(req: TrainRequest) -> TrainResponse:
     best = int(np.argmin(median_test))
 
     def ensemble_mse(pred, target):
+        if np.ndim(target) == 3:  # per-network targets: one row per repetition
+            target = target[::E, :, 0]
         return np.mean((_per_repetition(pred, S, E) - target) ** 2, axis=1)
 
     es = req.early_stopping
@@ -249,4 +288,5 @@ def run(req: TrainRequest) -> TrainResponse:
         curves=Curves(iterations=steps.tolist(), train_mse=train_curve, test_mse=test_curve),
         units=Units(magnitude=_band(-np.sort(-out["unit_norm"], axis=1))),
         metrics=metrics, compiled=compiled,
+        decomposition=_decomposition(_per_repetition(out["grid_pred"], S, E), req),
         elapsed_ms=1000.0 * (time.perf_counter() - start))

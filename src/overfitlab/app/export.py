@@ -104,6 +104,8 @@ def python_code(req: TrainRequest) -> str:
         f"{req.seed} + s;",
         "the script prints the test MSE of each final model and the median and 10-90 % band",
         "over seeds, as in the playground's table.",
+        *([f"The view trains {req.datasets} data sets (noise draws); this script retrains the "
+           "first, the points drawn on the page."] if req.datasets > 1 else []),
         '"""',
     ]
     imports = ["import numpy as np", "", "from overfitlab import RegularizedMLPRegressor",

@@ -3,14 +3,15 @@
 Every field of :class:`TrainRequest` has a range; combined limits, checked after the fields,
 bound the cost of one request and keep it trainable:
 
-* networks = seeds x ensemble <= ``MAX_NETWORKS``;
+* networks = datasets x seeds x ensemble <= ``MAX_NETWORKS``;
 * work = networks x iterations x n_train x parameters-per-network <= ``MAX_WORK``, a proxy for
   the floating-point operations of training (forward + backward pass is a few flops per weight
   and sample), about 40 times the course defaults (20 x 20000 x 10 x 61 = 2.4e8); the largest
   allowed request trains for about 10-20 s on a loaded 2-core CPU;
 * with early stopping, ceil(validation_fraction x n_train) >= ``MIN_VALIDATION`` held-out points
   (scikit-learn's split size; a validation R^2 needs two points);
-* user data: x_train and y_train together, of equal length (n_train is then their length).
+* user data: x_train and y_train together, of equal length (n_train is then their length), and
+  only one data set (several data sets redraw the noise of generated data).
 
 Out-of-range, malformed or unknown input is rejected by pydantic, which FastAPI turns into a 422
 whose ``detail[].loc`` names the field (and the point's index inside x_train / y_train) and
@@ -29,6 +30,7 @@ from overfitlab.data.synthetic import TARGETS
 from overfitlab.engine.mlp import ACTIVATIONS, n_parameters
 
 MAX_NETWORKS = 100
+MAX_DATASETS = 20
 MAX_WORK = 1e10
 MIN_VALIDATION = 2  # held-out points early stopping needs (R^2 of one point is undefined)
 MIN_TRAIN, MAX_TRAIN = 4, 500  # training points, generated or the user's
@@ -71,6 +73,10 @@ class TrainRequest(BaseModel):
     seeds: int = Field(20, ge=1, le=MAX_NETWORKS, description="Independent repetitions (band).")
     ensemble: int = Field(1, ge=1, le=MAX_NETWORKS,
                           description="Networks averaged per repetition (1: no ensemble).")
+    datasets: int = Field(1, ge=1, le=MAX_DATASETS,
+                          description="Independent noise draws of the training targets, each "
+                          "trained from every seed; above 1 the response decomposes the test "
+                          "error into noise, bias^2 and data and initialisation variance.")
     early_stopping: bool = Field(False, description="Stop on a validation split, restore best.")
     validation_fraction: float = Field(
         0.2, ge=0.1, le=0.5, description="Share of training points held out (early stopping).")
@@ -94,10 +100,15 @@ class TrainRequest(BaseModel):
                     f"{len(self.x_train)} x values but {len(self.y_train)} y values; give one "
                     "y per x"))
             self.n_train = len(self.x_train)
+            if self.datasets > 1:
+                raise combined_limit(["datasets", "x_train"], (
+                    "several data sets redraw the noise of the generated data; with your own "
+                    "points use datasets=1"))
         if self.networks > MAX_NETWORKS:
-            raise combined_limit(["seeds", "ensemble"], (
-                f"seeds x ensemble = {self.seeds} x {self.ensemble} = {self.networks} networks "
-                f"exceeds the limit {MAX_NETWORKS}; lower seeds or ensemble"))
+            raise combined_limit(["datasets", "seeds", "ensemble"], (
+                f"datasets x seeds x ensemble = {self.datasets} x {self.seeds} x "
+                f"{self.ensemble} = {self.networks} networks exceeds the limit {MAX_NETWORKS}; "
+                "lower datasets, seeds or ensemble"))
         if self.work > MAX_WORK:
             raise work_limit_error(self, MAX_WORK)
         if self.early_stopping and self.validation_points < MIN_VALIDATION:
@@ -119,7 +130,7 @@ class TrainRequest(BaseModel):
 
     @property
     def networks(self) -> int:
-        return self.seeds * self.ensemble
+        return self.datasets * self.seeds * self.ensemble
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -133,9 +144,10 @@ class TrainRequest(BaseModel):
 def work_limit_error(req: TrainRequest, limit: float) -> PydanticCustomError:
     """The refusal of a request whose :attr:`TrainRequest.work` exceeds ``limit``."""
     return combined_limit(
-        ["seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
-        f"seeds x ensemble x iterations x n_train x parameters = {req.work:.2g} exceeds "
-        f"{limit:.0e}; lower iterations, seeds, ensemble, n_train, hidden_units or depth")
+        ["datasets", "seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
+        f"datasets x seeds x ensemble x iterations x n_train x parameters = {req.work:.2g} "
+        f"exceeds {limit:.0e}; lower iterations, datasets, seeds, ensemble, n_train, "
+        "hidden_units or depth")
 
 
 class Band(BaseModel):
@@ -200,6 +212,18 @@ class Metrics(BaseModel):
     networks: int = Field(description="Networks trained (seeds x ensemble).")
 
 
+class Decomposition(BaseModel):
+    """The expected test MSE over data sets and seeds, split as noise + bias^2 + data variance
+    + initialisation variance (on the plotted grid, where f is known); None where a term cannot
+    be told apart (one seed: no initialisation variance of its own)."""
+
+    noise: float
+    bias2: float | None
+    data_variance: float | None
+    init_variance: float | None
+    expected_mse: float = Field(description="Measured directly; equals the sum of the terms.")
+
+
 class TrainResponse(BaseModel):
     config: TrainRequest
     data: Data
@@ -207,6 +231,8 @@ class TrainResponse(BaseModel):
     curves: Curves
     units: Units
     metrics: Metrics
+    decomposition: Decomposition | None = Field(
+        None, description="With datasets > 1: where the test error comes from.")
     compiled: bool = Field(description="Whether this request compiled a new program (new shape).")
     elapsed_ms: float
 

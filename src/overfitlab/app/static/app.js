@@ -30,7 +30,9 @@ const CONTROLS = [
   { name: "ensemble", label: "ensemble size", kind: "stops", stops: [1, 2, 3, 5, 10, 20],
     tip: "Networks trained independently and averaged. Look for: the averaged fit wiggles less; the 'at end' test MSE drops below the average member's curve." },
   { name: "seeds", label: "seeds", kind: "stops", stops: [1, 2, 5, 10, 20, 50, 100],
-    tip: "Independent repetitions drawn at once; the band spans their 10-90 %. Look for: how much a single run can mislead (seeds x ensemble is at most 100)." },
+    tip: "Independent repetitions drawn at once; the band spans their 10-90 %. Look for: how much a single run can mislead (data sets x seeds x ensemble is at most 100)." },
+  { name: "datasets", label: "data sets", kind: "stops", stops: [1, 2, 3, 5, 10, 20],
+    tip: "Independent noise draws of the training points, each trained from every seed. Above 1 the page splits the test error into noise, bias\u00b2 and variance from the data and from the initialisation. Look for: which term each regularizer lowers." },
   { name: "early_stopping", label: "early stopping", kind: "checkbox",
     tip: "Hold out part of the training points, stop when their error has not improved for 'patience' iterations and restore the best weights. Look for: fewer points left to fit, and where it stops against the test curve's minimum." },
   { name: "validation_fraction", label: "validation share", kind: "linear", min: 0.1, max: 0.5, step: 0.05,
@@ -77,7 +79,7 @@ function parseValue(c, text) {
 
 // --- the server's limits (GET /api/defaults), applied before a request is sent ---------------
 // Same rules, numbers and order as TrainRequest._combined_limits in schemas.py.
-const LIMITED = ["seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth",
+const LIMITED = ["datasets", "seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth",
                  "early_stopping", "validation_fraction"];
 const nPoints = (s) => (s.x_train ? s.x_train.length : s.n_train);
 function nParameters(s) {  // n_parameters((1, h, ..., h, 1)) = sum over layers of (fan_in + 1) x fan_out
@@ -85,13 +87,15 @@ function nParameters(s) {  // n_parameters((1, h, ..., h, 1)) = sum over layers 
   return 2 * h + (s.depth - 1) * (h + 1) * h + (h + 1);
 }
 function violations(s) {
-  const out = [], networks = s.seeds * s.ensemble;
+  const out = [], networks = s.datasets * s.seeds * s.ensemble;
+  if (s.x_train && s.datasets > 1)
+    out.push({ fields: ["datasets"], why: "your own points: one data set" });
   if (networks > defaults.max_networks)
-    out.push({ fields: ["seeds", "ensemble"], why: "seeds \u00d7 ensemble \u2264 " + defaults.max_networks });
+    out.push({ fields: ["datasets", "seeds", "ensemble"], why: "data sets \u00d7 seeds \u00d7 ensemble \u2264 " + defaults.max_networks });
   const work = networks * s.iterations * nPoints(s) * nParameters(s);
   if (work > defaults.max_work)
-    out.push({ fields: ["seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
-               why: "seeds \u00d7 ensemble \u00d7 iterations \u00d7 points \u00d7 parameters \u2264 " + fmt(defaults.max_work) });
+    out.push({ fields: ["datasets", "seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
+               why: "networks \u00d7 iterations \u00d7 points \u00d7 parameters \u2264 " + fmt(defaults.max_work) });
   if (s.early_stopping && Math.ceil(s.validation_fraction * nPoints(s)) < defaults.min_validation)
     out.push({ fields: ["early_stopping", "validation_fraction", "n_train"],
                why: "early stopping holds out ceil(share \u00d7 points) \u2265 " + defaults.min_validation + " points" });
@@ -253,7 +257,7 @@ async function pump() {
   inFlight = true;
   while (pending) {
     pending = false;
-    setStatus("busy", "training " + state.seeds * state.ensemble + " networks\u2026");
+    setStatus("busy", "training " + state.datasets * state.seeds * state.ensemble + " networks\u2026");
     try {
       const r = await fetch("/api/train", { method: "POST", headers: { "Content-Type": "application/json" },
                                              body: JSON.stringify(state) });
@@ -365,6 +369,15 @@ function render(a) {
   $("m-dead").textContent = stat(m.dead_units) + " of " + a.config.hidden_units;
   $("m-early-stopping").textContent = m.stopped_at ? stat(m.stopped_at) + " / " + stat(m.restored_from) : "off";
   $("m-diverged-row").hidden = m.diverged === 0;
+  const d = a.decomposition;
+  $("decomposition").hidden = !d;
+  if (d) {
+    $("d-noise").textContent = fmt(d.noise);
+    $("d-bias2").textContent = fmt(d.bias2);
+    $("d-data").textContent = fmt(d.data_variance);
+    $("d-init").textContent = d.init_variance === null ? "- (one seed: counted in the data variance)" : fmt(d.init_variance);
+    $("d-total").textContent = fmt(d.expected_mse);
+  }
   $("m-diverged").textContent = m.diverged + " of " + m.networks + " networks diverged: lower the learning rate";
   version += 1;
   window.lastAnswer = a;  // for tests and the curious console user
