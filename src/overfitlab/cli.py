@@ -146,7 +146,8 @@ def _interruptions_reported(outcome: Callable[[], str]) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C cannot cut the line short
-        err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False)
+        err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
+                          soft_wrap=True)
         raise typer.Exit(code=130) from None
 
 
@@ -229,7 +230,8 @@ def run(
                 write_result_files(result, stage.path)
                 stage.commit()
         print_result(result, console, explain)
-        console.print(Text.assemble("results written to ", (str(out / name), "bold")))
+        console.print(Text.assemble("results written to ", (str(out / name), "bold")),
+                      soft_wrap=True)
 
 
 @app.command()
@@ -271,7 +273,7 @@ def report(
                 stage.commit()
         total = sum(s.payload["elapsed_s"] for s in sections)
         console.print(Text.assemble("report written to ", (str(out / "report.html"), "bold"),
-                                    f" ({total:.1f} s of experiments)"))
+                                    f" ({total:.1f} s of experiments)"), soft_wrap=True)
 
 
 @app.command()
