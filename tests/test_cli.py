@@ -51,7 +51,8 @@ def test_same_seed_same_numbers(tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["run", "no-such-thing"], "unknown experiment 'no-such-thing'"),
     (["run", "early-stopping", "--seeds", "0"], "seeds must be >= 1"),
-    (["run", "early-stopping", "--set", "n_train=-3"], "n_train must be >= 2, got -3"),
+    (["run", "early-stopping", "--set", "n_train=-3"],
+     "n_train=-3: n_train must be in [2, 100000]"),
     (["run", "early-stopping", "--set", "foo=1"], "unknown parameter 'foo'"),
     (["run", "early-stopping", "--set", "alpha=abc"], "alpha='abc' is not a valid float"),
     (["run", "early-stopping", "--set", "alpha"], "expects key=value"),

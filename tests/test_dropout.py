@@ -108,7 +108,13 @@ def test_quick_preset_end_to_end():
     result = EXPERIMENT.run(DropoutConfig.preset("quick"))
     config = result.config
     assert {a.id for a in result.answers} == {"best_dropout_rate", "test_mse_at_best_dropout",
+                                              "cv_dropout_rate", "selection_optimism",
                                               "dropout_vs_ensemble"}
+    assert result.answer("cv_dropout_rate").value in config.rates
+    # Per seed, the test error at the CV choice cannot beat the test-picked rate's own minimum
+    # over rates by more than seed-to-seed variation; its median difference is in the band.
+    optimism = result.answer("selection_optimism")
+    assert optimism.low <= optimism.value <= optimism.high
     curve = result.arrays["test_mse"]
     assert curve.shape == (config.seeds, len(config.rates)) and np.all(np.isfinite(curve))
     assert set(result.figures) == {"dropout_rate.png", "fits.png"}

@@ -312,3 +312,21 @@ def test_progress_is_reported_between_chunks(course_data):
                progress=lambda f, m: calls.append((f, m)))
     assert [f for f, _ in calls] == [0.25, 0.5, 0.75, 1.0]
     assert calls[-1][1] == "iteration 1000 of 1000"
+
+
+def test_parallel_parts_equal_one_part(course_data, monkeypatch):
+    """Splitting many networks into concurrent parts (one per core) gives the same networks."""
+    import overfitlab.engine.train as engine
+
+    spec = TrainSpec((1, 5, 1), "tanh", max_iter=50, tol=1e-4, n_iter_no_change=3)
+    hyper = stack_networks([make_hyper(alpha=a) for a in np.geomspace(1e-4, 1.0, 7)])
+    run = lambda: train_grid(spec, jax.random.PRNGKey(0), 19, hyper,  # noqa: E731
+                             course_data.X_train, course_data.y_train)
+    monkeypatch.setattr(engine, "_parallel_parts", lambda n: 3)  # 133 networks in 3 parts
+    split = run()
+    monkeypatch.setattr(engine, "_parallel_parts", lambda n: 1)
+    whole = run()
+    np.testing.assert_array_equal(split.n_iter, whole.n_iter)
+    for a, b in zip(jax.tree_util.tree_leaves(split.params),
+                    jax.tree_util.tree_leaves(whole.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -198,3 +198,38 @@ def test_quick_preset_end_to_end():
                                    "weight_histograms.png"}
     assert result.arrays["l2_test_mse"].shape == (config.seeds, config.n_alphas + 1)
     assert all(np.isfinite(v) for v in m.values())
+    # Cross-validation on the training points chooses alpha and l1; the test-picked alpha's
+    # error is optimistic: at every seed the test-picked alpha is at least as good on the test
+    # set as any other grid value, so the median difference cannot be negative.
+    assert alphas[1] <= result.answer("cv_alpha").value <= alphas[-1]
+    assert result.arrays["l2_cv_mse"].shape == (config.cv_seeds, config.n_alphas + 1,
+                                                config.cv_folds)
+    assert m["selection_optimism"] >= -1e-12
+    assert m["diverged"] == 0 and not best.at_edge
+
+
+def test_cross_validation_never_sees_the_test_set():
+    """The course's data draws the training targets before the test targets, so a different
+    test set leaves the training points, and hence every fold's held-out error and the CV
+    choice, exactly the same; the test errors change."""
+    from overfitlab.experiments._sweeps import penalty_sweeps
+
+    runs = [WeightPenaltyConfig.preset("quick", max_iter=300, seeds=2, cv_seeds=1, n_alphas=3,
+                                       n_l1=3, n_test=n_test) for n_test in (100, 37)]
+    a, b = (penalty_sweeps(c.setup(), c.alphas(), c.l1s()) for c in runs)
+    np.testing.assert_array_equal(a.l2.cv_mse, b.l2.cv_mse)
+    np.testing.assert_array_equal(a.l1.cv_mse, b.l1.cv_mse)
+    assert not np.array_equal(a.l2.test_mse, b.l2.test_mse)
+
+
+def test_fold_masks_are_shuffled_kfold():
+    """Every point is held out exactly once; folds are not contiguous intervals of the sorted x
+    (unshuffled KFold would hold out whole intervals and measure extrapolation)."""
+    from overfitlab.experiments._cv import fold_masks
+
+    masks = fold_masks(10, 5, seed=0)
+    held = 1 - masks
+    np.testing.assert_array_equal(held.sum(axis=0), np.ones(10))
+    np.testing.assert_array_equal(held.sum(axis=1), np.full(5, 2))
+    contiguous = [np.ptp(np.flatnonzero(h)) == 1 for h in held]
+    assert not all(contiguous)

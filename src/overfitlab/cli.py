@@ -277,6 +277,25 @@ def report(
 
 
 @app.command()
+def params(name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)")
+           ) -> None:
+    """List an experiment's parameters: type, full and quick values, range and meaning."""
+    from overfitlab.experiments.params import describe
+    from overfitlab.experiments.registry import get
+
+    try:
+        experiment = get(name)
+    except ConfigError as exc:
+        fail(str(exc))
+    table = Table(title=f"{name}: parameters (set with --set key=value)")
+    for column in ("parameter", "type", "full", "quick", "range", "meaning"):
+        table.add_column(column, overflow="fold")
+    for row in describe(experiment.config_class):
+        table.add_row(row.name, row.type, row.full, row.quick, row.range, row.help)
+    console.print(table)
+
+
+@app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="interface to bind (loopback default)"),
           port: int = typer.Option(8000, help="TCP port")) -> None:
     """Start the interactive playground."""

@@ -47,7 +47,10 @@ data in mini-batches of ``batch_size``; one step when full batch). After each ep
 
 Epochs run in a compiled ``lax.scan`` over a chunk of ``chunk`` epochs, networks vectorized with
 ``vmap``; a Python loop calls that one compiled program chunk after chunk, reports progress
-between chunks and ends as soon as every network has stopped. The program pays only for what the
+between chunks and ends as soon as every network has stopped. On a CPU a compiled loop of small
+networks runs on one core, so many networks are split into equal parts trained concurrently, one
+per core (:data:`PARALLEL_MIN_NETWORKS`); networks are independent, so this changes nothing but
+the wall time. The program pays only for what the
 spec uses: no dropout masks without dropout, no proximal step without L1, no sample-weight or
 unit-mask arithmetic when none are given, no stopping bookkeeping with ``tol=None``, no loss curve
 when ``record_loss_curve`` is off. The initial state is built on the host, so a cold fit compiles
@@ -55,6 +58,8 @@ exactly one program.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -639,11 +644,56 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
     record_mask[steps - 1] = True
 
     state = _initial_state(params, opt_state, keys, hyper, data, spec, dtype)
+    n_nets = keys.shape[0]
+    n_parts = _parallel_parts(n_nets)
+    parts = np.array_split(np.minimum(np.arange(-(-n_nets // n_parts) * n_parts), n_nets - 1),
+                           n_parts)  # equal sizes (the last network repeated): one program
+    axes = data.network_axes()
+
+    def run_part(i: int):
+        take = lambda tree: jax.tree_util.tree_map(lambda a: a[parts[i]], tree)  # noqa: E731
+        part_data = Data(*(a if ax is None else a[parts[i]] for a, ax in zip(data, axes)))
+        report = progress if i == 0 else no_progress
+        return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report)
+
+    if n_parts == 1:
+        results = [run_part(0)]
+    else:
+        with ThreadPoolExecutor(n_parts, thread_name_prefix="overfitlab-train") as pool:
+            results = list(pool.map(run_part, range(n_parts)))
+    final = jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:n_nets], *[r[0] for r in results])
+    curves = {name: np.concatenate([r[1][name] for r in results])[:n_nets]
+              for name in results[0][1]}
+    return _result(final, curves, steps, spec)
+
+
+PARALLEL_MIN_NETWORKS = 64
+"""On a CPU, one compiled loop over small networks runs on one core, so a call with at least twice
+this many networks is split into equal parts trained concurrently, one per core (a part below it
+gains less than its extra dispatch costs)."""
+
+
+def _parallel_parts(n_nets: int) -> int:
+    """How many concurrent parts to split ``n_nets`` networks into (1 on accelerators)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, n_nets // PARALLEL_MIN_NETWORKS))
+
+
+def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarray,
+                spec: TrainSpec, progress: Progress) -> tuple[NetState, dict]:
+    """Run the compiled chunk program until max_iter or until every network stopped.
+
+    Returns the final state and the per-epoch outputs as host arrays (B, total epochs), NaN
+    after the last epoch run.
+    """
     device = lambda tree: jax.tree_util.tree_map(to_device, tree)  # noqa: E731
-    state, hyper_d, data_d = device(state), device(hyper), device(data)
+    state, hyper, data = device(state), device(hyper), device(data)
+    chunk, total = _chunk(spec), record_mask.size
     pieces = []
     for t0 in range(0, total, chunk):
-        state, outs = _run_chunk_compiled(state, hyper_d, data_d, record_mask[t0:t0 + chunk],
+        state, outs = _run_chunk_compiled(state, hyper, data, record_mask[t0:t0 + chunk],
                                           np.int32(t0), spec)
         pieces.append(outs)
         done_epochs = min(t0 + chunk, spec.max_iter)
@@ -651,18 +701,18 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
             progress(1.0, f"all networks stopped by iteration {done_epochs}")
             break
         progress(done_epochs / spec.max_iter, f"iteration {done_epochs} of {spec.max_iter}")
-    return _result(jax.tree_util.tree_map(np.asarray, state), pieces, steps, total, spec)
-
-
-def _result(state: NetState, pieces: list[dict], steps: np.ndarray, total: int,
-            spec: TrainSpec) -> TrainResult:
-    """Assemble the host-side :class:`TrainResult` from the final state and the chunks' outputs."""
     curves = {}
     for name in pieces[0]:
         run = np.concatenate([np.asarray(p[name]) for p in pieces], axis=0).T  # (B, epochs run)
         full = np.full((run.shape[0], total), np.nan, run.dtype)
         full[:, :run.shape[1]] = run
         curves[name] = full
+    return jax.tree_util.tree_map(np.asarray, state), curves
+
+
+def _result(state: NetState, curves: dict, steps: np.ndarray, spec: TrainSpec) -> TrainResult:
+    """Assemble the host-side :class:`TrainResult` from the final state and the per-epoch
+    outputs (B, total epochs)."""
     per_epoch = lambda name: curves[name][:, :spec.max_iter] if name in curves else None  # noqa: E731
     recorded = lambda name: curves[name][:, steps - 1] if name in curves else None  # noqa: E731
     diverged = state.diverged_at > 0

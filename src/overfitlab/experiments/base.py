@@ -17,6 +17,8 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from overfitlab.errors import ConfigError
+from overfitlab.experiments import budget
+from overfitlab.experiments.params import check_fields, param, suggest
 from overfitlab.formatting import format_band, format_value
 from overfitlab.progress import Progress, no_progress
 from overfitlab.stats import band
@@ -40,8 +42,9 @@ class Config:
     raising :class:`ConfigError` with a message that names the field.
     """
 
-    seed: int = 0
-    seeds: int = 20
+    seed: int = param(0, "master seed: one seed makes the whole run bit-reproducible",
+                      low=0, high=MAX_SEED)
+    seeds: int = param(20, "initialisations (or repetitions) trained at once", low=1)
 
     QUICK: ClassVar[dict[str, Any]] = {}
     USES_SEEDS: ClassVar[bool] = True
@@ -49,15 +52,20 @@ class Config:
     interface only: the report then says "no seeds" instead of counting them."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be an integer in 0..{MAX_SEED} (2**32 - 1), got "
-                              f"{self.seed}")
-        if self.seeds < 1:
-            raise ConfigError(f"seeds must be >= 1, got {self.seeds}; use --seeds 1 or more")
+        if not isinstance(self.seed, (int, np.integer)):
+            raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}")
+        check_fields(self)
         self.validate()
+        budget.check(self.footprint())
 
     def validate(self) -> None:
-        """Check experiment-specific fields; override in subclasses."""
+        """Check rules that tie several fields together; override in subclasses (the range of
+        each single field is declared with :func:`~overfitlab.experiments.params.param`)."""
+
+    def footprint(self) -> budget.Footprint:
+        """Estimated peak memory of a run of this configuration (checked against the limit of
+        :mod:`~overfitlab.experiments.budget`); override in subclasses."""
+        return budget.Footprint()
 
     @classmethod
     def preset(cls, name: str = "full", **overrides: Any) -> "Config":
@@ -66,10 +74,11 @@ class Config:
             raise ConfigError(f"unknown preset {name!r}; use 'full' or 'quick'")
         values = dict(cls.QUICK) if name == "quick" else {}
         values.update(overrides)
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
         if unknown:
-            known = ", ".join(f.name for f in dataclasses.fields(cls))
-            raise ConfigError(f"unknown parameter {unknown[0]!r}; known parameters: {known}")
+            raise ConfigError(f"unknown parameter {unknown[0]!r}{suggest(unknown[0], names)}; "
+                              f"known parameters: {', '.join(names)}")
         return cls(**values)
 
     @classmethod
@@ -84,8 +93,8 @@ class Config:
             key, raw = (s.strip() for s in item.split("=", 1))
             if key not in names:
                 raise ConfigError(
-                    f"unknown parameter {key!r}; known parameters: {', '.join(sorted(names))}"
-                )
+                    f"unknown parameter {key!r}{suggest(key, names)}; known parameters: "
+                    f"{', '.join(sorted(names))} (see `overfitlab params NAME`)")
             out[key] = _coerce(raw, hints[key], key)
         return out
 
