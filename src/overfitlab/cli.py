@@ -280,6 +280,8 @@ def report(
 def params(name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)")
            ) -> None:
     """List an experiment's parameters: type, full and quick values, range and meaning."""
+    from rich.table import Table
+
     from overfitlab.experiments.params import describe
     from overfitlab.experiments.registry import get
 
