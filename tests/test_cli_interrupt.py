@@ -12,34 +12,22 @@ interpreter has loaded overfitlab's package, a Ctrl+C is Python's own (nothing i
 either).
 """
 import json
-import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli_subprocess import launch
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and renameat2: Linux")
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 RUN = ["run", "early-stopping", "--quick", "--seeds", "2", "--set", "max_iter=300",
        "--set", "patience=50"]
 REPORT = ["report", "--quick", "--only", "early-stopping", "--only", "convolution"]
 SIGINT_FROM_S = 2.0
-
-
-def launch(args, out: Path) -> subprocess.Popen:
-    path = [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "overfitlab.cli", *args, "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        # a shell's background job inherits SIGINT ignored: give the child Python's usual handler
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def files(out: Path) -> dict[str, bytes]:
@@ -63,7 +51,7 @@ def complete_result(out: Path, folder: str, seed: int) -> dict:
 
 
 def trial(args, out, seed, signum, at_s):
-    child = launch([*args, "--seed", str(seed)], out)
+    child = launch([*args, "--seed", str(seed), "--out", str(out)])
     time.sleep(at_s)
     child.send_signal(signum)
     _, err = child.communicate(timeout=300)
@@ -83,7 +71,7 @@ def interrupt_at_random_moments(args, out, target, folders, trials, rng):
     """Run ``args`` to completion, then interrupt one run per signal of ``trials``; ``target``
     is the directory the command replaces (OUT/NAME for `run`, OUT for `report`)."""
     start = time.monotonic()
-    first = launch([*args, "--seed", "1"], out)
+    first = launch([*args, "--seed", "1", "--out", str(out)])
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     duration = time.monotonic() - start

@@ -208,7 +208,7 @@ def run(
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained at once"),
     out: Path = typer.Option(Path("results"), help="output directory"),
     set_: list[str] = typer.Option([], "--set", help="override a parameter: key=value"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir",
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", exists=True, file_okay=False,
                                             help="dataset directory (cnn: MNIST/CIFAR-10)"),
     explain: bool = typer.Option(False, "--explain", help="print every answer's explanation"),
 ) -> None:
