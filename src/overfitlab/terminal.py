@@ -71,7 +71,7 @@ def progress_display(label: str, console: Console) -> Iterator[ProgressCallback]
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[label]}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                TextColumn("{task.description}", markup=False))
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, refresh_per_second=5) as bar:
         task = bar.add_task("starting", total=1.0, label=escape(label))
 
         def update(fraction: float, message: str) -> None:
