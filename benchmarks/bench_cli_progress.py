@@ -2,10 +2,11 @@
 
 The CLI shows ``progress(fraction, message)`` updates as a Rich bar on a terminal (redrawn by a
 background thread five times a second) or as log lines when stderr is piped. Both must cost under
-5 % of a run. Last, the CPU share of each display by itself (20 updates a second while the process
-sleeps) bounds that cost independently of the load on the machine. Each mode runs the same experiment (compiled code warmed up first) ``--repeats``
+5 % of a run. Each mode runs the same experiment (compiled code warmed up first) ``--repeats``
 times, interleaved so that load changes hit every mode alike; the median seconds and their ratio
-to the run without display are printed with the load average.
+to the run without display are printed with the load average. Last, the CPU share of each display
+by itself (20 updates a second while the process sleeps) bounds that cost independently of the
+load on the machine.
 
 Usage: python benchmarks/bench_cli_progress.py [--experiment NAME] [--quick] [--repeats N]
                                                [--set key=value ...]
