@@ -113,14 +113,18 @@ def test_stale_staging_of_a_dead_process_is_removed_and_a_set_aside_tree_put_bac
     ("root", "is a filesystem root"),
     ("file", "is a file, not a directory"),
     ("under-file", "is a file, not a directory"),
+    ("mount", "is a mount point"),
 ])
 def test_targets_that_cannot_be_swapped_are_refused_before_anything_is_written(
         tmp_path, monkeypatch, case, needle):
+    if case == "mount" and not os.path.ismount("/proc"):
+        pytest.skip("no /proc mount point here")
     (tmp_path / "work").mkdir()
     (tmp_path / "file").write_text("keep me")
     monkeypatch.chdir(tmp_path / "work")
     target = {"cwd": Path("."), "parent": Path(".."), "root": Path("/"),
-              "file": tmp_path / "file", "under-file": tmp_path / "file" / "sub"}[case]
+              "file": tmp_path / "file", "under-file": tmp_path / "file" / "sub",
+              "mount": Path("/proc")}[case]
     before = tree(tmp_path)
     with pytest.raises(OutputDirError, match=needle):
         StagedDirectory(target).open()

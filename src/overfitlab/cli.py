@@ -145,9 +145,12 @@ def _interruptions_reported(outcome: Callable[[], str]) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C cannot cut the line short
-        err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
-                          soft_wrap=True)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one cannot cut the line
+        try:
+            err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
+                              soft_wrap=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         raise typer.Exit(code=130) from None
 
 
