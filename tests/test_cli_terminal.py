@@ -75,14 +75,22 @@ def test_piped_progress_is_a_log_of_tenths_and_pauses_never_a_frozen_bar():
     assert lines[-1].startswith("exp  100%") and lines[-1].endswith("step 1000")
 
 
-def test_a_slow_stretch_still_prints_a_line_every_few_seconds():
+def test_a_long_silent_stretch_still_prints_a_line_every_few_seconds():
     now = [0.0]
     out = console()
     log = ProgressLog("exp", out, clock=lambda: now[0])
-    for i in range(100):  # 1 % in 50 s: no tenth crossed, but one line per 5 s of updates
+    log(0.42, "training")
+    for i in range(1, 101):  # 50 s in one compiled call: no update, a heartbeat every 0.5 s
         now[0] = i * 0.5
-        log(0.0001 * i, "training")
-    assert len(out.export_text().splitlines()) == 1 + int(99 * 0.5 // LOG_EVERY_S)
+        log.heartbeat()
+    lines = out.export_text().splitlines()
+    assert len(lines) == 1 + int(50 // LOG_EVERY_S)
+    assert all("42%" in line and line.endswith("training") for line in lines)
+    assert lines[-1].split()[2] == f"{50:.1f}"  # elapsed seconds keep counting
+    log(1.0, "done")
+    now[0] = 100.0
+    log.heartbeat()  # finished: silent from now on
+    assert out.export_text().splitlines()[-1].endswith("done")
 
 
 def test_progress_display_is_a_bar_on_a_terminal_and_a_log_otherwise():

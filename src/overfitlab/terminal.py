@@ -8,6 +8,7 @@ terminal and plain log lines when stderr is piped or redirected, where a bar can
 from __future__ import annotations
 
 import math
+import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -27,8 +28,8 @@ from overfitlab.progress import Progress as ProgressCallback
 LOG_EVERY_FRACTION = 0.10
 """Piped progress: a line each time another tenth of the work is done..."""
 
-LOG_EVERY_S = 5.0
-"""...or when this many seconds have passed since the last line and an update arrives."""
+LOG_EVERY_S = 10.0
+"""...or when this many seconds have passed since the last line, updates or not (a heartbeat)."""
 
 EDGE_MARK = "at edge"
 
@@ -37,8 +38,11 @@ class ProgressLog:
     """A progress callback that prints plain lines: ``label  45%  12.3 s  message``.
 
     A line is printed on the first update, whenever the fraction done has crossed the next
-    multiple of :data:`LOG_EVERY_FRACTION`, when :data:`LOG_EVERY_S` seconds have passed since the
-    last line, and once at completion; updates in between cost one comparison.
+    multiple of :data:`LOG_EVERY_FRACTION`, and once at completion; :meth:`heartbeat`, called
+    every second by :func:`progress_display`, repeats the latest state when :data:`LOG_EVERY_S`
+    seconds have passed without a line, so that a log shows a long compiled call is still running.
+    Updates in between cost a lock and two comparisons. Safe to call from several threads (the
+    engine reports from a worker thread when it trains parts concurrently).
     """
 
     def __init__(self, label: str, console: Console,
@@ -46,27 +50,48 @@ class ProgressLog:
         self.label, self.console, self.clock = label, console, clock
         self.start = clock()
         self.next_fraction = 0.0
-        self.next_time = self.start
+        self.next_time = self.start + LOG_EVERY_S
+        self.fraction, self.message = 0.0, "starting"
         self.finished = False
+        self._lock = threading.Lock()
 
     def __call__(self, fraction: float, message: str) -> None:
+        with self._lock:
+            self.fraction, self.message = fraction, message
+            if self.finished or (fraction < self.next_fraction and fraction < 1.0):
+                return
+            self._print()
+
+    def heartbeat(self) -> None:
+        """Repeat the latest state if no line has been printed for :data:`LOG_EVERY_S`."""
+        with self._lock:
+            if not self.finished and self.clock() >= self.next_time:
+                self._print()
+
+    def _print(self) -> None:
         now = self.clock()
-        if self.finished or (fraction < self.next_fraction and now < self.next_time
-                             and fraction < 1.0):
-            return
-        self.finished = fraction >= 1.0
-        self.next_fraction = (math.floor(fraction / LOG_EVERY_FRACTION + 1e-9) + 1) \
+        self.finished = self.fraction >= 1.0
+        self.next_fraction = (math.floor(self.fraction / LOG_EVERY_FRACTION + 1e-9) + 1) \
             * LOG_EVERY_FRACTION
         self.next_time = now + LOG_EVERY_S
-        self.console.print(f"{self.label}  {fraction:4.0%}  {now - self.start:6.1f} s  {message}",
-                           markup=False, highlight=False, soft_wrap=True)
+        self.console.print(f"{self.label}  {self.fraction:4.0%}  {now - self.start:6.1f} s  "
+                           f"{self.message}", markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager
 def progress_display(label: str, console: Console) -> Iterator[ProgressCallback]:
     """The ``progress(fraction, message)`` callback for ``label``: a bar or log lines."""
     if not console.is_terminal:
-        yield ProgressLog(label, console)
+        log = ProgressLog(label, console)
+        stop = threading.Event()
+        beat = threading.Thread(target=lambda: _beat(log, stop), daemon=True,
+                                name="overfitlab-progress-log")
+        beat.start()
+        try:
+            yield log
+        finally:
+            stop.set()
+            beat.join()
         return
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[label]}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
@@ -78,6 +103,11 @@ def progress_display(label: str, console: Console) -> Iterator[ProgressCallback]
             bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
 
         yield update
+
+
+def _beat(log: ProgressLog, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        log.heartbeat()
 
 
 def answers_table(result: Result) -> Table:
