@@ -3,10 +3,11 @@
 The CLI shows ``progress(fraction, message)`` updates as a Rich bar on a terminal (redrawn by a
 background thread five times a second) or as log lines when stderr is piped. Both must cost under
 5 % of a run. Each mode runs the same experiment (compiled code warmed up first) ``--repeats``
-times, interleaved so that load changes hit every mode alike; the median seconds and their ratio
-to the run without display are printed with the load average. Last, the CPU share of each display
-by itself (20 updates a second while the process sleeps) bounds that cost independently of the
-load on the machine.
+times, interleaved in rotating order so that load changes hit every mode alike; the median
+seconds and their ratio to the run without display (wall time, and the process's CPU time, which
+load blurs less) are printed with the load average. Last, the CPU share of each display by itself
+(20 updates a second while the process sleeps) bounds that cost independently of the load on the
+machine.
 
 Usage: python benchmarks/bench_cli_progress.py [--experiment NAME] [--quick] [--repeats N]
                                                [--set key=value ...]
@@ -14,6 +15,8 @@ Usage: python benchmarks/bench_cli_progress.py [--experiment NAME] [--quick] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import io
 import os
 import statistics
@@ -26,24 +29,19 @@ from overfitlab.progress import no_progress
 from overfitlab.terminal import progress_display
 
 
-def timed_run(experiment, config, mode: str) -> tuple[float, int]:
-    """Seconds of one run in ``mode`` and the number of progress updates it received."""
+def timed_run(experiment, config, mode: str) -> tuple[float, float, int]:
+    """Wall and CPU seconds of one run in ``mode``, and the number of progress updates."""
     calls = [0]
     sink = Console(file=io.StringIO(), force_terminal=(mode == "bar"), width=100)
-    if mode == "none":
-        def show(fraction, message):
-            calls[0] += 1
-            no_progress(fraction, message)
-        start = time.perf_counter()
-        experiment.run(config, show)
-        return time.perf_counter() - start, calls[0]
-    start = time.perf_counter()
-    with progress_display(experiment.name, sink) as update:
+    display = progress_display(experiment.name, sink) if mode != "none" \
+        else contextlib.nullcontext(no_progress)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    with display as update:
         def show(fraction, message):
             calls[0] += 1
             update(fraction, message)
         experiment.run(config, show)
-    return time.perf_counter() - start, calls[0]
+    return time.perf_counter() - start, time.process_time() - start_cpu, calls[0]
 
 
 def idle_cpu_share(mode: str, seconds: float = 5.0, rate_hz: float = 20.0) -> float:
@@ -72,20 +70,25 @@ def main() -> None:
         args.assignments))
     experiment.run(config)  # compile once
     modes = ("none", "log", "bar")
-    seconds: dict[str, list[float]] = {m: [] for m in modes}
+    wall: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
     updates = {}
-    for _ in range(args.repeats):
-        for mode in modes:
-            elapsed, updates[mode] = timed_run(experiment, config, mode)
-            seconds[mode].append(elapsed)
-    base = statistics.median(seconds["none"])
+    for r in range(args.repeats):
+        for mode in modes[r % 3:] + modes[:r % 3]:  # each mode first, second, third in turn
+            gc.collect()
+            elapsed, used, updates[mode] = timed_run(experiment, config, mode)
+            wall[mode].append(elapsed)
+            cpu[mode].append(used)
+    base, base_cpu = statistics.median(wall["none"]), statistics.median(cpu["none"])
     print(f"{args.experiment} ({'quick' if args.quick else 'full'} {' '.join(args.assignments)}),"
           f" {args.repeats} interleaved repeats, load average {os.getloadavg()}")
-    print(f"{'display':<8} {'median s':>9} {'ratio':>6} {'updates':>8}  all runs (s)")
+    print(f"{'display':<8} {'wall s':>7} {'ratio':>6} {'CPU s':>7} {'ratio':>6} {'updates':>8}"
+          f"  wall of each run (s)")
     for mode in modes:
-        median = statistics.median(seconds[mode])
-        runs = " ".join(f"{s:.2f}" for s in seconds[mode])
-        print(f"{mode:<8} {median:9.3f} {median / base:6.3f} {updates[mode]:8d}  {runs}")
+        median, median_cpu = statistics.median(wall[mode]), statistics.median(cpu[mode])
+        runs = " ".join(f"{s:.2f}" for s in wall[mode])
+        print(f"{mode:<8} {median:7.3f} {median / base:6.3f} {median_cpu:7.3f} "
+              f"{median_cpu / base_cpu:6.3f} {updates[mode]:8d}  {runs}")
     for mode in ("log", "bar"):
         print(f"{mode} display alone, 20 updates/s: {idle_cpu_share(mode):.2%} of one core")
 
