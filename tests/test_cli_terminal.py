@@ -2,11 +2,29 @@
 import io
 import itertools
 
+import matplotlib.pyplot as plt
+import pytest
 from _synthetic_results import LONG_TEXT, filter_result, sweep_result
 from rich.console import Console
 
 from overfitlab.terminal import (LOG_EVERY_S, ProgressLog, answers_table, print_result,
                                  progress_display)
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    result = sweep_result()
+    yield result
+    for figure in result.figures.values():
+        plt.close(figure)
+
+
+@pytest.fixture(scope="module")
+def deterministic():
+    result = filter_result()
+    yield result
+    for figure in result.figures.values():
+        plt.close(figure)
 
 
 def console(width=60, terminal=False):
@@ -27,8 +45,8 @@ def squeezed(text):
     return " ".join(text.split())
 
 
-def test_values_are_formatted_for_people_and_never_cut():
-    text = printed(sweep_result(), width=50)  # narrow: the table must wrap, not crop
+def test_values_are_formatted_for_people_and_never_cut(sweep):
+    text = printed(sweep, width=50)  # narrow: the table must wrap, not crop
     flat = squeezed(text)
     assert "21,386" in flat and "2.139e+04" not in flat
     assert "1,243" in flat and "599 – 1,720" in flat
@@ -39,18 +57,19 @@ def test_values_are_formatted_for_people_and_never_cut():
     assert "Both add" not in table_rows  # not squeezed into the value column
 
 
-def test_a_band_only_where_the_value_varies_and_no_band_column_without_seeds():
-    table = answers_table(sweep_result())
+def test_a_band_only_where_the_value_varies_and_no_band_column_without_seeds(sweep,
+                                                                             deterministic):
+    table = answers_table(sweep)
     cells = dict(zip(table.columns[0].cells, table.columns[2].cells))
     assert cells["best_iteration"] == "599 – 1,720"
     assert cells["best_alpha"] == ""  # 0.03981 - 0.03981: ends print alike
     assert cells["ratio"] == ""
-    assert len(answers_table(filter_result()).columns) == 2
-    assert "no seeds" in printed(filter_result())
+    assert len(answers_table(deterministic).columns) == 2
+    assert "no seeds" in printed(deterministic)
 
 
-def test_an_answer_at_the_edge_is_marked_and_its_explanation_printed_by_default():
-    flat = squeezed(printed(sweep_result()))
+def test_an_answer_at_the_edge_is_marked_and_its_explanation_printed_by_default(sweep):
+    flat = squeezed(printed(sweep))
     assert "0.03981 (at edge)" in flat
     assert "Lowest median test error." in flat  # best_alpha's explanation: it is at the edge
     assert "Counted layer by layer." not in flat  # the others only with --explain
@@ -58,9 +77,9 @@ def test_an_answer_at_the_edge_is_marked_and_its_explanation_printed_by_default(
     assert "note: a note" in flat
 
 
-def test_explain_prints_every_question_and_explanation():
-    flat = squeezed(printed(sweep_result(), explain=True))
-    for answer in sweep_result().answers:
+def test_explain_prints_every_question_and_explanation(sweep):
+    flat = squeezed(printed(sweep, explain=True))
+    for answer in sweep.answers:
         assert answer.question in flat and answer.explanation in flat
 
 
