@@ -115,11 +115,11 @@ def _alive(pid: int) -> bool:
     if os.name != "posix":  # pragma: no cover - no safe probe: keep the folder
         return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
@@ -162,15 +162,15 @@ def check_replaceable(target: Path, shown: str) -> None:
                              f"inside it")
 
 
-def _make_dirs(path: Path) -> list[Path]:
-    """``mkdir -p path``; returns the directories it created, outermost first."""
+def _make_dirs(path: Path, created: list[Path]) -> None:
+    """``mkdir -p path``, appending each directory it creates to ``created`` (outermost first)."""
     missing = []
     while not path.exists():
         missing.append(path)
         path = path.parent
     for directory in reversed(missing):
         os.mkdir(directory)
-    return list(reversed(missing))
+        created.append(directory)
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -212,7 +212,7 @@ class StagedDirectory:
         """Check the target, remove stale staging folders and create this one (before any work)."""
         check_replaceable(self.target, self.shown)
         try:
-            self._created = _make_dirs(self.target.parent)
+            _make_dirs(self.target.parent, self._created)
             remove_stale(self.target)
             self.existed = self.target.is_dir()
             self.path = _sibling(self.target, _STAGE)
