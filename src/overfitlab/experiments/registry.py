@@ -1,6 +1,7 @@
 """Discovers experiments: every module of this package that defines ``EXPERIMENT``."""
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 from functools import cache
@@ -28,7 +29,8 @@ def experiments() -> dict[str, Experiment]:
 
 
 def get(name: str) -> Experiment:
-    """The experiment called ``name``; a ConfigError listing the known names otherwise.
+    """The experiment called ``name``; otherwise a ConfigError suggesting the closest known name
+    (difflib's similarity ratio >= 0.6), or listing them all when none is close.
 
     Experiment ``a-b`` lives in module ``a_b`` by convention: that module alone is imported
     (importing every experiment costs seconds of start-up), with full discovery as fallback.
@@ -48,7 +50,8 @@ def get(name: str) -> Experiment:
                 return experiment
     known = experiments()
     if name not in known:
-        raise ConfigError(
-            f"unknown experiment {name!r}; run `overfitlab list` to see: {', '.join(known)}"
-        )
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(known)}"
+        raise ConfigError(f"unknown experiment {name!r}; {hint} (`overfitlab list` describes "
+                          f"them)")
     return known[name]
