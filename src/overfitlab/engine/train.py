@@ -59,6 +59,7 @@ exactly one program.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -656,17 +657,25 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
                            n_parts)  # equal sizes (the last network repeated): one program
     axes = data.network_axes()
 
+    cancel = threading.Event()  # set when the caller is interrupted: parts stop between chunks
+
     def run_part(i: int):
         take = lambda tree: jax.tree_util.tree_map(lambda a: a[parts[i]], tree)  # noqa: E731
         part_data = Data(*(a if ax is None else a[parts[i]] for a, ax in zip(data, axes)))
         report = progress if i == 0 else no_progress
-        return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report)
+        return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report, cancel)
 
     if n_parts == 1:
         results = [run_part(0)]
     else:
-        with ThreadPoolExecutor(n_parts, thread_name_prefix="overfitlab-train") as pool:
-            results = list(pool.map(run_part, range(n_parts)))
+        pool = ThreadPoolExecutor(n_parts, thread_name_prefix="overfitlab-train")
+        try:
+            results = [f.result() for f in [pool.submit(run_part, i) for i in range(n_parts)]]
+        except BaseException:  # e.g. Ctrl+C in the main thread: let the parts end promptly
+            cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
     final = jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:n_nets], *[r[0] for r in results])
     curves = {name: np.concatenate([r[1][name] for r in results])[:n_nets]
               for name in results[0][1]}
@@ -688,8 +697,10 @@ def _parallel_parts(n_nets: int) -> int:
 
 
 def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarray,
-                spec: TrainSpec, progress: Progress) -> tuple[NetState, dict]:
-    """Run the compiled chunk program until max_iter or until every network stopped.
+                spec: TrainSpec, progress: Progress,
+                cancel: threading.Event | None = None) -> tuple[NetState, dict]:
+    """Run the compiled chunk program until max_iter, until every network stopped, or until
+    ``cancel`` is set (the caller was interrupted; the result is then discarded).
 
     Returns the final state and the per-epoch outputs as host arrays (B, total epochs), NaN
     after the last epoch run.
@@ -704,6 +715,8 @@ def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarr
         pieces.append(outs)
         done_epochs = min(t0 + chunk, spec.max_iter)
         state.n_iter.block_until_ready()  # dispatch is asynchronous: report finished work
+        if cancel is not None and cancel.is_set():
+            break
         if spec.tol is not None and bool(np.all(np.asarray(state.done))):
             progress(1.0, f"all networks stopped by iteration {done_epochs}")
             break

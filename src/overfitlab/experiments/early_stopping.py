@@ -168,8 +168,11 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     regime = fit_regime(tr_m, te_m, noise)
     n_div = int(diverged.sum())
     lost = diverged_note(n_div, S)
-    at_edge = minimum_at_edge(i_star, T)
-    widen = edge_advice(i_star, T, "a smaller --set learning_rate",
+    # At the edge when the median curve's minimum, or the median network's, is the first or the
+    # last iteration: the best stopping point may lie beyond the iterations tried.
+    at_edge = minimum_at_edge(i_star, T) or bi_m in (1, T)
+    edge_index = T - 1 if bi_m == T else 0 if bi_m == 1 else i_star
+    widen = edge_advice(edge_index, T, "a smaller --set learning_rate",
                         f"--set max_iter={2 * T}")
 
     from overfitlab.plots.early_stopping import curves_figure, data_figure, refit_figure
