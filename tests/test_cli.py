@@ -74,3 +74,28 @@ def test_registry_finds_every_experiment_by_name_alone():
 
     for name, experiment in experiments().items():
         assert get(name) is experiment
+
+
+def test_help_and_list_import_neither_jax_nor_the_experiments():
+    """Start-up stays light: --help and list read the experiments' names and descriptions from
+    their source (registry.catalog) and import neither JAX, matplotlib nor an experiment module
+    (a regression guard instead of a timed test: those imports cost seconds)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from overfitlab.cli import app; "
+            "r = CliRunner(); assert r.invoke(app, ['--help']).exit_code == 0; "
+            "out = r.invoke(app, ['list']); assert 'double-descent' in out.output, out.output; "
+            "heavy = [m for m in ('jax', 'matplotlib', 'sklearn', 'overfitlab.experiments.base') "
+            "if m in sys.modules]; assert not heavy, heavy")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_catalog_reads_every_experiment_without_importing_it():
+    """The source-read catalogue lists exactly the experiments the imports define, in order,
+    with the same descriptions."""
+    from overfitlab.experiments.registry import catalog, experiments
+
+    assert [(e.name, e.description) for e in catalog()] == [
+        (e.name, e.description) for e in experiments().values()]

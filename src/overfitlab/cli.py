@@ -13,7 +13,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 
 def _interrupted_while_starting(signum: int, frame: object) -> None:  # noqa: ARG001
@@ -33,7 +33,10 @@ from typer.core import TyperGroup  # noqa: E402
 
 from overfitlab.atomic_output import StagedDirectory  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
-from overfitlab.experiments.base import Config, ConfigError, Experiment, Result  # noqa: E402
+from overfitlab.errors import ConfigError  # noqa: E402
+
+if TYPE_CHECKING:  # for annotations only: importing the experiment layer costs start-up time
+    from overfitlab.experiments.base import Config, Experiment, Result
 
 console = Console()
 err_console = Console(stderr=True)
@@ -193,12 +196,12 @@ def list_experiments() -> None:
     """List the experiments and what each one shows."""
     from rich.table import Table
 
-    from overfitlab.experiments.registry import experiments
+    from overfitlab.experiments.registry import catalog
 
     table = Table(title="overfitlab experiments")
     table.add_column("name", style="bold")
     table.add_column("what it shows")
-    for exp in experiments().values():
+    for exp in catalog():
         table.add_row(exp.name, exp.description)
     console.print(table)
 
