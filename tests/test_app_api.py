@@ -168,9 +168,11 @@ BAD_INPUT = [
     ({"dropout": 0.95}, ["dropout"], "less than or equal to 0.9"),
     ({"target": "x^3"}, ["target"], "'x^2'"),
     ({"activation": "gelu"}, ["activation"], "'tanh'"),
-    ({"seeds": 50, "ensemble": 3}, ["seeds", "ensemble"], "seeds x ensemble = 50 x 3 = 150"),
+    ({"seeds": 50, "ensemble": 3}, ["datasets", "seeds", "ensemble"],
+     "datasets x seeds x ensemble = 1 x 50 x 3 = 150"),
     ({"depth": 4, "hidden_units": 256},
-     ["seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"], "lower iterations"),
+     ["datasets", "seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
+     "lower iterations"),
     ({"early_stopping": True, "validation_fraction": 0.1},
      ["validation_fraction", "n_train"], "ceil(0.1 x 10) = 1 point(s) but needs 2"),
     ({"colour": "red"}, ["colour"], "Extra inputs are not permitted; remove it"),
@@ -202,7 +204,8 @@ def test_app_work_limit_below_the_schemas():
         r = small.post("/api/train", json={})  # the course defaults: 2.4e8
         assert r.status_code == 422
         (error,) = r.json()["detail"]
-        assert error["fields"][:2] == ["seeds", "ensemble"] and "exceeds 1e+06" in error["msg"]
+        assert error["fields"][:3] == ["datasets", "seeds", "ensemble"]
+        assert "exceeds 1e+06" in error["msg"]
 
 
 def test_malformed_json_and_nan_are_rejected(client):

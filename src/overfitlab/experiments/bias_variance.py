@@ -48,7 +48,10 @@ from overfitlab.data.synthetic import TARGETS
 from overfitlab.engine.mlp import init_stack
 from overfitlab.engine.train import Hyper, make_hyper, seed_keys, train
 from overfitlab.errors import DivergedError
-from overfitlab.experiments._course import NetworkConfig, course_spec, predict_host, require
+from overfitlab.experiments._course import (NetworkConfig, course_spec, networks_footprint,
+                                           predict_host, require)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.experiments.ensemble import bootstrap_counts
 from overfitlab.experiments.small_network import masked_small_networks
@@ -70,17 +73,25 @@ class BiasVarianceConfig(NetworkConfig):
     ``seeds`` is the number of repetitions (independent blocks of ``data_sets`` data sets).
     """
 
-    seeds: int = 4
-    data_sets: int = 5
-    inits: int = 2
-    members: int = 8
-    max_iter: int = 4000
-    checkpoints: tuple[int, ...] = (100, 200, 500, 1000, 2000)
-    alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
-    widths: tuple[int, ...] = (1, 2, 5, 10)
-    dropout_rates: tuple[float, ...] = (0.1, 0.2, 0.4)
-    n_values: tuple[int, ...] = (20, 40)
-    grid_points: int = 201
+    seeds: int = param(4, "repetitions: independent blocks of data_sets data sets (the band)",
+                       low=2, high=1000)
+    data_sets: int = param(5, "independent noise draws of the training set per repetition",
+                           low=2, high=1000)
+    inits: int = param(2, "initialisations per data set", low=2, high=1000)
+    members: int = param(8, "networks per data set for the ensembles and bagging", low=4,
+                         high=100)
+    max_iter: int = param(4000, "training iterations (full-batch epochs)", low=10,
+                          high=200_000)
+    checkpoints: tuple[int, ...] = param((100, 200, 500, 1000, 2000),
+                                         "iterations at which predictions are read (early "
+                                         "stopping)", low=1, high=200_000)
+    alphas: tuple[float, ...] = param((1e-3, 1e-2, 1e-1, 1.0, 10.0), "L2 coefficients swept",
+                                      low=0.0, high=1e6)
+    widths: tuple[int, ...] = param((1, 2, 5, 10), "hidden widths swept", low=1, high=10_000)
+    dropout_rates: tuple[float, ...] = param((0.1, 0.2, 0.4), "dropout rates swept", low=0.0,
+                                             high=1.0, high_open=True)
+    n_values: tuple[int, ...] = param((20, 40), "training-set sizes swept", low=2, high=1000)
+    grid_points: int = param(201, "points of the grid on which f is known", low=5, high=5000)
 
     QUICK: ClassVar[dict[str, Any]] = {
         "seeds": 3, "data_sets": 4, "inits": 2, "members": 6, "max_iter": 2000,
@@ -91,35 +102,26 @@ class BiasVarianceConfig(NetworkConfig):
         super().validate()
         require(
             (self.seeds >= 2, f"seeds (repetitions) must be >= 2 for a band, got {self.seeds}"),
-            (self.data_sets >= 2, f"data_sets must be >= 2 (the data variance is a variance "
-                                  f"over data sets), got {self.data_sets}"),
-            (self.inits >= 2, f"inits must be >= 2 (the initialisation variance is a variance "
-                              f"over initialisations), got {self.inits}"),
-            (4 <= self.members <= 100, f"members must be in [4, 100] (ensembles of at least 2 "
-                                       f"in at least 2 groups), got {self.members}"),
-            (bool(self.alphas) and all(a >= 0 for a in self.alphas),
-             f"alphas={self.alphas} must be >= 0; e.g. --set alphas=0.001,0.1,10"),
-            (bool(self.widths) and all(1 <= w <= self.hidden_units for w in self.widths),
+            (all(w <= self.hidden_units for w in self.widths),
              f"widths={self.widths} must be in [1, hidden_units={self.hidden_units}]; e.g. "
              "--set widths=1,3,10"),
-            (all(0 <= r < 1 for r in self.dropout_rates),
-             f"dropout_rates={self.dropout_rates} must be in [0, 1); e.g. "
-             "--set dropout_rates=0.1,0.3"),
-            (bool(self.n_values) and all(2 <= n <= 1000 for n in self.n_values),
-             f"n_values={self.n_values} must be in [2, 1000]; e.g. --set n_values=20,40"),
-            (all(1 <= c <= self.max_iter for c in self.checkpoints),
+            (all(c <= self.max_iter for c in self.checkpoints),
              f"checkpoints={self.checkpoints} must be in [1, max_iter={self.max_iter}]"),
             (self.max_iter // self.segment() <= 200,
              f"checkpoints={self.checkpoints} and max_iter={self.max_iter} are trained in "
              f"segments of their greatest common divisor {self.segment()}, which makes "
              f"{self.max_iter // self.segment()} segments (at most 200): use round numbers, "
              "e.g. multiples of 100"),
-            (5 <= self.grid_points <= 5000,
-             f"grid_points must be in [5, 5000], got {self.grid_points}"),
             (self.n_networks() <= MAX_NETWORKS,
              f"this configuration trains {self.n_networks()} networks (at most "
              f"{MAX_NETWORKS}); lower --seeds or --set data_sets/inits/members=..."),
         )
+
+    def footprint(self) -> Footprint:
+        """Every network, its predictions on the grid at every checkpoint, and the data."""
+        return super().footprint() + networks_footprint(
+            self, self.n_networks(),
+            grid_points=self.grid_points * (len(self.checkpoints) + 1) + max(self.n_values))
 
     # The swept values, each with the base setting's value added.
     def alpha_values(self) -> list[float]:
@@ -437,6 +439,30 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
                                 [groups[key("alpha", alpha.values[i])][0] for i in settings],
                                 alpha, settings),
     }
+    first, last = 0, len(alpha.values) - 1
+    variance = band(alpha.variance())[0]
+    ens, bag = knobs["ensemble"], knobs["bagging"]
+    captions = {
+        "decomposition.png": (
+            f"The expected test MSE split into noise ({config.noise ** 2:g}), bias², data "
+            f"variance and initialisation variance against each knob (median over {R} "
+            f"repetitions of {D} data sets). Follow one layer across a panel: from alpha = "
+            f"{alpha.values[first]:g} to {alpha.values[last]:g} the bias² goes from "
+            f"{alpha.median('bias2')[first]:.2g} to {alpha.median('bias2')[last]:.2g} and the "
+            f"variance from {variance[first]:.2g} to {variance[last]:.2g}."),
+        "ensembles.png": (
+            f"Ensembles of K initialisations against bagging: the initialisation variance of "
+            f"a plain ensemble goes from {ens.median('init_variance')[0]:.2g} at K = "
+            f"{ens.values[0]} to {ens.median('init_variance')[-1]:.2g} at K = {ens.values[-1]}, "
+            f"while its data variance stays near {ens.median('data_variance')[-1]:.2g}; compare "
+            f"bagging's layers (data variance {bag.median('data_variance')[-1]:.2g} at K = "
+            f"{bag.values[-1]})."),
+        "fits.png": (
+            f"Fits of several data sets at alpha = {alpha.values[settings[0]]:g} (the lowest "
+            f"bias²) and alpha = {alpha.values[settings[1]]:g} (the lowest variance): look at "
+            f"how far the curves of different data sets spread around x² and around each "
+            f"other."),
+    }
     arrays = {"grid": grid, "truth": truth, "x_train": x, "y_train": y,
               "base_predictions_block0": base[0].astype(np.float32)}
     for k in knobs.values():
@@ -451,7 +477,7 @@ def run(config: BiasVarianceConfig, progress: Progress = no_progress) -> Result:
         notes.append(f"{n_div} networks diverged and were left out with their data sets.")
     progress(1.0, "done")
     return Result("bias-variance", config, _metrics(config, knobs, mc, n_div), answers, figures,
-                  arrays, notes, elapsed_s=time.perf_counter() - start)
+                  arrays, notes, elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 def _fresh_noise_check(config: BiasVarianceConfig, preds: np.ndarray, truth) -> dict:

@@ -40,6 +40,8 @@ from overfitlab.engine.mlp import ACTIVATIONS
 from overfitlab.engine.train import TrainSpec, make_hyper, seed_keys, train
 from overfitlab.errors import DivergedError
 from overfitlab.experiments._course import predict_host, require
+from overfitlab.experiments.budget import Footprint, float_arrays
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import (Answer, Config, Experiment, Progress, Result,
                                          no_progress)
 from overfitlab.experiments.small_network import masked_small_networks
@@ -64,22 +66,34 @@ class DoubleDescentConfig(Config):
     ``seeds`` counts the random-feature draws (each with its own training noise).
     """
 
-    seeds: int = 20
-    n_train: int = 20
-    n_values: tuple[int, ...] = (10, 40)
-    noise: float = 0.2
-    target: str = "x^2"
-    activation: str = "tanh"
-    sharpness: float = 1.0
-    max_ratio: float = 20.0
-    n_sizes: int = 30
-    alphas: tuple[float, ...] = (1e-6, 1e-4, 1e-2)
-    grid_points: int = 201
-    trained_widths: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 200)
-    trained_seeds: int = 5
-    max_iter: int = 10000
-    learning_rate: float = 1e-2
-    init_scale: float = 0.5
+    seeds: int = param(20, "random-feature draws, each with its own training noise", low=1,
+                       high=10_000)
+    n_train: int = param(20, "training points of the main curve", low=2, high=200)
+    n_values: tuple[int, ...] = param((10, 40), "other training-set sizes (the peak's shift)",
+                                      low=2, high=200)
+    noise: float = param(0.2, "standard deviation of the noise on the targets", low=0.0,
+                         high=100.0)
+    target: str = param("x^2", "the true function f(x)", choices=TARGETS)
+    activation: str = param("tanh", "activation of the hidden units", choices=ACTIVATIONS)
+    sharpness: float = param(1.0, "slope scale of the random features", low=0.0, low_open=True,
+                             high=1e3)
+    max_ratio: float = param(20.0, "largest p / n_train", low=2.0, high=100.0)
+    n_sizes: int = param(30, "feature counts p, log-spaced from 1 to max_ratio x n", low=5,
+                         high=200)
+    alphas: tuple[float, ...] = param((1e-6, 1e-4, 1e-2), "ridge coefficients (the minimum-norm "
+                                      "fit, alpha = 0, is always included)", low=0.0,
+                                      low_open=True, high=1e6)
+    grid_points: int = param(201, "points of the test grid", low=5, high=5000)
+    trained_widths: tuple[int, ...] = param((1, 2, 3, 5, 7, 10, 14, 20, 28, 40, 200),
+                                            "widths of the fully trained networks", low=1,
+                                            high=1000)
+    trained_seeds: int = param(5, "initialisations of each trained width", low=1, high=1000)
+    max_iter: int = param(10000, "training iterations of the trained networks", low=10,
+                          high=200_000)
+    learning_rate: float = param(1e-2, "Adam's learning rate for the trained networks", low=0.0,
+                                 low_open=True, high=1e3)
+    init_scale: float = param(0.5, "factor on the Glorot initial weights of the trained "
+                              "networks", low=0.0, low_open=True, high=100.0)
 
     QUICK: ClassVar[dict[str, Any]] = {
         "seeds": 10, "n_values": (40,), "n_sizes": 20, "alphas": (1e-4, 1e-2),
@@ -87,35 +101,22 @@ class DoubleDescentConfig(Config):
 
     def validate(self) -> None:
         require(
-            (2 <= self.n_train <= 200, f"n_train must be in [2, 200], got {self.n_train}"),
-            (all(2 <= n <= 200 for n in self.n_values),
-             f"n_values={self.n_values} must be in [2, 200]; e.g. --set n_values=10,40"),
-            (self.noise >= 0, f"noise must be >= 0, got {self.noise}"),
-            (self.target in TARGETS,
-             f"target must be one of {', '.join(TARGETS)}, got {self.target!r}"),
-            (self.activation in ACTIVATIONS,
-             f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"),
-            (self.sharpness > 0, f"sharpness must be > 0, got {self.sharpness}"),
-            (2 <= self.max_ratio <= 100, f"max_ratio must be in [2, 100], got {self.max_ratio}"),
-            (5 <= self.n_sizes <= 200, f"n_sizes must be in [5, 200], got {self.n_sizes}"),
-            (bool(self.alphas) and all(a > 0 for a in self.alphas),
-             f"alphas={self.alphas} must be > 0 (alpha = 0, the minimum-norm fit, is always "
-             "included); e.g. --set alphas=1e-4,1e-2"),
-            (5 <= self.grid_points <= 5000,
-             f"grid_points must be in [5, 5000], got {self.grid_points}"),
-            (bool(self.trained_widths) and all(1 <= w <= 1000 for w in self.trained_widths),
-             f"trained_widths={self.trained_widths} must be in [1, 1000]; e.g. "
-             "--set trained_widths=2,7,20,60"),
-            (1 <= self.trained_seeds <= self.seeds,
+            (self.trained_seeds <= self.seeds,
              f"trained_seeds must be in [1, seeds={self.seeds}], got {self.trained_seeds}"),
-            (10 <= self.max_iter <= 200_000,
-             f"max_iter must be in [10, 200000], got {self.max_iter}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (self.init_scale > 0, f"init_scale must be > 0, got {self.init_scale}"),
             (self.seeds * sum(self._sizes(n).sum() for n in self.sizes_n()) <= 5e6,
              "seeds x the random-feature sizes is too much work; lower --seeds, "
              "--set max_ratio=... or --set n_sizes=..."),
         )
+
+    def footprint(self) -> Footprint:
+        """The random features of every size and draw on the training and grid points, and
+        the trained networks' predictions."""
+        points = max(self.sizes_n()) + self.grid_points
+        features = self.seeds * sum(int(self._sizes(n).sum()) for n in self.sizes_n())
+        return Footprint(float_arrays((features, points), copies=6)
+                         + float_arrays((self.trained_seeds * len(self.trained_widths),
+                                         max(self.trained_widths), points), copies=6),
+                         "--seeds or --set max_ratio")
 
     def sizes_n(self) -> list[int]:
         """Training-set sizes: ``n_train`` and ``n_values``."""
@@ -302,6 +303,21 @@ def run(config: DoubleDescentConfig, progress: Progress = no_progress) -> Result
         "fits.png": fits_figure(grid, TARGETS[config.target](grid), x, y[typical],
                                 {p: fits[p][typical] for p in (below, n, far)}, n, typical),
     }
+    i_peak, height = peak(np.nanmedian(main.test[:, 0], axis=0))  # the minimum-norm curve
+    captions = {
+        "double_descent.png": (
+            f"Test and train MSE against p/n for n = {n} (median and 10-90 % band over "
+            f"{config.seeds} seeds): the minimum-norm test error is highest at p = "
+            f"{int(main.sizes[i_peak])} ({height:.3g} times its lowest value on either side), "
+            f"the ridge curves and the fully trained network beside it."),
+        "shift.png": (
+            f"The same minimum-norm curve for n = {', '.join(map(str, sizes_n))}: look where "
+            f"each one peaks ("
+            + ", ".join(f"p = {_peak_size(curves[m])} for n = {m}" for m in sizes_n) + ")."),
+        "fits.png": (
+            f"One seed's minimum-norm fits with p = {below}, {n} and {far} features on the "
+            f"{n} training points: compare how the fit at p = n swings between the points."),
+    }
     arrays = {"grid": grid, "trained_widths": widths, "trained_train_mse": t_train,
               "trained_test_mse": t_test, "alphas": main.alphas}
     for m, c in curves.items():
@@ -316,7 +332,7 @@ def run(config: DoubleDescentConfig, progress: Progress = no_progress) -> Result
         notes.append(f"{n_div} trained networks diverged and were left out.")
     progress(1.0, "done")
     return Result("double-descent", config, metrics, answers, figures, arrays, notes,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 def _interpolation_start(c: Curves, y_scale: float) -> int | None:
@@ -325,6 +341,11 @@ def _interpolation_start(c: Curves, y_scale: float) -> int | None:
     zero = np.median(c.train[:, 0], axis=0) <= 1e-12 * y_scale
     after = [i for i in range(len(zero)) if zero[i:].all()]
     return int(c.sizes[after[0]]) if after else None
+
+
+def _peak_size(c: Curves) -> int:
+    """The feature count at the peak of the median minimum-norm test curve."""
+    return int(c.sizes[peak(np.nanmedian(c.test[:, 0], axis=0))[0]])
 
 
 def _at(c: Curves, p: int) -> int:

@@ -369,14 +369,14 @@ function render(a) {
   $("m-dead").textContent = stat(m.dead_units) + " of " + a.config.hidden_units;
   $("m-early-stopping").textContent = m.stopped_at ? stat(m.stopped_at) + " / " + stat(m.restored_from) : "off";
   $("m-diverged-row").hidden = m.diverged === 0;
-  const d = a.decomposition;
-  $("decomposition").hidden = !d;
-  if (d) {
-    $("d-noise").textContent = fmt(d.noise);
-    $("d-bias2").textContent = fmt(d.bias2);
-    $("d-data").textContent = fmt(d.data_variance);
-    $("d-init").textContent = d.init_variance === null ? "- (one seed: counted in the data variance)" : fmt(d.init_variance);
-    $("d-total").textContent = fmt(d.expected_mse);
+  const bv = a.decomposition;
+  $("decomposition").hidden = !bv;
+  if (bv) {
+    $("d-noise").textContent = fmt(bv.noise);
+    $("d-bias2").textContent = fmt(bv.bias2);
+    $("d-data").textContent = fmt(bv.data_variance);
+    $("d-init").textContent = bv.init_variance === null ? "- (one seed: counted in the data variance)" : fmt(bv.init_variance);
+    $("d-total").textContent = fmt(bv.expected_mse);
   }
   $("m-diverged").textContent = m.diverged + " of " + m.networks + " networks diverged: lower the learning rate";
   version += 1;
