@@ -178,7 +178,8 @@ def test_controls_apply_the_servers_limits(base_url, browser):
     _local_only(page, requests)
     page.goto(base_url + "/" + TINY.replace("seeds=3", "seeds=50&ensemble=2"))
     _wait_rendered(page, 0)
-    assert page.text_content("#ensemble-limit") == "max 2 here: data sets \u00d7 seeds \u00d7 ensemble \u2264 100"
+    assert page.text_content("#ensemble-limit") == ("max 2 here: data sets \u00d7 seeds \u00d7 "
+                                                    "ensemble \u2264 100")
     page.focus("#ensemble")
     for _ in range(3):  # 3, 5 and 10 would make more than 100 networks: the slider stays at 2
         page.keyboard.press("ArrowRight")
