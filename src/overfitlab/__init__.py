@@ -6,13 +6,16 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
 
-__all__ = ["RegularizedMLPRegressor", "__version__"]
+ESTIMATORS = ("RegularizedMLPRegressor", "RegularizedMLPClassifier", "RegularizedMLPRegressorCV",
+              "RegularizedMLPClassifierCV")
+
+__all__ = [*ESTIMATORS, "__version__"]
 
 
 def __getattr__(name):
-    # Import the estimator lazily so `import overfitlab` stays fast for the CLI.
-    if name == "RegularizedMLPRegressor":
-        from overfitlab.estimators import RegularizedMLPRegressor
+    # Import the estimators lazily so `import overfitlab` stays fast for the CLI.
+    if name in ESTIMATORS:
+        from overfitlab import estimators
 
-        return RegularizedMLPRegressor
+        return getattr(estimators, name)
     raise AttributeError(name)
