@@ -93,12 +93,14 @@ def compute_dtype(input_dtype) -> np.dtype:
     return np.dtype(input_dtype) if jax.config.jax_enable_x64 else np.dtype(np.float32)
 
 
-def run_engine(spec: TrainSpec, params, keys, hyper, X, Y, refuse_non_finite=True, **kwargs):
-    """One call of :func:`overfitlab.engine.train.train`; refuses non-finite weights as
-    scikit-learn does (unless ``refuse_non_finite`` is off: a search scores them NaN instead)
-    and warns about networks whose loss exploded."""
+def run_engine(spec: TrainSpec, params, keys, hyper, X, Y, check=True, **kwargs):
+    """One call of :func:`overfitlab.engine.train.train`. With ``check``, refuses non-finite
+    weights as scikit-learn does and warns about networks whose loss exploded (a search turns
+    ``check`` off and scores such networks NaN instead)."""
     out = train(spec, params, keys, hyper, X, Y, **kwargs)
-    if refuse_non_finite and not all(np.isfinite(a).all() for a in jax.tree_util.tree_leaves(out.params)):
+    if not check:
+        return out
+    if not all(np.isfinite(a).all() for a in jax.tree_util.tree_leaves(out.params)):
         raise ValueError(
             "Solver produced non-finite parameter weights. The input data may contain large "
             "values and need to be preprocessed (or lower learning_rate_init).")

@@ -137,10 +137,10 @@ class RegularizedMLPCVBase(BaseEstimator):
         weights = validated_weights(sample_weight, Xv)
         splits = self._splits(Xv, y)
         start = time.perf_counter()
-        params = self._train(base, Xv, Y, weights, splits, candidates)
+        trained = self._train(base, Xv, Y, weights, splits, candidates)
         fit_time = time.perf_counter() - start
         scorer = check_scoring(base, scoring=self.scoring)
-        scores, score_times = self._score(base, X, y, Xv.dtype, params, splits, candidates,
+        scores, score_times = self._score(base, X, y, Xv.dtype, trained, splits, candidates,
                                           scorer)
         self.cv_results_ = _results(candidates, scores, fit_time, score_times)
         self.n_splits_ = len(splits)
@@ -157,9 +157,9 @@ class RegularizedMLPCVBase(BaseEstimator):
                 setattr(self, name, getattr(self.best_estimator_, name))
         return self
 
-    def _train(self, base, X, Y, weights, splits, candidates) -> dict:
+    def _train(self, base, X, Y, weights, splits, candidates):
         """Every fold x candidate x seed x member network in one engine call; returns the
-        trained parameters, leading axis in that order."""
+        engine's result (leading network axis in that order)."""
         dtype = compute_dtype(X.dtype)
         n_seeds, n_members, n_folds = self.n_seeds, self.n_networks, len(splits)
         rng = check_random_state(self.random_state)
@@ -187,13 +187,13 @@ class RegularizedMLPCVBase(BaseEstimator):
         if self.early_stopping:
             val = dict(X_val=X.astype(dtype), y_val=Y.astype(dtype),
                        w_val=np.repeat(np.stack(val_masks), len(candidates) * per_fit, axis=0))
-        out = run_engine(spec, params, host_keys(rng, n_nets), hyper, X.astype(dtype),
-                         Y.astype(dtype), refuse_non_finite=False, **val)
-        return out.params
+        return run_engine(spec, params, host_keys(rng, n_nets), hyper, X.astype(dtype),
+                          Y.astype(dtype), check=False, **val)
 
-    def _score(self, base, X, y, dtype, params, splits, candidates, scorer):
+    def _score(self, base, X, y, dtype, trained, splits, candidates, scorer):
         """Scores (folds, candidates, seeds) on each fold's held-out rows, and the scoring time
-        (candidates, folds)."""
+        (candidates, folds). A network that diverged (its loss exploded, see the engine) scores
+        NaN, as a failed fit does in ``GridSearchCV``; so does the seed average it is part of."""
         n_seeds, n_members = self.n_seeds, self.n_networks
         scores = np.full((len(splits), len(candidates), n_seeds), np.nan)
         times = np.zeros((len(candidates), len(splits)))
@@ -203,17 +203,19 @@ class RegularizedMLPCVBase(BaseEstimator):
             for g, candidate in enumerate(candidates):
                 for s in range(n_seeds):
                     members = {k: [a[network:network + n_members] for a in v]
-                               for k, v in params.items()}
+                               for k, v in trained.params.items()}
+                    failed = trained.diverged[network:network + n_members].any() or not all(
+                        np.isfinite(a).all() for v in members.values() for a in v)
                     network += n_members
                     start = time.perf_counter()
-                    if all(np.isfinite(a).all() for v in members.values() for a in v):
+                    if not failed:
                         model = base._with_params(members, dtype).set_params(**candidate)
                         scores[f, g, s] = scorer(model, X_test, y_test)
                     times[g, f] += time.perf_counter() - start
         if np.isnan(scores).any():
             warnings.warn(f"{int(np.isnan(scores).sum())} of {scores.size} cross-validation "
-                          "networks ended with non-finite weights (or scores) and score NaN: "
-                          "lower learning_rate_init.", UserWarning)
+                          "fits diverged (their training loss exploded) or scored NaN: they "
+                          "rank last; lower learning_rate_init.", UserWarning)
         return scores, times
 
     # ------------------------------------------------------------- predict
