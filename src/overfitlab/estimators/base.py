@@ -351,14 +351,12 @@ class RegularizedMLPBase(BaseEstimator):
         self.n_iter_ = self.n_iter_ + n_run if incremental else n_run
         self.t_ += n_run * n_fit
         if spec.early_stopping:
-            scores = np.asarray(out.val_score)[:, :n_run]
+            metric = np.asarray(out.val_score)[:, :n_run]
             # scikit-learn scores non-finite predictions as NaN
-            scores = np.where(np.isfinite(scores), scores, np.nan)
-            run_scores = member_mean(scores)
-            self.validation_scores_ = list(self.validation_scores_) + run_scores.tolist()
+            run_scores = member_mean(np.where(np.isfinite(metric), metric, np.nan))
+            self.validation_scores_ = list(self.validation_scores_ or []) + run_scores.tolist()
             self.best_validation_score_ = (float(np.nanmax(run_scores))
                                            if np.isfinite(run_scores).any() else np.nan)
-            metric = scores
         else:
             self.best_loss_ = float(np.nanmin(self.loss_curve_))
             metric = -losses

@@ -48,7 +48,7 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold, check_cv
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
@@ -130,6 +130,7 @@ class RegularizedMLPCVBase(BaseEstimator):
         all of (X, y). ``sample_weight`` weighs the training rows of every fit (the held-out
         scores are unweighted, as in ``GridSearchCV``)."""
         self._validate_params()
+        X, y, sample_weight = indexable(X, y, sample_weight)
         base = self._base_estimator()
         candidates = self._candidates(base)
         Xv, Y = base._validate_input(X, y, incremental=False, reset=True)
@@ -152,7 +153,7 @@ class RegularizedMLPCVBase(BaseEstimator):
             self.best_params_.get(name, base.get_params()[name]) for name in GRID)
         self.best_estimator_ = clone(base).set_params(**self.best_params_).fit(
             X, y, sample_weight=sample_weight)
-        for name in ("n_features_in_", "feature_names_in_", "classes_"):
+        for name in ("n_features_in_", "feature_names_in_", "classes_", "n_iter_"):
             if hasattr(self.best_estimator_, name):
                 setattr(self, name, getattr(self.best_estimator_, name))
         return self
@@ -302,7 +303,7 @@ class RegularizedMLPRegressorCV(RegressorMixin, RegularizedMLPCVBase):
     cv_results_ : dict in ``GridSearchCV``'s layout (``params``, ``param_*``,
         ``split{k}_test_score``, ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
         ``mean_fit_time``, ...).
-    n_splits_, scorer_, n_features_in_ : as in ``GridSearchCV``.
+    n_splits_, scorer_, n_features_in_ : as in ``GridSearchCV``; ``n_iter_``: the refit's.
     """
 
     _estimator_class = RegularizedMLPRegressor
