@@ -73,6 +73,24 @@ def test_regressor_choice_equals_gridsearchcv(sorted_data, engine_calls):
     np.testing.assert_allclose(ours.predict(X), grid.predict(X), rtol=1e-8)
 
 
+def test_early_stopping_folds_equal_gridsearchcv(sorted_data):
+    """With early_stopping each fold's validation split is drawn as that fold's own fit draws
+    it (from random_state, after the initial weights), and the validation rows are a second
+    weight mask: the split scores still equal GridSearchCV's (float64)."""
+    X, y = sorted_data
+    kw = dict(REG, max_iter=300, early_stopping=True, validation_fraction=0.25, tol=1e-3,
+              n_iter_no_change=20)
+    grid = _quiet(lambda: GridSearchCV(MLPRegressor(**kw), {"alpha": ALPHAS[:3]},
+                                       cv=KFold(3, shuffle=True, random_state=0)).fit(X, y))
+    with jax.enable_x64(True):
+        ours = _quiet(lambda: RegularizedMLPRegressorCV(alphas=ALPHAS[:3], cv=3, **kw).fit(
+            X, y))
+    for k in range(3):
+        np.testing.assert_allclose(ours.cv_results_[f"split{k}_test_score"],
+                                   grid.cv_results_[f"split{k}_test_score"], rtol=1e-8)
+    assert ours.best_estimator_.n_iter_ == grid.best_estimator_.n_iter_ < 300
+
+
 def test_classifier_choice_equals_gridsearchcv(engine_calls):
     """The same on iris with stratified shuffled folds and a scorer given by name."""
     kw = dict(hidden_layer_sizes=(5,), activation="tanh", max_iter=100, learning_rate_init=0.01,
