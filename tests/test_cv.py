@@ -236,8 +236,8 @@ FOLDS_REASON = ("folds are drawn over rows: repeating a row changes which rows e
 
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", [
-    RegularizedMLPRegressorCV(alphas=[1e-4, 1.0], cv=3, max_iter=100),
-    RegularizedMLPClassifierCV(alphas=[1e-4, 1.0], cv=3, max_iter=100)],
+    RegularizedMLPRegressorCV((20,), alphas=[1e-4, 1.0], cv=3, max_iter=100),
+    RegularizedMLPClassifierCV((20,), alphas=[1e-4, 1.0], cv=3, max_iter=100)],
     ids=lambda e: type(e).__name__)
 def test_sklearn_estimator_checks(estimator):
     assert_passes_check_estimator(
