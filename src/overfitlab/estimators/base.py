@@ -42,7 +42,9 @@ dtype (float64 inputs give float64 parameters rounded from a float32 computation
 * Differences that only a change in the engine could remove: a ``warm_start`` fit restarts the
   tol rule's patience (scikit-learn carries ``best_loss_`` and the count over from the previous
   fit), restores the best weights *of that fit* with early stopping, and with the
-  ``invscaling`` schedule decays the learning rate from the samples of that fit only.
+  ``invscaling`` schedule decays the learning rate from the samples of that fit only; after a
+  fit under the doubling-window rule, ``partial_fit`` with the ``adaptive`` schedule continues
+  from ``learning_rate_init`` (the engine does not return the rate it ended with).
 """
 from __future__ import annotations
 
