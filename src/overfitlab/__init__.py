@@ -1,6 +1,9 @@
 """overfitlab: a laboratory for neural-network regularization on a vectorized JAX engine."""
 
-__all__ = ["RegularizedMLPRegressor", "__version__"]
+ESTIMATORS = ("RegularizedMLPRegressor", "RegularizedMLPClassifier", "RegularizedMLPRegressorCV",
+              "RegularizedMLPClassifierCV")
+
+__all__ = [*ESTIMATORS, "__version__"]
 
 
 def _version() -> str:
@@ -17,8 +20,8 @@ def __getattr__(name):
     # (importlib.metadata alone costs 0.2 s).
     if name == "__version__":
         return _version()
-    if name == "RegularizedMLPRegressor":
-        from overfitlab.estimators import RegularizedMLPRegressor
+    if name in ESTIMATORS:
+        from overfitlab import estimators
 
-        return RegularizedMLPRegressor
+        return getattr(estimators, name)
     raise AttributeError(name)

@@ -320,13 +320,20 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to bind (loopbac
 
 @app.command()
 def bench(repeats: int = typer.Option(3, help="repetitions per timing (median reported)"),
-          networks: int = typer.Option(1000, help="networks in the vectorized sweep (c)")) -> None:
+          networks: int = typer.Option(1000, help="networks in the vectorized sweep (c)"),
+          cases: str = typer.Option("all", help="all | engine: (a)-(c) | cv: model selection "
+                                                "(d), (e), minutes")) -> None:
     """Time the engine against scikit-learn on the course data and print the ratios."""
-    from overfitlab.bench import run_benchmarks
+    from overfitlab.bench import run_benchmarks, run_cv_benchmarks
 
     if repeats < 1 or networks < 1:
         fail("--repeats and --networks must be >= 1")
-    console.print(run_benchmarks(repeats=repeats, networks=networks))
+    if cases not in ("all", "engine", "cv"):
+        fail(f"--cases must be all, engine or cv, got {cases!r}")
+    if cases != "cv":
+        console.print(run_benchmarks(repeats=repeats, networks=networks))
+    if cases != "engine":
+        console.print(run_cv_benchmarks())
 
 
 if __name__ == "__main__":  # pragma: no cover

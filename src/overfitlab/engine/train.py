@@ -369,7 +369,11 @@ def _predict_metrics(params, X, y, spec: TrainSpec, masks) -> dict[str, jax.Arra
 
 
 def _validation_score(params, X, y, w, spec: TrainSpec, masks) -> jax.Array:
-    """scikit-learn's ``score`` on the validation split: R^2 averaged over outputs, or accuracy."""
+    """scikit-learn's ``score`` on the validation split: R^2 averaged over outputs, or accuracy.
+
+    An output whose validation targets are constant (total sum of squares 0) scores as
+    ``r2_score`` scores it by default: 1 for a perfect prediction, else 0 (not -inf or NaN).
+    """
     z = forward(params, X, spec.activation, masks)
     if spec.classifier:
         return _weighted_mean(_hits(z, y, spec), w)
@@ -377,7 +381,10 @@ def _validation_score(params, X, y, w, spec: TrainSpec, masks) -> jax.Array:
     mean = jnp.sum(wn[:, None] * y, axis=0) / jnp.sum(wn)
     resid = jnp.sum(wn[:, None] * (z - y) ** 2, axis=0)
     total = jnp.sum(wn[:, None] * (y - mean) ** 2, axis=0)
-    return jnp.mean(1.0 - resid / total)
+    varies = total != 0
+    r2 = jnp.where(varies, 1.0 - resid / jnp.where(varies, total, 1.0),
+                   jnp.where(resid != 0, 0.0, 1.0))
+    return jnp.mean(r2)
 
 
 # ------------------------------------------------------------------------------ one epoch
