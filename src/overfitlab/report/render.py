@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ import jinja2
 import numpy as np
 
 from overfitlab.experiments.base import Result
-from overfitlab.experiments.results_io import current_umask, result_payload, versions
+from overfitlab.experiments.results_io import result_payload, versions, write_atomic
 
 
 @dataclass
@@ -61,15 +59,4 @@ def write_report(sections: list[Section], preset: str, out_dir: Path) -> Path:
     """Write ``out_dir/report.html`` atomically (temporary file, then rename)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = render(sections, preset)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
-        final = out_dir / "report.html"
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    return write_atomic(out_dir / "report.html", render(sections, preset).encode("utf-8"))
