@@ -17,6 +17,7 @@ directory (their results would be lost).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -80,7 +81,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             raise ConfigError(
                 f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S:g} s "
                 f"({type(exc).__name__}); start one with `dask scheduler` and workers with "
@@ -117,7 +118,7 @@ def check_workers(client, directory: Path, version: str) -> dict[str, str]:
     address = client.scheduler.address
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):  # distinct before Python 3.11
         raise ConfigError(f"the Dask scheduler at {address} has no workers; start one on each "
                           f"machine with `dask worker {address}`") from None
     directory.mkdir(parents=True, exist_ok=True)
