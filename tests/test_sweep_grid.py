@@ -136,6 +136,24 @@ def test_figures_draw_every_point_and_flag_edges(small_sweep):
     assert "0.01*" in texts and "0.06" in texts
 
 
+def test_a_seed_key_is_summarised_as_replicates():
+    plan = plan_sweep("weight-penalty", BASE, ["n_train=10,20", "seed=0,1,2,3,4"], "1.0")
+    values = {10: [0.1, 0.2, 0.3, 0.4, 0.5], 20: [1.0, 1.0, 2.0, 2.0, 3.0]}
+    records = {p.key: _record(p.key, values[p.values["n_train"]][p.values["seed"]], None, None,
+                              p.values["n_train"] == 20 and p.values["seed"] < 2)
+               for p in plan.points}
+    fig = lines_figure(plan, records, "best_alpha", "Which alpha?")
+    ax = fig.axes[0]
+    (line,) = [line for line in ax.get_lines() if line.get_label() == "best_alpha"]
+    np.testing.assert_allclose(line.get_ydata(), [0.3, 2.0])  # medians over the 5 seeds
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.min(), np.percentile(values[10], 10))
+    assert np.isclose(band.max(), np.percentile(values[20], 90))
+    assert not [line for line in ax.get_lines() if "end of" in line.get_label()]  # 2 of 5
+    assert "Median over the 5 values of seed" in fig.texts[0].get_text()
+    assert heatmap_figure(plan, records, "best_alpha", "Which alpha?") is None  # one key left
+
+
 def _invoke(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 

@@ -223,8 +223,9 @@ def sweep(
         err_console.print("interrupted; finished points are kept: run the same command again "
                           "to resume")
         raise typer.Exit(code=130)
-    console.print(sweep_table(f"{name} sweep ({summary.wall_s:.1f} s)", plan.keys,
-                                summary.rows, summary.answers))
+    wide = console if console.is_terminal else Console(width=200)  # logs: no squeezed columns
+    wide.print(sweep_table(f"{name} sweep ({summary.wall_s:.1f} s)", plan.keys, summary.rows,
+                           summary.answers))
     files = summary.files
     console.print(f"table [bold]{files['table']}[/] (+ .csv), page [bold]{files['page']}[/]")
     if summary.failed:

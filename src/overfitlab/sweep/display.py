@@ -106,5 +106,6 @@ def summary_table(title: str, keys: tuple[str, ...], rows: list[dict[str, Any]],
                                                                       row["status"])
         table.add_row(*(format_value(row[k]) for k in keys), status,
                       *(_answer_cell(row, a) for a in answers),
-                      format_value(row["elapsed_s"]), row["worker"] or "—")
+                      format_value(row["elapsed_s"]),
+                      (row["worker"] or "—").split("://")[-1])  # tcp://host:port -> host:port
     return table

@@ -3,33 +3,40 @@
 For every answer whose value is a number:
 
 * ``<answer>.png``: the answer against the first grid key that varies (x axis), one line per
-  value of the second (colours), one panel per combination of any further keys; the shaded
-  band is the answer's 10-90 % band over the seeds of each point (where it has one), and hollow
-  markers flag optima at an end of the searched range (``at_edge``), where the true optimum
-  may lie further out;
+  value of the second (colours), one panel per combination of any further keys; hollow markers
+  flag optima at an end of the searched range (``at_edge``), where the true optimum may lie
+  further out;
 * ``<answer>_heatmap.png``: when exactly two keys vary, the answer over both as a heatmap,
   values written in the cells (``*`` marks ``at_edge``).
 
+The shaded band is the answer's own 10-90 % band over the seeds trained inside each point. A
+``seed`` grid key (``--grid seed=0,1,2,3``: new data and initialisations per value) is treated as
+replicates when another key varies: the figures then show the median over the seed values, the
+band their 10-90 % spread, and a marker flags ``at_edge`` when at least half of them are.
+
 Axes are logarithmic where the values are positive and spaced (or spread) geometrically. Failed
-points leave gaps.
+points leave gaps (or are left out of the replicates).
 """
 from __future__ import annotations
 
 import itertools
 import math
 import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 
 from overfitlab.plots.style import new_figure
+from overfitlab.stats import band
 from overfitlab.sweep.grid import Axis, SweepPlan, format_grid_value, format_values
 
 MAX_PANELS = 9
 """Beyond this many combinations of the third and further keys, no line figure is drawn."""
 
 EDGE_LABEL = "optimum at an end of the searched range"
+REPLICATE_KEY = "seed"
 
 
 def _is_number(value: Any) -> bool:
@@ -72,42 +79,78 @@ def _title(text: str, width_in: float) -> str:
     return textwrap.fill(text, width=max(30, int(width_in * 13)))
 
 
-def _answer_at(records: dict[str, dict], key: str, answer_id: str) -> dict | None:
-    for answer in records.get(key, {}).get("answers", []):
-        if answer["id"] == answer_id and _is_number(answer["value"]):
-            return answer
-    return None
+@dataclass(frozen=True)
+class _Layout:
+    """Which grid keys the figures put where."""
+
+    varying: tuple[Axis, ...]  # shown: x, then hue, then panels
+    fixed: dict[str, Any]  # single-valued keys
+    replicates: Axis | None  # the seed key, summarised over
+
+    @classmethod
+    def of(cls, plan: SweepPlan) -> "_Layout":
+        varying = tuple(a for a in plan.axes if len(a.values) > 1)
+        replicates = next((a for a in varying if a.key == REPLICATE_KEY), None)
+        if replicates is not None and len(varying) > 1:
+            varying = tuple(a for a in varying if a is not replicates)
+        else:
+            replicates = None
+        varying = varying or plan.axes[:1]
+        fixed = {a.key: a.values[0] for a in plan.axes
+                 if a not in varying and a is not replicates}
+        return cls(varying, fixed, replicates)
+
+    def note(self, banded: bool) -> str:
+        """What a figure's values (and, if ``banded``, its shaded band) are, for its title."""
+        if self.replicates is not None:
+            n = len(self.replicates.values)
+            text = (f"Median over the {n} values of {REPLICATE_KEY} (new data and "
+                    f"initialisations each)")
+            return text + ("; shaded: their 10-90 % spread." if banded else ".")
+        if banded:
+            return "Value at each grid point; shaded: its 10-90 % band over the point's seeds."
+        return "Value at each grid point."
 
 
-def _series(plan: SweepPlan, records: dict[str, dict], answer_id: str, fixed: dict[str, Any],
-            x_axis: Axis) -> dict[str, np.ndarray]:
-    """Value, band and at_edge of ``answer_id`` along ``x_axis`` with the other keys ``fixed``."""
-    by_values = {tuple(sorted(p.values.items(), key=lambda kv: kv[0])): p.key
-                 for p in plan.points}
-    out = {name: np.full(len(x_axis.values), np.nan) for name in ("value", "low", "high")}
-    out["edge"] = np.zeros(len(x_axis.values), bool)
-    for i, x in enumerate(x_axis.values):
-        values = {**fixed, x_axis.key: x}
-        key = by_values[tuple(sorted(values.items(), key=lambda kv: kv[0]))]
-        answer = _answer_at(records, key, answer_id)
-        if answer is None:
-            continue
-        out["value"][i] = answer["value"]
-        for name in ("low", "high"):
-            if _is_number(answer[name]):
-                out[name][i] = answer[name]
-        out["edge"][i] = bool(answer["at_edge"])
+def _answers(plan: SweepPlan, records: dict[str, dict], answer_id: str) -> dict[tuple, dict]:
+    """{sorted grid values: the answer} of the done points where ``answer_id`` is a number."""
+    out = {}
+    for point in plan.points:
+        for answer in records.get(point.key, {}).get("answers", []):
+            if answer["id"] == answer_id and _is_number(answer["value"]):
+                out[tuple(sorted(point.values.items()))] = answer
     return out
 
 
-def _varying(plan: SweepPlan) -> tuple[Axis, ...]:
-    varying = tuple(a for a in plan.axes if len(a.values) > 1)
-    return varying or plan.axes[:1]
-
-
-def _fixed_values(plan: SweepPlan, axes: tuple[Axis, ...]) -> dict[str, Any]:
-    """The values of single-valued axes (they fix every series)."""
-    return {a.key: a.values[0] for a in plan.axes if a not in axes}
+def _series(layout: _Layout, answers: dict[tuple, dict], fixed: dict[str, Any],
+            x_axis: Axis) -> dict[str, np.ndarray]:
+    """Value, band and at_edge of an answer along ``x_axis`` with the other keys ``fixed``
+    (summarised over the replicates, if any)."""
+    n = len(x_axis.values)
+    out = {name: np.full(n, np.nan) for name in ("value", "low", "high")}
+    out["edge"] = np.zeros(n, bool)
+    seeds = layout.replicates.values if layout.replicates else (None,)
+    for i, x in enumerate(x_axis.values):
+        found = []
+        for seed in seeds:
+            values = {**fixed, x_axis.key: x, **({REPLICATE_KEY: seed} if layout.replicates
+                                                 else {})}
+            answer = answers.get(tuple(sorted(values.items())))
+            if answer is not None:
+                found.append(answer)
+        if not found:
+            continue
+        if layout.replicates is None:
+            answer = found[0]
+            out["value"][i] = answer["value"]
+            for name in ("low", "high"):
+                out[name][i] = answer[name] if _is_number(answer[name]) else np.nan
+            out["edge"][i] = bool(answer["at_edge"])
+        else:
+            med, lo, hi = band([a["value"] for a in found])
+            out["value"][i], out["low"][i], out["high"][i] = med, lo, hi
+            out["edge"][i] = 2 * sum(bool(a["at_edge"]) for a in found) >= len(found)
+    return out
 
 
 def _x_positions(axis: Axis) -> tuple[np.ndarray, bool, bool]:
@@ -123,9 +166,10 @@ def lines_figure(plan: SweepPlan, records: dict[str, dict], answer_id: str, ques
     combination of the others (None when that is more than :data:`MAX_PANELS` panels)."""
     import matplotlib
 
-    varying = _varying(plan)
-    x_axis, hue = varying[0], varying[1] if len(varying) > 1 else None
-    panel_axes = varying[2:]
+    layout = _Layout.of(plan)
+    x_axis = layout.varying[0]
+    hue = layout.varying[1] if len(layout.varying) > 1 else None
+    panel_axes = layout.varying[2:]
     panels = list(itertools.product(*(a.values for a in panel_axes)))
     if len(panels) > MAX_PANELS:
         return None
@@ -136,13 +180,13 @@ def lines_figure(plan: SweepPlan, records: dict[str, dict], answer_id: str, ques
     x, numeric, log_x = _x_positions(x_axis)
     hue_values = hue.values if hue else (None,)
     colors = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, len(hue_values)))
-    fixed = _fixed_values(plan, varying)
+    answers = _answers(plan, records, answer_id)
     all_values, banded = [], False
     for ax, panel in zip(axes, panels):
-        panel_fixed = {**fixed, **dict(zip((a.key for a in panel_axes), panel))}
+        panel_fixed = {**layout.fixed, **dict(zip((a.key for a in panel_axes), panel))}
         for color, h in zip(colors, hue_values):
-            series = _series(plan, records, answer_id,
-                             {**panel_fixed, **({hue.key: h} if hue else {})}, x_axis)
+            series = _series(layout, answers, {**panel_fixed, **({hue.key: h} if hue else {})},
+                             x_axis)
             all_values.extend(series["value"][np.isfinite(series["value"])])
             label = f"{hue.key} = {format_grid_value(h)}" if hue else answer_id
             ax.plot(x, series["value"], "o-", color=color, label=label)
@@ -171,22 +215,22 @@ def lines_figure(plan: SweepPlan, records: dict[str, dict], answer_id: str, ques
     if _wide_range(all_values):
         for ax in axes[:len(panels)]:
             ax.set_yscale("log")
-    note = "; shaded: its 10-90 % band over the point's seeds" if banded else ""
-    fig.suptitle(_title(f"{question} Value at each grid point{note}.", 5.6 * ncols), fontsize=9)
+    fig.suptitle(_title(f"{question} {layout.note(banded)}", 5.6 * ncols), fontsize=9)
     return fig
 
 
 def heatmap_figure(plan: SweepPlan, records: dict[str, dict], answer_id: str, question: str):
-    """The answer over the two varying keys (None unless exactly two keys vary)."""
-    varying = tuple(a for a in plan.axes if len(a.values) > 1)
-    if len(varying) != 2:
+    """The answer over the two varying keys (None unless exactly two keys vary, replicates
+    aside)."""
+    layout = _Layout.of(plan)
+    if len(layout.varying) != 2:
         return None
-    x_axis, y_axis = varying
-    fixed = _fixed_values(plan, varying)
+    x_axis, y_axis = layout.varying
+    answers = _answers(plan, records, answer_id)
     grid = np.full((len(y_axis.values), len(x_axis.values)), np.nan)
     edge = np.zeros(grid.shape, bool)
     for j, y in enumerate(y_axis.values):
-        series = _series(plan, records, answer_id, {**fixed, y_axis.key: y}, x_axis)
+        series = _series(layout, answers, {**layout.fixed, y_axis.key: y}, x_axis)
         grid[j], edge[j] = series["value"], series["edge"]
     finite = grid[np.isfinite(grid)]
     if finite.size == 0:
@@ -206,8 +250,8 @@ def heatmap_figure(plan: SweepPlan, records: dict[str, dict], answer_id: str, qu
     ax.set_xlabel(x_axis.key)
     ax.set_ylabel(y_axis.key)
     fig.colorbar(image, ax=ax, label=answer_id)
-    note = f"; * {EDGE_LABEL}" if edge.any() else ""
-    ax.set_title(_title(f"{question} Value at each grid point{note}.", width), fontsize=9)
+    edges = f" * {EDGE_LABEL}." if edge.any() else ""
+    ax.set_title(_title(f"{question} {layout.note(False)}{edges}", width), fontsize=9)
     return fig
 
 

@@ -8,12 +8,13 @@ Layout of a sweep directory (``OUT/<experiment>-sweep/``)::
     *.png, sweep.html            its figures and page
 
 A point is done when its record says ``"ok"`` and its results.json exists; done points are
-skipped, failed ones run again. Each point is submitted under the Dask key
-``<experiment>-<point key>``: should a worker die, the scheduler runs its task again elsewhere,
-and the point's folder is replaced as a whole, so nothing is lost and nothing is doubled.
+skipped, failed ones run again. Each point is one Dask task (:func:`task_key`): should a worker die,
+the scheduler runs its task again elsewhere, and the point's folder is replaced as a whole, so
+nothing is lost and nothing is doubled.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,6 +34,14 @@ def sweep_directory(out: Path, experiment: str) -> Path:
 def point_directory(directory: Path, point: Point) -> Path:
     """The folder of ``point`` inside the sweep directory."""
     return Path(directory) / "points" / point.key
+
+
+def task_key(plan: SweepPlan, point: Point, directory: Path) -> str:
+    """The Dask key of ``point``: the experiment (the dashboard groups tasks by it), the point's
+    key and a hash of the output directory (the same point swept into two directories on one
+    shared cluster is two tasks: each directory gets its folder)."""
+    where = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:8]
+    return f"{plan.experiment}-{point.key}-{where}"
 
 
 def done_records(plan: SweepPlan, directory: Path) -> dict[str, Record]:
@@ -82,7 +91,7 @@ def run_points(plan: SweepPlan, directory: Path, points: list[Point], client=Non
     client.subscribe_topic(TOPIC, started)
     futures = {client.submit(run_point, plan.experiment, p.config,
                              str(point_directory(directory, p)), p.key, plan.version,
-                             key=f"{plan.experiment}-{p.key}", pure=False): p for p in points}
+                             key=task_key(plan, p, directory)): p for p in points}
     try:
         for future in as_completed(futures):
             point = futures[future]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,6 @@ class SweepSummary:
     directory: Path
     rows: list[dict[str, Any]]
     answers: dict[str, str]  # numeric answers shown: {id: question}
-    skipped: int  # points already done before this run
     wall_s: float
     files: dict[str, Path] = field(default_factory=dict)  # table, csv, page
 
@@ -57,7 +55,7 @@ def command_line(name: str, grids: list[str], quick: bool, seed: int | None, see
 
 
 def _finish(plan: SweepPlan, directory: Path, records: dict[str, dict], command: str,
-            skipped: int, start: float) -> SweepSummary:
+            start: float) -> SweepSummary:
     """Write the table, the figures (stale ones removed) and the page of every point."""
     rows = table_rows(plan, records)
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,19 +69,18 @@ def _finish(plan: SweepPlan, directory: Path, records: dict[str, dict], command:
     answers = numeric_answers(plan, records)
     page = write_page(render_page(plan, rows, answers, pngs, command,
                                   get(plan.experiment).description), directory)
-    return SweepSummary(directory, rows, answers, skipped, time.perf_counter() - start,
+    return SweepSummary(directory, rows, answers, time.perf_counter() - start,
                         {"table": table, "csv": csv, "page": page,
                          **{name: directory / name for name in pngs}})
 
 
 def execute(plan: SweepPlan, out: Path, console: Console, command: str,
-            scheduler: str | None = None, workers: int | None = None,
-            client=None) -> SweepSummary:
+            scheduler: str | None = None, workers: int | None = None) -> SweepSummary:
     """Run the points of ``plan`` not done yet under ``out`` and write the sweep's files.
 
-    The points run on ``client`` when given, else on the scheduler at ``scheduler``, else on a
-    new LocalCluster of ``workers`` processes. Raises :class:`ConfigError` before any point runs
-    when the cluster cannot be reached or its workers cannot run the sweep.
+    The points run on the scheduler at ``scheduler``, else on a new LocalCluster of ``workers``
+    processes (default: one per core). Raises :class:`ConfigError` before any point runs when
+    the cluster cannot be reached or its workers cannot run the sweep.
     """
     start = time.perf_counter()
     directory = sweep_directory(out, plan.experiment)
@@ -93,13 +90,13 @@ def execute(plan: SweepPlan, out: Path, console: Console, command: str,
     if not todo:
         console.print(f"{plan.experiment} sweep: all {len(plan.points)} points already done in "
                       f"{directory}", highlight=False, soft_wrap=True)
-        return _finish(plan, directory, records, command, skipped, start)
+        return _finish(plan, directory, records, command, start)
 
     def finished(point, record) -> None:
         records[point.key] = record
         progress.finished(point, record)
 
-    with open_client(scheduler, workers) if client is None else nullcontext(client) as active:
+    with open_client(scheduler, workers) as active:
         found = check_workers(active, directory, plan.version)
         link = dashboard_link(active)
         console.print(f"{plan.experiment} sweep: {len(plan.points)} points, {skipped} already "
@@ -112,7 +109,7 @@ def execute(plan: SweepPlan, out: Path, console: Console, command: str,
             with SweepProgress(console, plan.experiment, len(plan.points), skipped) as progress:
                 run_points(plan, directory, todo, active, progress.started, finished)
         except KeyboardInterrupt:
-            _finish(plan, directory, records, command, skipped, start)
+            _finish(plan, directory, records, command, start)
             raise
-    return _finish(plan, directory, records, command, skipped, start)
+    return _finish(plan, directory, records, command, start)
 
