@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: report report-quick test bench serve browser clean
+.PHONY: report report-quick test bench serve browser clean docs notebook
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,11 +34,20 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/overfitlab bench
 	$(BIN)/python benchmarks/bench_playground.py
+	$(BIN)/python benchmarks/bench_playground.py --load
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: CNN benchmark runs JAX only"
 	$(BIN)/python benchmarks/bench_cnn.py
 
 serve: $(STAMP)
 	$(BIN)/overfitlab serve
 
+# The API documentation site, built offline from the docstrings into site/ (open site/index.html).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+# docs/tutorial.ipynb: the tutorial (docs/tutorial.py) executed; rerun after editing the .py.
+notebook: $(STAMP)
+	$(BIN)/jupytext --to ipynb --execute docs/tutorial.py
+
 clean:
-	rm -rf results .pytest_cache
+	rm -rf results site .pytest_cache

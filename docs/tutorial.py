@@ -11,38 +11,36 @@
 # ---
 
 # %% [markdown]
-# # Regularizing a small network, step by step
+# # Regularizing a small network, and first steps in deep learning
 #
-# This notebook walks through the regularization part of the course with overfitlab. Each
-# section asks the course's question, computes the answer with the library, and shows the
-# figure. Everything runs on a laptop CPU in about a minute; the `quick` presets keep it short,
-# and `preset("full")` gives the numbers of the report.
+# This notebook walks through the course with overfitlab: first regularization (early
+# stopping, L2 and L1, small networks, ensembles, dropout, more data, the early-stopping/L2
+# theory), then the first steps of deep learning (convolution, a CNN on digits, vanishing
+# gradients, the linear autoencoder and PCA). Each section asks the course's question and
+# runs the experiment that answers it. The `quick` presets (shortened further here) keep it to a
+# few minutes on a laptop CPU; `preset("full")` gives the numbers of the report.
 #
-# Open it with `jupytext --to notebook docs/tutorial.py` (or run it as a script).
+# A `Result` displays as its report section: the answers with their explanations and the
+# figures with captions that say what to look at. `print(result)` gives a short summary.
+#
+# The source is `docs/tutorial.py` (jupytext percent format); `docs/tutorial.ipynb` is the same
+# notebook, executed (`make notebook` rebuilds it).
 
 # %%
 import warnings
 
 import numpy as np
-from IPython.display import Image, display
 
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.data.synthetic import noisy_function
 from overfitlab.experiments.registry import get
-from overfitlab.experiments.results_io import figure_pngs
+from overfitlab.plots.estimator import plot_learning_curve
 
 
-def show(name, **overrides):
-    """Run an experiment's quick preset, print its answers, display its figures."""
+def run(name, **overrides):
+    """Run an experiment's quick preset with ``overrides``; the Result displays itself."""
     experiment = get(name)
-    result = experiment.run(experiment.config_class.preset("quick", **overrides))
-    for a in result.answers:
-        band = "" if a.low is None else f"  (10-90 %: {a.low:.4g} .. {a.high:.4g})"
-        value = f"{a.value:.4g}" if isinstance(a.value, (int, float)) else a.value
-        print(f"{a.id}: {value}{band}")
-    for png in figure_pngs(result).values():
-        display(Image(data=png))
-    return result
+    return experiment.run(experiment.config_class.preset("quick", **overrides))
 
 
 # %% [markdown]
@@ -80,6 +78,13 @@ print("best iteration on the test curve:", int(np.argmin(test_curve)) + 1)
 assert train_mse < data.bayes_mse < test_curve[-1]  # memorised noise, worse than the floor
 
 # %% [markdown]
+# The curves the fit recorded, in one call: the training loss (squared error / 2), the test
+# MSE from `eval_set` and its minimum.
+
+# %%
+plot_learning_curve(reg)
+
+# %% [markdown]
 # ## 3. Early stopping
 #
 # Twenty initialisations at once: the test curve falls, then rises again. The course picks the
@@ -87,7 +92,8 @@ assert train_mse < data.bayes_mse < test_curve[-1]  # memorised noise, worse tha
 # peeking at the test set.
 
 # %%
-early = show("early-stopping", seeds=6, max_iter=3000)
+early = run("early-stopping", seeds=6, max_iter=3000)
+early
 
 # %% [markdown]
 # ## 4. L2 and L1 weight penalties
@@ -96,7 +102,8 @@ early = show("early-stopping", seeds=6, max_iter=3000)
 # by a proximal step, sets weights exactly to zero.
 
 # %%
-penalty = show("weight-penalty", seeds=4)
+penalty = run("weight-penalty", seeds=4)
+penalty
 
 # %% [markdown]
 # ## 5. Small networks
@@ -105,7 +112,8 @@ penalty = show("weight-penalty", seeds=4)
 # well without any penalty?
 
 # %%
-small = show("small-network", seeds=4)
+small = run("small-network", seeds=4)
+small
 
 # %% [markdown]
 # ## 6. Ensembles and dropout
@@ -114,10 +122,12 @@ small = show("small-network", seeds=4)
 # disagreement; dropout trains an implicit ensemble of thinned networks that share weights.
 
 # %%
-ensemble = show("ensemble")
+ensemble = run("ensemble")
+ensemble
 
 # %%
-dropout = show("dropout")
+dropout = run("dropout")
+dropout
 
 # %% [markdown]
 # ## 7. More data
@@ -125,7 +135,8 @@ dropout = show("dropout")
 # With enough points, the same 20-unit network cannot memorise the noise any more.
 
 # %%
-more_data = show("sample-size")
+more_data = run("sample-size")
+more_data
 
 # %% [markdown]
 # ## 8. Why early stopping acts like L2
@@ -135,4 +146,114 @@ more_data = show("sample-size")
 # low-curvature directions most, with α ≈ 1/(nλ).
 
 # %%
-theory = show("es-l2-equivalence")
+theory = run("es-l2-equivalence")
+theory
+
+# %% [markdown]
+# ## Part two: first steps in deep learning
+#
+# ## 9. Image convolution
+#
+# A convolution slides a small kernel over the image and sums the products. A 3x3 kernel of
+# ones adds up 9 neighbours, so it brightens the image about 9-fold; dividing it by 9 makes it an
+# average, a blur. The Laplacian (weights summing to 0) responds only where the brightness
+# changes: edges. The library's `convolve2d` takes the boundary modes of SciPy's
+# `ndimage.convolve`.
+
+# %%
+from overfitlab.imaging.convolve import convolve2d
+from overfitlab.imaging.images import load_image, rgb2gray, sample_image_path
+from overfitlab.imaging.kernels import box_kernel, laplacian_kernel
+
+gray = rgb2gray(load_image(sample_image_path()))
+ones = convolve2d(gray, box_kernel(3, normalize=False))
+edges = convolve2d(gray, laplacian_kernel(4))
+print(f"image {gray.shape}, mean brightness {gray.mean():.3f}; after the kernel of ones "
+      f"{ones.mean():.3f} ({ones.mean() / gray.mean():.2f}x); Laplacian mean {edges.mean():.1e}")
+
+# %%
+convolution = run("convolution")
+convolution
+
+# %% [markdown]
+# ## 10. A CNN on the 8x8 digits
+#
+# Two small convolutions share their kernels over all positions of the image, so the network
+# needs far fewer weights than a dense one for the same first layer. Here it trains for a few
+# epochs on scikit-learn's bundled digits beside a fully connected network with the same
+# optimizer (`--set dataset=mnist` in the CLI runs it on MNIST from a directory).
+
+# %%
+cnn = run("cnn", epochs=2)
+cnn
+
+# %% [markdown]
+# ## 11. Vanishing gradients
+#
+# In a chain of L sigmoid neurons the gradient of the first weight is a product of L-1 factors
+# w·σ'(z), each at most 1/4 when |w| <= 1: it shrinks geometrically with depth. tanh (σ' <= 1)
+# suffers less and ReLU (σ' = 1 where active) least. The deep-MLP part shows what Glorot and He
+# initialisations change.
+
+# %%
+vanishing = run("vanishing-gradient", lengths=(5, 10), epochs=20, mlp_depth=10)
+vanishing
+
+# %% [markdown]
+# ## 12. A linear autoencoder finds PCA's subspace
+#
+# An autoencoder x -> W_dec W_enc x with k linear hidden units, trained to reconstruct the
+# digits, reaches PCA's reconstruction error: its decoder spans the top-k principal subspace,
+# although its weights are a mixed (not orthogonal) basis of it.
+
+# %%
+autoencoder = run("autoencoder-pca", seeds=2, ks=(2, 5))
+autoencoder
+
+# %% [markdown]
+# The short text form of a Result, for logs and the terminal:
+
+# %%
+print(autoencoder)
+
+# %% [markdown]
+# # Beyond the course
+#
+# ## Where the error comes from: bias, variance, and which variance
+#
+# Train the course's network on many independent noise draws of the training set (data sets),
+# several initialisations on each, and predict on a fine grid where f(x) is known. The expected
+# test error splits exactly into noise + bias² + variance, and the variance into the part that
+# comes from the data, Var_d(E_s f), and the part that comes from the initialisation,
+# E_d[Var_s f]. Each knob of the course moves error between these terms; averaging
+# initialisations (an ensemble) can only remove the last one.
+
+# %%
+bv = run("bias-variance", max_iter=1000, checkpoints=(200, 500))
+bv
+
+# %% [markdown]
+# The decomposition is one function of a (data sets, initialisations, grid) array of
+# predictions, here the base networks of the first repetition. Its estimates are unbiased, so
+# a component that is nearly zero can come out slightly negative:
+
+# %%
+from overfitlab.theory.bias_variance import decompose
+
+parts = decompose(bv.arrays["base_predictions_block0"], bv.arrays["truth"], noise_var=0.04)
+print(f"noise {parts.noise:.4f} + bias² {parts.bias2:.4f} + data variance "
+      f"{parts.data_variance:.4f} + initialisation variance {parts.init_variance:.4f} "
+      f"= {parts.total:.4f}; measured directly: {parts.expected_mse:.4f}")
+
+# %% [markdown]
+# ## Double descent
+#
+# Freeze a hidden layer of p random units and fit only the output weights, by the
+# minimum-norm least-squares solution. Below p = n the test error follows the classical U;
+# at p = n the features can just interpolate the noisy points, with huge weights, and the
+# test error peaks; beyond, the interpolating fit of least norm gets smoother again. A small
+# ridge penalty removes the peak. Does the network trained in all its layers show it?
+
+# %%
+dd = run("double-descent", max_iter=1000, trained_widths=(2, 7, 20, 60))
+dd

@@ -10,10 +10,10 @@ from sklearn.neural_network import MLPRegressor
 
 from _sklearn_reference import sklearn_init
 
-from overfitlab.engine.mlp import forward, init_mlp, n_parameters
+from overfitlab.engine.mlp import forward, init_mlp, init_stack, n_parameters
 from overfitlab.engine.regularizers import dropout_masks, prox_l1, soft_threshold
-from overfitlab.engine.train import (TrainSpec, _objective, make_hyper, record_grid,
-                                     stack_networks, train, train_grid)
+from overfitlab.engine.train import (TrainSpec, _objective, constant_loss, make_hyper,
+                                     record_grid, stack_networks, train, train_grid)
 
 
 def run_parity(X, y, sk_kwargs, spec_kwargs, seed=3, hidden=(20,), activation="tanh"):
@@ -28,7 +28,7 @@ def run_parity(X, y, sk_kwargs, spec_kwargs, seed=3, hidden=(20,), activation="t
     params = {"coefs": [jnp.asarray(c)[None] for c in coefs],
               "intercepts": [jnp.asarray(b)[None] for b in intercepts]}
     spec = TrainSpec(layers, activation, **spec_kwargs)
-    hyper = stack_networks([make_hyper(len(X), hidden, sk.alpha,
+    hyper = stack_networks([make_hyper(sk.alpha,
                                        learning_rate=sk.learning_rate_init, dtype=jnp.float64)])
     out = train(spec, params, jax.random.split(jax.random.PRNGKey(0), 1), hyper, X, y)
     return sk, out
@@ -89,9 +89,9 @@ def test_loss_gradient_matches_finite_differences(x64):
     key = jax.random.PRNGKey(0)  # dropout key (unused: no dropout in this spec)
     X = jax.random.normal(jax.random.PRNGKey(1), (9, 2), jnp.float64)
     y = jax.random.normal(jax.random.PRNGKey(2), (9, 1), jnp.float64)
-    hyper = make_hyper(9, (6, 4), alpha=0.7, dtype=jnp.float64)
+    hyper = make_hyper(alpha=0.7, dtype=jnp.float64)
     spec = TrainSpec((2, 6, 4, 1), "logistic")
-    f = lambda p: _objective(p, X, y, hyper.sample_weight, hyper, key, spec)  # noqa: E731
+    f = lambda p: _objective(p, X, y, None, hyper, key, spec, False)[0]  # noqa: E731
     grads = jax.grad(f)(params)
     flat, unravel = ravel_pytree(params)
     g_flat = ravel_pytree(grads)[0]
@@ -108,9 +108,9 @@ def test_l2_gradient_is_weight_decay(x64):
     X = jnp.linspace(-1, 1, 8)[:, None]
     y = X**2
     spec = TrainSpec((1, 5, 1), "tanh")
-    g = lambda a: jax.grad(_objective)(  # noqa: E731
-        params, X, y, jnp.ones(8), make_hyper(8, (5,), alpha=a, dtype=jnp.float64),
-        jax.random.PRNGKey(0), spec)
+    g = lambda a: jax.grad(lambda p: _objective(  # noqa: E731
+        p, X, y, jnp.ones(8), make_hyper(alpha=a, dtype=jnp.float64),
+        jax.random.PRNGKey(0), spec, False)[0])(params)
     g0, g1 = g(0.0), g(2.0)
     for W, a, b in zip(params["coefs"], g1["coefs"], g0["coefs"]):
         np.testing.assert_allclose(a - b, 2.0 * W / 8, atol=1e-12)
@@ -128,7 +128,7 @@ def test_soft_threshold_closed_form():
 
 def test_l1_training_reaches_exact_zeros(course_data):
     spec = TrainSpec((1, 20, 1), "tanh", max_iter=2000, tol=None, use_l1=True)
-    hyper = stack_networks([make_hyper(10, (20,), alpha=0.0, l1=l1) for l1 in (0.0, 0.5)])
+    hyper = stack_networks([make_hyper(alpha=0.0, l1=l1) for l1 in (0.0, 0.5)])
     out = train_grid(spec, jax.random.PRNGKey(0), 2, hyper, course_data.X_train,
                      course_data.y_train)
     zeros = [int(sum(jnp.sum(W[:, c] == 0) for W in out.params["coefs"])) for c in range(2)]
@@ -161,13 +161,13 @@ def test_unit_mask_removes_units(course_data):
 
 def test_grid_configs_share_initialisation_and_are_reproducible(course_data):
     spec = TrainSpec((1, 8, 1), "tanh", max_iter=50, tol=None)
-    hyper = stack_networks([make_hyper(10, (8,), alpha=a) for a in (0.0, 1.0)])
+    hyper = stack_networks([make_hyper(alpha=a) for a in (0.0, 1.0)])
     run = lambda: train_grid(spec, jax.random.PRNGKey(4), 3, hyper,  # noqa: E731
                              course_data.X_train, course_data.y_train, course_data.X_test,
                              course_data.y_test, record=10)
     a, b = run(), run()
-    np.testing.assert_array_equal(a.eval_mse, b.eval_mse)
-    assert a.eval_mse.shape == (3, 2, a.record_steps.size)
+    np.testing.assert_array_equal(a.eval_loss, b.eval_loss)
+    assert a.eval_loss.shape == (3, 2, a.record_steps.size)
     # Same seed, different alpha: same starting loss data term, different trajectories.
     assert not np.allclose(a.loss_curve[:, 0, -1], a.loss_curve[:, 1, -1])
     assert np.all(np.diff(a.record_steps) > 0) and a.record_steps[-1] == 50
@@ -187,7 +187,7 @@ def test_early_stopping_restores_best_validation_weights(course_data):
     X_val, y_val = course_data.X_test[::10], course_data.y_test[::10]
     spec = TrainSpec((1, 20, 1), "tanh", max_iter=3000, tol=0.0, n_iter_no_change=200,
                      early_stopping=True)
-    hyper = stack_networks([make_hyper(10, (20,))])
+    hyper = stack_networks([make_hyper()])
     out = train_grid(spec, jax.random.PRNGKey(0), 2, hyper, X, y, X_val=X_val, y_val=y_val)
     scores = np.asarray(out.val_score[:, 0])
     for s in range(2):
@@ -205,11 +205,130 @@ def test_minibatch_with_zero_weight_batch_stays_finite_and_skips_it(course_data)
     w = np.zeros(10, np.float32)
     w[[0, 1, 2]] = 1.0  # with unshuffled batches of 2, batches 2..5 carry no weight
     spec = TrainSpec((1, 5, 1), "tanh", max_iter=20, batch_size=2, shuffle=False, tol=None)
-    hyper = stack_networks([make_hyper(10, (5,), sample_weight=w)])
+    hyper = stack_networks([make_hyper(sample_weight=w)])
     out = train_grid(spec, jax.random.PRNGKey(0), 1, hyper, X, y)
     assert np.all(np.isfinite(np.asarray(out.loss_curve)))
     # Equivalent to training on the weighted samples alone with the same batching.
-    hyper3 = stack_networks([make_hyper(3, (5,))])
+    hyper3 = stack_networks([make_hyper()])
     ref = train_grid(spec, jax.random.PRNGKey(0), 1, hyper3, X[:3], y[:3])
     for a, b in zip(out.params["coefs"], ref.params["coefs"]):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_classes", [3, 2])
+def test_log_loss_parity_with_mlpclassifier(x64, n_classes):
+    """Softmax (3 classes) and logistic (binary) log-loss: scikit-learn's loss curve and weights
+    from the same initial weights, float64, to 1e-9 relative (rounding only)."""
+    from sklearn.datasets import load_iris
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import LabelBinarizer
+
+    X, y = load_iris(return_X_y=True)
+    X, y = X[y < n_classes], y[y < n_classes]
+    sk = MLPClassifier((7,), "tanh", max_iter=80, tol=0.0, n_iter_no_change=10**6,
+                       random_state=5, alpha=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk.fit(X, y)
+    Y = LabelBinarizer().fit_transform(y).astype(np.float64)
+    layers = (4, 7, Y.shape[1])
+    coefs, intercepts = sklearn_init(5, layers)
+    params = {"coefs": [c[None] for c in coefs], "intercepts": [b[None] for b in intercepts]}
+    assert sk.out_activation_ == ("softmax" if n_classes > 2 else "logistic")
+    spec = TrainSpec(layers, "tanh", "adam", 80, loss="log_loss",
+                     out_activation=sk.out_activation_, tol=None)
+    hyper = stack_networks([make_hyper(0.01, dtype=np.float64)])
+    out = train(spec, params, np.zeros((1, 2), np.uint32), hyper, X, Y)
+    assert rel_err(out.loss_curve[0], sk.loss_curve_) < 1e-9
+    for ours, theirs in zip(out.params["coefs"] + out.params["intercepts"],
+                            sk.coefs_ + sk.intercepts_):
+        assert rel_err(ours[0], theirs) < 1e-9
+
+
+def test_per_network_targets_equal_separate_runs(course_data):
+    """y with a leading network axis trains each network on its own targets, exactly as if
+    trained alone (bias-variance draws one noise sample per network)."""
+    rng = np.random.default_rng(0)
+    X = course_data.X_train
+    Y = (X[:, 0] ** 2 + 0.2 * rng.normal(size=(3, 10))).astype(np.float32)
+    spec = TrainSpec((1, 8, 1), "tanh", max_iter=200, tol=None)
+    params = init_stack(np.random.RandomState(0), 3, spec.layer_sizes, "tanh")
+    keys = np.zeros((3, 2), np.uint32)
+    together = train(spec, params, keys, stack_networks([make_hyper()] * 3), X, Y[:, :, None])
+    for b in range(3):
+        alone = train(spec, jax.tree_util.tree_map(lambda a: a[b:b + 1], params), keys[b:b + 1],
+                      stack_networks([make_hyper()]), X, Y[b])
+        np.testing.assert_allclose(together.loss_curve[b], alone.loss_curve[0], rtol=1e-5)
+
+
+def test_unit_weights_equal_no_weights(course_data):
+    """Omitting sample weights (the engine skips their arithmetic) equals weights of one."""
+    spec = TrainSpec((1, 8, 1), "tanh", max_iter=100, tol=None)
+    runs = [train_grid(spec, jax.random.PRNGKey(1), 2, stack_networks([make_hyper(
+        sample_weight=w)]), course_data.X_train, course_data.y_train)
+        for w in (None, np.ones(10))]
+    np.testing.assert_allclose(runs[0].loss_curve, runs[1].loss_curve, rtol=1e-5)
+
+
+@pytest.mark.parametrize("lr, expect", [(1e-3, False), (100.0, True)])
+def test_divergence_is_detected(course_data, lr, expect):
+    """Adam at lr = 100 blows the loss up by orders of magnitude; at lr = 1e-3 it never does.
+
+    A diverged network's final objective exceeds DIVERGENCE_FACTOR x its reference; its mark
+    carries the iteration it has stayed diverged from."""
+    spec = TrainSpec((1, 20, 1), "tanh", max_iter=2000, tol=None)
+    out = train_grid(spec, jax.random.PRNGKey(0), 8, stack_networks([make_hyper(
+        learning_rate=lr)]), course_data.X_train, course_data.y_train)
+    assert out.diverged.any() == expect
+    assert np.all((out.diverged_at > 0) == out.diverged)
+    assert np.all(out.diverged_at <= 2000)
+    if expect:
+        final = out.loss_curve[..., -1][out.diverged]
+        assert np.all(final > 100 * constant_loss(course_data.y_train[:, None], None, spec))
+
+
+def test_non_finite_loss_stops_a_network_and_marks_it():
+    """A NaN objective (here: an infinite input, whose gradient inf * 0 poisons the weights after
+    the first step) can never recover: with tol set the network stops at the iteration it is
+    marked diverged from, the other one trains on."""
+    X = np.linspace(-1, 1, 10)[:, None].astype(np.float32)
+    y = X[:, 0] ** 2
+    Xs = np.stack([X, X])
+    Xs[1, 0, 0] = np.inf
+    spec = TrainSpec((1, 5, 1), "tanh", max_iter=300, tol=1e-4)
+    params = init_stack(np.random.RandomState(0), 2, spec.layer_sizes, "tanh")
+    out = train(spec, params, np.zeros((2, 2), np.uint32), stack_networks([make_hyper()] * 2),
+                Xs, np.stack([y, y])[..., None])
+    assert list(out.diverged) == [False, True]
+    assert out.n_iter[1] == out.diverged_at[1] <= 2 and not out.converged[1]
+    assert out.n_iter[0] > 2
+
+
+def test_progress_is_reported_between_chunks(course_data):
+    calls = []
+    spec = TrainSpec((1, 5, 1), "tanh", max_iter=1000, tol=None, chunk=250)
+    train_grid(spec, jax.random.PRNGKey(0), 2, stack_networks([make_hyper()]),
+               course_data.X_train, course_data.y_train,
+               progress=lambda f, m: calls.append((f, m)))
+    assert [f for f, _ in calls] == [0.25, 0.5, 0.75, 1.0]
+    assert calls[-1][1] == "iteration 1000 of 1000"
+
+
+def test_parallel_parts_equal_one_part(course_data, monkeypatch):
+    """Splitting many networks into concurrent parts (one per core) gives the same networks, up
+    to float32 rounding (another batch size changes XLA's vector split of the same sums: weights
+    of order 1 agree to ~1e-9 absolute after 50 steps)."""
+    import overfitlab.engine.train as engine
+
+    spec = TrainSpec((1, 5, 1), "tanh", max_iter=50, tol=1e-4, n_iter_no_change=3)
+    hyper = stack_networks([make_hyper(alpha=a) for a in np.geomspace(1e-4, 1.0, 7)])
+    run = lambda: train_grid(spec, jax.random.PRNGKey(0), 19, hyper,  # noqa: E731
+                             course_data.X_train, course_data.y_train)
+    monkeypatch.setattr(engine, "_parallel_parts", lambda n: 3)  # 133 networks in 3 parts
+    split = run()
+    monkeypatch.setattr(engine, "_parallel_parts", lambda n: 1)
+    whole = run()
+    np.testing.assert_array_equal(split.n_iter, whole.n_iter)
+    for a, b in zip(jax.tree_util.tree_leaves(split.params),
+                    jax.tree_util.tree_leaves(whole.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -56,9 +56,9 @@ def test_bootstrap_weights_equal_training_on_duplicated_rows():
     spec = TrainSpec((1, 20, 1), "tanh", "adam", 300, tol=None, chunk=300)
     params = init_many(jax.random.PRNGKey(0), 1, spec.layer_sizes, "tanh")
     keys = jax.random.split(jax.random.PRNGKey(1), 1)
-    weighted = train(spec, params, keys, network_hypers(config, counts.astype(float)),
+    weighted = train(spec, params, keys, network_hypers(config, 1, counts.astype(float)),
                      data.X_train, data.y_train)
-    duplicated = train(spec, params, keys, network_hypers(config, np.ones((1, rows.size))),
+    duplicated = train(spec, params, keys, network_hypers(config, 1),
                        data.X_train[rows], data.y_train[rows])
     for a, b in zip(jax.tree_util.tree_leaves(weighted.params),
                     jax.tree_util.tree_leaves(duplicated.params)):

@@ -13,7 +13,7 @@ def test_report_is_self_contained_with_a_section_per_experiment(tmp_path):
     assert result.exit_code == 0, result.output
     html = (tmp_path / "report.html").read_text()
     for name in ("early-stopping", "convolution"):
-        assert f'<section id="{name}">' in html
+        assert f'<section id="{name}" class="ofl-section">' in html
         assert (tmp_path / name / "results.json").exists()
     assert 'id="early-stopping-best_iteration"' in html
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)

@@ -46,7 +46,7 @@ def test_full_batch_on_tiled_rows_equals_training_on_the_points():
     spec = course_spec(config, 300)
     runs = []
     for X, y, w in [(data.X_train, data.y_train, np.ones(30)), tile(data, 100)]:
-        hyper = stack_networks([make_hyper(len(y), (20,), config.alpha, sample_weight=w)])
+        hyper = stack_networks([make_hyper(config.alpha, sample_weight=w)])
         runs.append(train_grid(spec, jax.random.PRNGKey(0), 2, hyper, X, y).params)
     for a, b in zip(*(jax.tree_util.tree_leaves(r) for r in runs)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

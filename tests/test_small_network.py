@@ -84,7 +84,7 @@ def test_masked_small_network_trains_like_a_genuine_small_network(course_data):
     config = SmallNetworkConfig.preset("quick", max_iter=400, seeds=2)
     setup = config.setup()
     widths = (2, 3)
-    _, test_mse = train_small_networks(setup, widths)
+    _, test_mse, _, _ = train_small_networks(setup, widths)
     key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 1)
     init, masks = masked_small_networks(key, setup.seeds, widths, setup.hidden_units, "tanh")
     assert np.all(init["coefs"][0][:, 0][masks == 0] == 0) and np.all(masks.sum(1) == [2, 2, 3, 3])
@@ -92,7 +92,7 @@ def test_masked_small_network_trains_like_a_genuine_small_network(course_data):
         params = init_many(jax.random.fold_in(key, k), setup.seeds, (1, k, 1), "tanh")
         spec = TrainSpec((1, k, 1), "tanh", max_iter=setup.max_iter, tol=None,
                          chunk=setup.max_iter)
-        hyper = stack_networks([make_hyper(setup.n_train, (k,), alpha=0.0)] * setup.seeds)
+        hyper = stack_networks([make_hyper(alpha=0.0)] * setup.seeds)
         out = train(spec, params, jax.random.split(key, setup.seeds), hyper,
                     course_data.X_train, course_data.y_train)
         ref = mse(predict(out.params, course_data.X_test, "tanh"), course_data.y_test)
@@ -128,6 +128,14 @@ def test_quick_preset_end_to_end():
     assert curve.shape == (config.seeds, config.hidden_units)
     assert set(result.figures) == {"weight_magnitudes.png", "small_networks.png"}
     assert all(np.isfinite(v) for v in m.values())
+    # The width chosen on the training folds, and how optimistic the test-picked one was.
+    cv = result.answer("cv_width")
+    assert cv.value in result.arrays["widths"]
+    assert result.arrays["width_cv_mse"].shape[::2] == (config.cv_seeds, config.cv_folds)
+    optimism = result.answer("selection_optimism")
+    assert optimism.low <= optimism.value <= optimism.high
+    if m["cv_width"] == m["test_picked_width"]:
+        assert m["selection_optimism"] == 0
 
 
 def test_small_network_reuses_the_weight_penalty_sweep():

@@ -56,9 +56,9 @@ def test_l2_gradient_is_alpha_w_over_n_on_the_course_network(course_data):
         spec = TrainSpec((1, HIDDEN, 1), "tanh")
 
         def grad(alpha):
-            hyper = make_hyper(n, (HIDDEN,), alpha=alpha, dtype=jnp.float64)
-            return jax.grad(_objective)(params, X, y, hyper.sample_weight, hyper,
-                                        jax.random.PRNGKey(0), spec)
+            hyper = make_hyper(alpha=alpha, dtype=jnp.float64)
+            return jax.grad(lambda p: _objective(p, X, y, hyper.sample_weight, hyper,
+                                                 jax.random.PRNGKey(0), spec, False)[0])(params)
 
         alpha = 0.37
         g1, g0 = grad(alpha), grad(0.0)
@@ -152,7 +152,7 @@ def test_soft_threshold_is_the_l1_proximal_operator(seed):
 def test_l1_step_with_zero_coefficient_is_the_plain_network(course_data):
     """The shared sweep compiles the L1 step for the L2 networks too: with l1 = 0 the
     soft-threshold is the identity, so training is bit-for-bit the plain program's."""
-    hyper = stack_networks([make_hyper(10, (HIDDEN,), alpha=a) for a in (0.0, 0.1)])
+    hyper = stack_networks([make_hyper(alpha=a) for a in (0.0, 0.1)])
     runs = [train_grid(TrainSpec((1, HIDDEN, 1), "tanh", max_iter=300, tol=None, chunk=300,
                                  use_l1=use_l1), jax.random.PRNGKey(2), 2, hyper,
                        course_data.X_train, course_data.y_train) for use_l1 in (False, True)]
@@ -198,3 +198,38 @@ def test_quick_preset_end_to_end():
                                    "weight_histograms.png"}
     assert result.arrays["l2_test_mse"].shape == (config.seeds, config.n_alphas + 1)
     assert all(np.isfinite(v) for v in m.values())
+    # Cross-validation on the training points chooses alpha and l1. The test-picked alpha
+    # minimises the median test error over the grid, so the CV choice's median test error
+    # cannot be lower: that difference is the optimism of picking on the test set.
+    assert alphas[1] <= result.answer("cv_alpha").value <= alphas[-1]
+    assert result.arrays["l2_cv_mse"].shape == (config.cv_seeds, config.n_alphas + 1,
+                                                config.cv_folds)
+    assert m["test_mse_at_cv_alpha"] >= m["test_mse_at_best_alpha"]
+    assert m["diverged"] == 0 and not best.at_edge
+
+
+def test_cross_validation_never_sees_the_test_set():
+    """The course's data draws the training targets before the test targets, so a different
+    test set leaves the training points, and hence every fold's held-out error and the CV
+    choice, exactly the same; the test errors change."""
+    from overfitlab.experiments._sweeps import penalty_sweeps
+
+    runs = [WeightPenaltyConfig.preset("quick", max_iter=300, seeds=2, cv_seeds=1, n_alphas=3,
+                                       n_l1=3, n_test=n_test) for n_test in (100, 37)]
+    a, b = (penalty_sweeps(c.setup(), c.alphas(), c.l1s()) for c in runs)
+    np.testing.assert_array_equal(a.l2.cv_mse, b.l2.cv_mse)
+    np.testing.assert_array_equal(a.l1.cv_mse, b.l1.cv_mse)
+    assert not np.array_equal(a.l2.test_mse, b.l2.test_mse)
+
+
+def test_fold_masks_are_shuffled_kfold():
+    """Every point is held out exactly once; folds are not contiguous intervals of the sorted x
+    (unshuffled KFold would hold out whole intervals and measure extrapolation)."""
+    from overfitlab.experiments._cv import fold_masks
+
+    masks = fold_masks(10, 5, seed=0)
+    held = 1 - masks
+    np.testing.assert_array_equal(held.sum(axis=0), np.ones(10))
+    np.testing.assert_array_equal(held.sum(axis=1), np.full(5, 2))
+    contiguous = [np.ptp(np.flatnonzero(h)) == 1 for h in held]
+    assert not all(contiguous)

@@ -87,7 +87,7 @@ def run_benchmarks(repeats: int = 3, networks: int = 1000, iterations: int = 200
     n_seeds = 20
     n_alphas = max(1, networks // n_seeds)
     alphas = np.logspace(-5, 1, n_alphas)
-    hyper = stack_networks([make_hyper(data.X_train.shape[0], (20,), a) for a in alphas])
+    hyper = stack_networks([make_hyper(a) for a in alphas])
     spec = TrainSpec((1, 20, 1), "tanh", "adam", iterations, tol=None, chunk=1000)
 
     def sweep():

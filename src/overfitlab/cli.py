@@ -1,32 +1,110 @@
 """Command line: list, run, report, sweep, serve, bench.
 
-Bad input (unknown experiment, invalid value, unwritable output) prints one line saying what is
-wrong and how to fix it, exits with code 2 and writes nothing.
+Bad input (unknown experiment, invalid value, unwritable output, a malformed option) prints one
+line saying what is wrong and how to fix it, exits with code 2 and writes nothing. ``run`` and
+``report`` build their output beside the output directory and swap it in at the end
+(:mod:`overfitlab.atomic_output`): interrupted (Ctrl+C, exit code 130, one line saying what was
+kept) or killed at any moment, the output directory holds the previous results or the new ones.
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from overfitlab.experiments.base import Config, ConfigError, Result
+def _interrupted_while_starting(signum: int, frame: object) -> None:  # noqa: ARG001
+    sys.stderr.write("interrupted: nothing written\n")
+    os._exit(130)
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                  help="overfitlab: neural-network regularization experiments, reproducible.")
+
+if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "overfitlab") \
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    # Started as the program: a Ctrl+C while the imports below load is not a crash either.
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.text import Text  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from overfitlab.atomic_output import StagedDirectory  # noqa: E402
+from overfitlab.errors import DivergedError  # noqa: E402
+from overfitlab.errors import ConfigError  # noqa: E402
+
+if TYPE_CHECKING:  # for annotations only: importing the experiment layer costs start-up time
+    from overfitlab.experiments.base import Config, Experiment, Result
+
 console = Console()
 err_console = Console(stderr=True)
+
+# Typer >= 0.20 vendors click: take the exception classes from typer's own BadParameter.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class _OneLineErrors(TyperGroup):
+    """Typer's command group, with usage errors (a malformed option value, an unknown option or
+    command) printed as one line with exit code 2 like every other bad input, not as a panel."""
+
+    def main(self, *args, **kwargs):
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except _UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "overfitlab"
+            _print_error(f"{exc.format_message()} (see `{command} --help`)")
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, pretty_exceptions_enable=False,
+                  help="overfitlab: neural-network regularization experiments, reproducible.")
+
+
+def _print_error(message: str) -> None:
+    err_console.print(Text.assemble(("error: ", "bold red"), message), highlight=False,
+                      soft_wrap=True)
 
 
 def fail(message: str) -> None:
     """Print one clear line and exit with code 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(code=2)
+
+
+def version_text() -> str:
+    """``overfitlab X.Y.Z`` and, on a second line, the versions that shape its numbers."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from overfitlab import __version__
+
+    def installed(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"overfitlab {__version__}\njax {installed('jax')}, jaxlib {installed('jaxlib')}, "
+            f"python {platform.python_version()}")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                       is_eager=True, help="print the versions and exit")) -> None:
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # commands handle Ctrl+C
 
 
 def _enable_compilation_cache() -> None:
@@ -59,54 +137,65 @@ def build_config(name: str, quick: bool, seed: Optional[int], seeds: Optional[in
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator:
-    """A Rich progress bar; yields the ``progress(fraction, message)`` callback."""
-    columns = (TextColumn("[bold]{task.fields[label]}"), BarColumn(),
-               TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-               TextColumn("{task.description}"))
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("starting", total=1.0, label=label)
-
-        def update(fraction: float, message: str) -> None:
-            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
-
-        yield update
-
-
-def summary_table(result: Result) -> Table:
-    """Answers of a run as a table."""
-    from overfitlab.report.render import format_value
-
-    table = Table(title=f"{result.experiment}  ({result.elapsed_s:.1f} s)", show_lines=False)
-    table.add_column("answer", style="bold", no_wrap=True)
-    table.add_column("value", justify="right")
-    table.add_column("10-90 %", justify="right")
-    for a in result.answers:
-        value = a.value if not isinstance(a.value, str) or len(a.value) < 60 \
-            else a.value[:57] + "..."
-        band = "" if a.low is None else f"{format_value(a.low)} – {format_value(a.high)}"
-        table.add_row(a.id, format_value(value), band)
-    return table
-
-
-def _check_out(out: Path) -> None:
-    from overfitlab.experiments.results_io import check_writable
-
+def _interruptions_reported(outcome: Callable[[], str]) -> Iterator[None]:
+    """Ctrl+C in the block: one line, ``interrupted: <outcome()>``, and exit code 130."""
     try:
-        check_writable(out)
-    except OSError as exc:
+        yield
+    except KeyboardInterrupt:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one cannot cut the line
+        try:
+            err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
+                              soft_wrap=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        raise typer.Exit(code=130) from None
+
+
+@contextmanager
+def _staged(stage: StagedDirectory) -> Iterator[StagedDirectory]:
+    """Open ``stage`` (refusing an unusable --out with one line) for the block; discard it
+    unless committed."""
+    try:
+        stage.open()
+    except ConfigError as exc:
         fail(str(exc))
+    with stage:
+        yield stage
+
+
+@contextmanager
+def _write_errors_reported(stage: StagedDirectory) -> Iterator[None]:
+    """A failed write (disk full, permissions changed meanwhile): one line, nothing changed."""
+    try:
+        yield
+    except OSError as exc:
+        fail(f"could not write {stage.shown} ({exc.strerror or exc}); nothing was changed")
+
+
+def _computed(experiment: Experiment, config: Config, label: str) -> Result:
+    """Run ``experiment`` with a progress display; refusals become one line and exit code 2."""
+    from overfitlab.terminal import progress_display
+
+    with progress_display(label, err_console) as update:
+        try:
+            return experiment.run(config, update)
+        except (ConfigError, DivergedError) as exc:
+            fail(f"{experiment.name}: {exc}")
+        except OSError as exc:  # a data file that cannot be read
+            fail(f"{experiment.name}: cannot read {exc.filename or ''} ({exc.strerror or exc})")
 
 
 @app.command("list")
 def list_experiments() -> None:
     """List the experiments and what each one shows."""
-    from overfitlab.experiments.registry import experiments
+    from rich.table import Table
+
+    from overfitlab.experiments.registry import catalog
 
     table = Table(title="overfitlab experiments")
     table.add_column("name", style="bold")
     table.add_column("what it shows")
-    for exp in experiments().values():
+    for exp in catalog():
         table.add_row(exp.name, exp.description)
     console.print(table)
 
@@ -119,30 +208,30 @@ def run(
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained at once"),
     out: Path = typer.Option(Path("results"), help="output directory"),
     set_: list[str] = typer.Option([], "--set", help="override a parameter: key=value"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir",
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", exists=True, file_okay=False,
                                             help="dataset directory (cnn: MNIST/CIFAR-10)"),
+    explain: bool = typer.Option(False, "--explain", help="print every answer's explanation"),
 ) -> None:
     """Run one experiment; write OUT/NAME/{results.json, *.png, arrays.npz}."""
     from overfitlab.experiments.registry import get
-    from overfitlab.experiments.results_io import write_result
+    from overfitlab.experiments.results_io import write_result_files
+    from overfitlab.terminal import print_result
 
-    try:
-        config = build_config(name, quick, seed, seeds, set_, data_dir)
-    except ConfigError as exc:
-        fail(str(exc))
-    _check_out(out)
-    _enable_compilation_cache()
-    with progress_bar(name) as update:
+    stage = StagedDirectory(out / name)
+    with _interruptions_reported(stage.outcome):
         try:
-            result = get(name).run(config, update)
+            config = build_config(name, quick, seed, seeds, set_, data_dir)
         except ConfigError as exc:
             fail(str(exc))
-    try:
-        path = write_result(result, out)
-    except OSError as exc:
-        fail(f"could not write results to {out}: {exc}")
-    console.print(summary_table(result))
-    console.print(f"results written to [bold]{path}[/]")
+        with _staged(stage):
+            _enable_compilation_cache()
+            result = _computed(get(name), config, name)
+            with _write_errors_reported(stage):
+                write_result_files(result, stage.path)
+                stage.commit()
+        print_result(result, console, explain)
+        console.print(Text.assemble("results written to ", (str(out / name), "bold")),
+                      soft_wrap=True)
 
 
 @app.command()
@@ -152,30 +241,60 @@ def report(
     seed: int = typer.Option(0, help="master seed for every experiment"),
     only: list[str] = typer.Option([], "--only", help="restrict to these experiments"),
 ) -> None:
-    """Run every experiment and write OUT/report.html (self-contained) plus each result."""
+    """Run every experiment and write OUT/report.html (self-contained) plus each result.
+
+    Everything is built beside OUT and swapped in at the end; folders in OUT that this report
+    does not write (e.g. from an earlier `run`) are kept.
+    """
     from overfitlab.experiments.registry import experiments, get
-    from overfitlab.experiments.results_io import figure_pngs, write_result
+    from overfitlab.experiments.results_io import figure_pngs, write_result_files
     from overfitlab.report.render import section, write_report
 
+    stage = StagedDirectory(out, keep_others=True)
+    with _interruptions_reported(stage.outcome):
+        try:
+            chosen = [get(n) for n in only] if only else list(experiments().values())
+            configs = [e.config_class.preset("quick" if quick else "full", seed=seed)
+                       for e in chosen]
+        except ConfigError as exc:
+            fail(str(exc))
+        with _staged(stage):
+            _enable_compilation_cache()
+            sections = []
+            for i, (exp, config) in enumerate(zip(chosen, configs), start=1):
+                result = _computed(exp, config, f"[{i}/{len(chosen)}] {exp.name}")
+                pngs = figure_pngs(result)
+                with _write_errors_reported(stage):
+                    write_result_files(result, stage.path / exp.name, pngs)
+                sections.append(section(result, exp.description, pngs))
+                console.print(f"[green]✓[/] {exp.name:<20} {result.elapsed_s:6.1f} s")
+            with _write_errors_reported(stage):
+                write_report(sections, "quick" if quick else "full", stage.path)
+                stage.commit()
+        total = sum(s.payload["elapsed_s"] for s in sections)
+        console.print(Text.assemble("report written to ", (str(out / "report.html"), "bold"),
+                                    f" ({total:.1f} s of experiments)"), soft_wrap=True)
+
+
+@app.command()
+def params(name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)")
+           ) -> None:
+    """List an experiment's parameters: type, full and quick values, range and meaning."""
+    from rich.table import Table
+
+    from overfitlab.experiments.params import describe
+    from overfitlab.experiments.registry import get
+
     try:
-        chosen = [get(n) for n in only] if only else list(experiments().values())
-        configs = [e.config_class.preset("quick" if quick else "full", seed=seed)
-                   for e in chosen]
+        experiment = get(name)
     except ConfigError as exc:
         fail(str(exc))
-    _check_out(out)
-    _enable_compilation_cache()
-    sections = []
-    for i, (exp, config) in enumerate(zip(chosen, configs), start=1):
-        with progress_bar(f"[{i}/{len(chosen)}] {exp.name}") as update:
-            result = exp.run(config, update)
-        pngs = figure_pngs(result)
-        write_result(result, out, pngs)
-        sections.append(section(result, exp.description, pngs))
-        console.print(f"[green]✓[/] {exp.name:<20} {result.elapsed_s:6.1f} s")
-    path = write_report(sections, "quick" if quick else "full", out)
-    total = sum(s.payload["elapsed_s"] for s in sections)
-    console.print(f"report written to [bold]{path}[/] ({total:.1f} s of experiments)")
+    table = Table(title=f"{name}: parameters (set with --set key=value)")
+    for column in ("parameter", "type", "full", "quick", "range", "meaning"):
+        table.add_column(column, overflow="fold")
+    for row in describe(experiment.config_class):
+        table.add_row(row.name, row.type, row.full, row.quick, row.range, row.help)
+    console.print(table)
 
 
 @app.command()
@@ -204,6 +323,7 @@ def sweep(
     from overfitlab.sweep.cluster import check_options
     from overfitlab.sweep.display import summary_table as sweep_table
     from overfitlab.sweep.grid import plan_sweep
+    from overfitlab.sweep.runner import check_output, sweep_directory
     from overfitlab.sweep.session import command_line, execute
 
     out, data_dir = out.resolve(), data_dir.resolve() if data_dir else None  # seen by workers
@@ -211,18 +331,16 @@ def sweep(
         config = build_config(name, quick, seed, seeds, set_, data_dir)
         plan = plan_sweep(name, config, grid, __version__, allow_more=yes)
         check_options(scheduler, workers)
+        check_output(sweep_directory(out, name))
     except ConfigError as exc:
         fail(str(exc))
-    _check_out(out)
     command = command_line(name, grid, quick, seed, seeds, set_, out, data_dir)
-    try:
-        summary = execute(plan, out, err_console, command, scheduler, workers)
-    except ConfigError as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        err_console.print("interrupted; finished points are kept: run the same command again "
-                          "to resume")
-        raise typer.Exit(code=130)
+    with _interruptions_reported(lambda: "finished points are kept; run the same command "
+                                         "again to resume"):
+        try:
+            summary = execute(plan, out, err_console, command, scheduler, workers)
+        except ConfigError as exc:
+            fail(str(exc))
     wide = console if console.is_terminal else Console(width=200)  # logs: no squeezed columns
     wide.print(sweep_table(f"{name} sweep ({summary.wall_s:.1f} s)", plan.keys, summary.rows,
                            summary.answers))

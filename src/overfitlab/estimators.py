@@ -41,6 +41,19 @@ _CONSTRAINTS = {k: v for k, v in MLPRegressor._parameter_constraints.items()
                 if k not in ("max_fun", "loss")}
 
 
+def _check_finite(out) -> None:
+    """Refuse non-finite weights as scikit-learn does; warn about networks whose loss exploded."""
+    if not all(np.isfinite(a).all() for a in jax.tree_util.tree_leaves(out.params)):
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            "values and need to be preprocessed (or lower learning_rate_init).")
+    if out.diverged.any():
+        first = int(out.diverged_at[out.diverged].min())
+        warnings.warn(
+            f"{int(out.diverged.sum())} of {out.diverged.size} networks diverged (training loss "
+            f"exploded) from iteration {first}: lower learning_rate_init.", ConvergenceWarning)
+
+
 class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
     """Multi-layer perceptron regressor with L2, L1, dropout and ensembling.
 
@@ -128,7 +141,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
             lr_schedule=self.learning_rate, power_t=self.power_t, momentum=self.momentum,
             nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
             beta_2=self.beta_2, epsilon=self.epsilon, use_dropout=self.dropout > 0,
-            use_l1=self.l1 > 0, chunk=min(max_iter, 1000), record_train_mse=False)
+            use_l1=self.l1 > 0, chunk=min(max_iter, 1000), record_train=False)
 
     def _dtype(self):
         return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
@@ -181,26 +194,29 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
         else:  # scikit-learn's draws: member 0 starts where MLPRegressor(random_state) does
             params = init_stack(rng, k, self._layer_sizes(X.shape[1]), self.activation, dtype)
 
-        X_val = y_val = None
+        X_val = y_val = w_val = None
         if self.early_stopping and tol is not None:
-            X, X_val, y2, y_val, weights, _ = train_test_split(
+            X, X_val, y2, y_val, weights, w_val = train_test_split(
                 X, y2, weights, random_state=rng, test_size=self.validation_fraction)
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
         spec = self._spec(X.shape[1], X.shape[0], max_iter, tol)
         opt_state = self._opt_state if (keep_optimizer and incremental) else None
+        if sample_weight is None:  # unit weights: the engine skips their arithmetic
+            weights = w_val = None
         hyper = stack_networks([make_hyper(
-            X.shape[0], spec.hidden_sizes, self.alpha, self.l1, self.learning_rate_init,
-            self.dropout, sample_weight=weights, dtype=dtype)] * k)
+            self.alpha, self.l1, self.learning_rate_init, self.dropout, sample_weight=weights,
+            dtype=dtype)] * k)
         X_eval, y_eval = (None, None) if eval_set is None else eval_set
         if eval_set is not None:
             X_eval = validate_data(self, X_eval, reset=False, dtype=(np.float64, np.float32))
             y_eval = np.asarray(y_eval, dtype=np.float64).reshape(len(X_eval), -1)
         keys = host_keys(rng, k)  # shuffling and dropout streams
         out = train(spec, params, keys, hyper, X.astype(dtype), y2.astype(dtype),
-                    X_eval, y_eval, X_val, y_val,
+                    X_eval, y_eval, X_val, y_val, w_val,
                     record="every" if eval_set is not None else None, opt_state=opt_state)
+        _check_finite(out)
 
         self._rng = rng
         self._opt_state = jax.tree_util.tree_map(np.asarray, out.opt_state)
@@ -218,7 +234,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseEstimator):
         self.out_activation_ = "identity"
         if eval_set is not None:
             self.eval_loss_curve_ = np.nanmean(
-                np.asarray(out.eval_mse, np.float64)[:, :n_run], axis=0).tolist()
+                np.asarray(out.eval_loss, np.float64)[:, :n_run], axis=0).tolist()
         if X_val is not None:
             scores = np.nanmean(np.asarray(out.val_score, np.float64)[:, :n_run], axis=0)
             self.validation_scores_ = scores.tolist()

@@ -56,3 +56,11 @@ def geometric_band(values: Any) -> tuple[float, float, float]:
     v = np.asarray(values, dtype=float)
     lo, med, hi = np.exp(np.nanpercentile(np.log(v), [10, 50, 90]))
     return float(med), float(lo), float(hi)
+
+
+def without_diverged(values: Any, diverged: Any) -> np.ndarray:
+    """``values`` (leading axes those of ``diverged``) as float with diverged networks set to NaN,
+    which every median and band here ignores."""
+    values = np.array(values, dtype=float)
+    values[np.asarray(diverged, bool)] = np.nan
+    return values

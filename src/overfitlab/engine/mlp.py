@@ -38,6 +38,21 @@ NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax exp(z - max z) / sum exp(z - max z), as scikit-learn computes it."""
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda z: z,
+    "logistic": scipy.special.expit,
+    "softmax": softmax,
+}
+"""Output activations on NumPy arrays: the regressor's identity, the classifier's probabilities
+(logistic for binary and multilabel targets, softmax for several classes)."""
+
+
 def check_activation(name: str) -> None:
     """Raise ValueError naming the allowed activations if ``name`` is not one of them."""
     if name not in ACTIVATIONS:

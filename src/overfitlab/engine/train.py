@@ -1,33 +1,66 @@
 """Compiled training of many MLPs at once, read top to bottom.
 
-One call trains B networks (seeds x configurations, flattened) on the same data. Each network
-has its own hyper-parameters (:class:`Hyper`: alpha, l1, learning rate, dropout rate, hidden-unit
-masks, sample weights), its own initial weights and its own PRNG stream. The objective of one
-network on a batch of m samples with weights s_i is scikit-learn's:
+One call trains B networks (seeds x configurations x folds, flattened) at once. Each network has
+its own hyper-parameters (:class:`Hyper`: alpha, l1, learning rate, dropout rate, optional
+hidden-unit masks and sample weights), its own initial weights and its own PRNG stream; the data
+are shared, or given per network with a leading network axis (e.g. one noise draw per network).
+
+The objective of one network on a batch of m samples with weights s_i (all 1 by default) is
+scikit-learn's, for a regressor (identity output, ``loss="squared_error"``)
 
     J(W) = 1/2 * sum_i s_i ||y_i - f(x_i)||^2 / sum_i s_i  +  alpha / (2 sum_i s_i) sum_l ||W_l||^2
 
-minimised by scikit-learn's Adam or SGD (see :mod:`overfitlab.engine.optim`), followed, when
-l1 > 0, by the proximal step of l1 / sum_i s_i * sum |W| (soft-thresholding, exact zeros).
+and for a classifier (``loss="log_loss"``) the data term is the cross-entropy of the output
+probabilities p = softmax(z) (several classes, one-hot y) or p = sigmoid(z) (binary and multilabel
+y in {0, 1}), -sum_i s_i sum_k [y_ik log p_ik (+ (1 - y_ik) log(1 - p_ik) for sigmoid)] / sum_i s_i.
+Its gradient with respect to the output pre-activation z is (p - y) s_i / sum_i s_i, exactly
+scikit-learn's backpropagated delta. The objective is minimised by scikit-learn's Adam or SGD (see
+:mod:`overfitlab.engine.optim`), followed, when l1 > 0, by the proximal step of
+l1 / sum_i s_i * sum |W| (soft-thresholding: exact zeros). The *reported* loss is scikit-learn's
+``loss_curve_`` value: the squared-error term averaged over outputs, probabilities clipped to
+[eps, 1 - eps] in the log-loss, plus the L2 and L1 penalties.
 
-The loop structure mirrors ``MLPRegressor._fit_stochastic``: an *iteration* is one epoch (one
-pass over the data in mini-batches of ``batch_size``; one step when full batch). After each
-epoch:
+The loop mirrors ``MLPRegressor._fit_stochastic``: an *iteration* is one epoch (one pass over the
+data in mini-batches of ``batch_size``; one step when full batch). After each epoch:
 
-* ``loss_curve`` records the epoch's mean objective (computed on each batch before its update);
-* when evaluation data is given, the MSE on it (and on the training data) after the update is
-  recorded on the iterations of ``record_steps`` (every one, or a log-spaced grid);
-* the stopping rule of scikit-learn is applied: with tol set, a network whose tracked metric
-  (minus the training loss, or the validation R^2 with ``early_stopping``) has not improved by
-  more than tol for more than ``n_iter_no_change`` epochs stops (frozen from then on); with
-  ``early_stopping`` its best-validation weights are restored at the end.
+* ``loss_curve`` records the epoch's mean reported loss (computed on each batch before its update);
+* with evaluation data, the loss (MSE for regression, log-loss for classification; plus accuracy
+  for classification) on it, and on the training data, after the update, is recorded on the
+  iterations of ``record_steps`` (every one, or a log-spaced grid);
+* **divergence**: a network whose training objective is non-finite, or larger than
+  ``DIVERGENCE_FACTOR`` times its reference (the larger of its first epoch's objective and the
+  loss of the best constant prediction), is diverged from that iteration on; a finite spike that
+  comes back below the threshold is forgiven, so ``diverged`` describes the end of training;
+* **stopping** (with ``tol`` set): a network whose tracked metric has not improved by more than tol
+  for more than ``n_iter_no_change`` epochs stops and is frozen (so does a non-finite one).
+  The metric is the validation score (R^2 or accuracy) with ``early_stopping``, whose best weights
+  are restored at the end, and minus the epoch's training loss when training is full batch without
+  dropout: scikit-learn's rule, exactly. With dropout or mini-batches the epoch's loss is noisy
+  (random masks, random batches) and the weights themselves wander around their trend, so the rule
+  would stop on noise (a 20-unit network with dropout 0.2 stopped after 53 of 20000 epochs). There
+  the metric is minus the training objective on the full training set without dropout, evaluated
+  after each epoch (no sampling noise), and it is judged over *doubling windows* of epochs
+  (n_iter_no_change, then n_iter_no_change more, then 2x, 4x, ... that many): training stops at
+  the end of a window whose best objective improved on the best before it by less than tol per
+  epoch of the window. Windows that grow with training average out the wandering of the weights
+  at every time scale (a plateau must last as long as the training so far to stop it).
 
-Epochs run inside ``lax.scan`` over chunks, inside a ``lax.while_loop`` that ends as soon as
-every network has stopped; networks are vectorized with ``vmap``. The whole function is
-compiled once per (shapes, spec) and cached by ``jax.jit``.
+Epochs run in a compiled ``lax.scan`` over a chunk of ``chunk`` epochs, networks vectorized with
+``vmap``; a Python loop calls that one compiled program chunk after chunk, reports progress
+between chunks and ends as soon as every network has stopped. On a CPU a compiled loop of small
+networks runs on one core, so many networks are split into equal parts trained concurrently, one
+per core (:data:`PARALLEL_MIN_NETWORKS`); networks are independent, so this changes nothing but
+the wall time. The program pays only for what the
+spec uses: no dropout masks without dropout, no proximal step without L1, no sample-weight or
+unit-mask arithmetic when none are given, no stopping bookkeeping with ``tol=None``, no loss curve
+when ``record_loss_curve`` is off. The initial state is built on the host, so a cold fit compiles
+exactly one program.
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -38,6 +71,14 @@ import numpy as np
 from overfitlab.engine import optim
 from overfitlab.engine.mlp import Params, check_activation, forward, init_stack
 from overfitlab.engine.regularizers import dropout_masks, l1_penalty, l2_penalty, prox_l1
+from overfitlab.progress import Progress, no_progress
+
+LOSSES = {"squared_error": ("identity",), "log_loss": ("softmax", "logistic")}
+"""Loss -> the output activations it pairs with (scikit-learn's canonical links)."""
+
+DIVERGENCE_FACTOR = 100.0
+"""A network has diverged when its training objective exceeds this multiple of its reference
+(the larger of its first epoch's objective and the loss of the best constant prediction)."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +89,13 @@ class TrainSpec:
     activation: str = "relu"
     solver: str = "adam"
     max_iter: int = 200
+    loss: str = "squared_error"  # "squared_error" | "log_loss"
+    out_activation: str = "identity"  # "identity" | "softmax" | "logistic" (see LOSSES)
     batch_size: int | None = None  # None: full batch
     shuffle: bool = True
     tol: float | None = 1e-4  # None: run exactly max_iter epochs
     n_iter_no_change: int = 10
-    early_stopping: bool = False  # track validation R^2, restore the best weights
+    early_stopping: bool = False  # track the validation score, restore the best weights
     lr_schedule: str = "constant"  # "constant" | "invscaling" | "adaptive" (sgd only)
     power_t: float = 0.5
     momentum: float = 0.9
@@ -60,51 +103,70 @@ class TrainSpec:
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-8
-    chunk: int = 500  # epochs per scan inside the while loop
+    chunk: int = 1000  # epochs per compiled call (progress is reported between calls)
     use_dropout: bool = False  # compile the dropout masks in (any network has rate > 0)
     use_l1: bool = False  # compile the proximal L1 step in (any network has l1 > 0)
-    record_train_mse: bool = True  # with evaluation data, also record the training-set MSE
+    record_train: bool = True  # with evaluation data, also record the training-set loss
+    record_loss_curve: bool = True  # record the reported loss of every epoch
 
     def __post_init__(self) -> None:
         check_activation(self.activation)
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        if self.out_activation not in LOSSES[self.loss]:
+            raise ValueError(f"loss {self.loss!r} needs an output activation in "
+                             f"{LOSSES[self.loss]}, got {self.out_activation!r}")
         if self.solver not in ("adam", "sgd"):
             raise ValueError(f"solver must be 'adam' or 'sgd', got {self.solver!r}")
         if self.lr_schedule not in ("constant", "invscaling", "adaptive"):
             raise ValueError(f"unknown learning-rate schedule {self.lr_schedule!r}")
+        if self.early_stopping and self.tol is None:
+            raise ValueError("early_stopping needs tol (the improvement that resets patience)")
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
         return tuple(self.layer_sizes[1:-1])
 
+    @property
+    def classifier(self) -> bool:
+        return self.loss == "log_loss"
+
 
 class Hyper(NamedTuple):
-    """Per-network hyper-parameters; every leaf has a leading network axis when batched."""
+    """Per-network hyper-parameters; every leaf has a leading network axis when batched.
+
+    ``unit_masks`` and ``sample_weight`` are None when unused (all units on, unit weights): the
+    compiled program then skips their arithmetic.
+    """
 
     alpha: jax.Array  # L2 coefficient
     l1: jax.Array  # L1 coefficient (proximal)
     learning_rate: jax.Array
     dropout: jax.Array  # inverted-dropout rate on hidden units, in [0, 1)
-    unit_masks: tuple  # one (h_l,) 0/1 array per hidden layer
-    sample_weight: jax.Array  # (n_samples,), e.g. bootstrap counts for bagging
+    unit_masks: tuple | None  # one (h_l,) 0/1 array per hidden layer
+    sample_weight: jax.Array | None  # (n_samples,), e.g. bootstrap counts or a CV fold mask
 
 
-def make_hyper(n_samples: int, hidden_sizes: Sequence[int], alpha=1e-4, l1=0.0,
-               learning_rate=1e-3, dropout=0.0, unit_masks=None, sample_weight=None,
-               dtype=np.float32) -> Hyper:
-    """A single network's :class:`Hyper` with defaults (all units on, unit sample weights).
+def make_hyper(alpha=1e-4, l1=0.0, learning_rate=1e-3, dropout=0.0, unit_masks=None,
+               sample_weight=None, dtype=np.float32) -> Hyper:
+    """A single network's :class:`Hyper` (host NumPy leaves; stack with :func:`stack_networks`)."""
+    cast = lambda a: np.asarray(a, dtype)  # noqa: E731
+    masks = None if unit_masks is None else tuple(cast(m) for m in unit_masks)
+    weights = None if sample_weight is None else cast(sample_weight)
+    return Hyper(cast(alpha), cast(l1), cast(learning_rate), cast(dropout), masks, weights)
 
-    From host values the leaves are NumPy arrays (:func:`stack_networks` moves a stack of them to
-    the device without compiling anything); JAX arrays, traced ones included, stay JAX.
-    """
-    given = (alpha, l1, learning_rate, dropout, sample_weight, *(unit_masks or ()))
-    xp = jnp if any(isinstance(a, jax.Array) for a in given) else np
-    if unit_masks is None:
-        unit_masks = tuple(xp.ones((h,), dtype) for h in hidden_sizes)
-    if sample_weight is None:
-        sample_weight = xp.ones((n_samples,), dtype)
-    cast = lambda a: xp.asarray(a, dtype)  # noqa: E731
-    return Hyper(cast(alpha), cast(l1), cast(learning_rate), cast(dropout),
-                 tuple(cast(m) for m in unit_masks), cast(sample_weight))
+
+def _fill_unused(hypers: Sequence[Hyper]) -> list[Hyper]:
+    """Where some networks have unit masks or sample weights and others None, give the others
+    all-ones ones (so that the stack has one structure)."""
+    out = list(hypers)
+    for field in ("unit_masks", "sample_weight"):
+        given = [getattr(h, field) for h in out if getattr(h, field) is not None]
+        if given and len(given) < len(out):
+            ones = jax.tree_util.tree_map(np.ones_like, given[0])
+            out = [h if getattr(h, field) is not None else h._replace(**{field: ones})
+                   for h in out]
+    return out
 
 
 def to_device(a) -> jax.Array:
@@ -124,13 +186,41 @@ def host_keys(rng: np.random.RandomState, n: int) -> np.ndarray:
     return rng.randint(0, 2**32, size=(n, 2), dtype=np.uint64).astype(np.uint32)
 
 
+def seed_keys(seed: int, n: int) -> np.ndarray:
+    """``n`` independent PRNG keys derived on the host from an integer seed (0 .. 2**32 - 1)."""
+    return host_keys(np.random.RandomState(seed), n)
+
+
 def stack_networks(trees: Sequence):
     """Stack single-network pytrees (:class:`Hyper`, parameters) along a new leading axis.
 
-    Stacked on the host with NumPy: eager ``jnp.stack`` would compile a program per shape.
+    Stacked on the host with NumPy (eager ``jnp.stack`` would compile a program per shape).
     """
-    return jax.tree_util.tree_map(lambda *xs: to_device(np.stack([np.asarray(x) for x in xs])),
-                                  *trees)
+    if trees and isinstance(trees[0], Hyper):
+        trees = _fill_unused(trees)
+    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
+
+
+class Data(NamedTuple):
+    """Training, evaluation and validation arrays (None when absent).
+
+    Shared arrays are 2-D ``(n, features)`` (``w_val``: 1-D); an array with one more leading axis
+    holds one version per network (e.g. per-network targets ``y`` of shape (B, n, k)).
+    """
+
+    X: jax.Array
+    y: jax.Array
+    X_eval: jax.Array | None
+    y_eval: jax.Array | None
+    X_val: jax.Array | None
+    y_val: jax.Array | None
+    w_val: jax.Array | None
+
+    def network_axes(self) -> "Data":
+        """``vmap`` in_axes: 0 for per-network arrays, None for shared ones."""
+        shared_ndim = Data(2, 2, 2, 2, 2, 2, 1)
+        return Data(*(None if a is None or a.ndim == d else 0
+                      for a, d in zip(self, shared_ndim)))
 
 
 class NetState(NamedTuple):
@@ -140,33 +230,43 @@ class NetState(NamedTuple):
     opt_state: object
     key: jax.Array
     lr: jax.Array  # current learning rate (changes with invscaling/adaptive)
-    best_metric: jax.Array  # best -loss, or best validation R^2
+    best_metric: jax.Array  # best stopping metric (higher is better); with doubling windows,
+    #                         the best before the current window
     no_improve: jax.Array
-    done: jax.Array  # stopped by the tol rule
+    window_best: jax.Array  # doubling windows: the best metric in the current window
+    window_end: jax.Array  # doubling windows: the epoch that ends the current window
+    done: jax.Array  # stopped (tol rule or divergence)
     n_iter: jax.Array  # epochs run
     samples_seen: jax.Array
-    best_params: Params
+    best_params: Params | None  # weights of the best validation score (early_stopping only)
     best_iter: jax.Array
+    ref_loss: jax.Array  # the divergence reference
+    diverged_at: jax.Array  # first iteration of the current divergence (0: not diverged)
 
 
 class TrainResult(NamedTuple):
-    """Stacked outcome of a batched run (leading axis: network).
+    """Stacked outcome of a batched run (leading axis: network), as host NumPy arrays.
 
-    ``eval_mse``/``train_mse`` are MSE after the iterations listed in ``record_steps``
-    (NaN where a network had already stopped); ``loss_curve``/``val_score`` hold one value per
-    epoch run and NaN afterwards.
+    Curves over epochs (``loss_curve``, ``val_score``) have one column per iteration and NaN after
+    a network stopped; curves on ``record_steps`` (``eval_*``, ``train_*``) one column per recorded
+    iteration. Absent curves (not recorded, or regression accuracy) are None. ``eval_loss`` and
+    ``train_loss`` are the MSE for regression and the log-loss for classification.
     """
 
     params: Params
     opt_state: object
-    loss_curve: jax.Array  # (B, max_iter)
-    val_score: jax.Array  # (B, max_iter) validation R^2 (NaN unless early_stopping)
-    eval_mse: jax.Array  # (B, R)
-    train_mse: jax.Array  # (B, R)
+    loss_curve: np.ndarray | None  # (B, max_iter)
+    val_score: np.ndarray | None  # (B, max_iter) validation R^2 or accuracy (early_stopping)
+    eval_loss: np.ndarray | None  # (B, R)
+    train_loss: np.ndarray | None  # (B, R)
+    eval_accuracy: np.ndarray | None  # (B, R), classification only
+    train_accuracy: np.ndarray | None  # (B, R), classification only
     record_steps: np.ndarray  # (R,) iteration counts, 1-based
-    n_iter: jax.Array  # (B,)
-    converged: jax.Array  # (B,) stopped by the tol rule before max_iter
-    best_iter: jax.Array  # (B,) iteration of the best validation score (early_stopping)
+    n_iter: np.ndarray  # (B,) epochs run
+    converged: np.ndarray  # (B,) stopped by the tol rule before max_iter
+    best_iter: np.ndarray  # (B,) iteration of the best validation score (early_stopping)
+    diverged: np.ndarray  # (B,) the objective ended non-finite or exploded
+    diverged_at: np.ndarray  # (B,) iteration from which it stayed so (0 where not diverged)
 
 
 def record_grid(max_iter: int, record: str | int | None) -> np.ndarray:
@@ -180,37 +280,107 @@ def record_grid(max_iter: int, record: str | int | None) -> np.ndarray:
     if record == "every":
         return np.arange(1, max_iter + 1)
     if isinstance(record, int) and record >= 2:
-        grid = np.unique(np.round(np.geomspace(1, max_iter, record)).astype(np.int64))
-        return grid
+        return np.unique(np.round(np.geomspace(1, max_iter, record)).astype(np.int64))
     raise ValueError(f"record must be 'every', an int >= 2 or None, got {record!r}")
 
 
-def _mse(params, X, y, activation, masks) -> jax.Array:
-    """Mean squared error of the deterministic network (no dropout)."""
-    return jnp.mean((forward(params, X, activation, masks) - y) ** 2)
+# ------------------------------------------------------------------------------ losses
+def _weighted_mean(values: jax.Array, w: jax.Array | None) -> jax.Array:
+    """sum_i w_i v_i / sum_i w_i over the sample axis (the plain mean when w is None)."""
+    return jnp.mean(values) if w is None else jnp.sum(w * values) / jnp.sum(w)
 
 
-def _r2(params, X, y, activation, masks) -> jax.Array:
-    """Coefficient of determination, averaged over outputs (scikit-learn's default)."""
-    resid = jnp.sum((forward(params, X, activation, masks) - y) ** 2, axis=0)
-    total = jnp.sum((y - jnp.mean(y, axis=0)) ** 2, axis=0)
+def _data_losses(z: jax.Array, y: jax.Array, w, spec: TrainSpec) -> tuple[jax.Array, jax.Array]:
+    """(trained, reported) data term of output pre-activations ``z`` against targets ``y``.
+
+    The trained term's gradient in z is scikit-learn's delta (p - y) w / sum w; the reported
+    term is the value scikit-learn prints (see the module docstring).
+    """
+    if spec.loss == "squared_error":
+        per_sample = jnp.sum((z - y) ** 2, axis=1)
+        trained = 0.5 * _weighted_mean(per_sample, w)
+        return trained, trained / y.shape[1]
+    eps = jnp.finfo(z.dtype).eps
+    if spec.out_activation == "softmax":
+        trained = _weighted_mean(-jnp.sum(y * jax.nn.log_softmax(z), axis=1), w)
+        p = jnp.clip(jax.nn.softmax(z), eps, 1 - eps)
+        return trained, _weighted_mean(-jnp.sum(y * jnp.log(p), axis=1), w)
+    # logistic: -[y log s(z) + (1 - y) log(1 - s(z))] = softplus(z) - y z
+    trained = _weighted_mean(jnp.sum(jax.nn.softplus(z) - y * z, axis=1), w)
+    p = jnp.clip(jax.nn.sigmoid(z), eps, 1 - eps)
+    return trained, _weighted_mean(-jnp.sum(y * jnp.log(p) + (1 - y) * jnp.log(1 - p), axis=1), w)
+
+
+def _unit_masks(hyper: Hyper):
+    return None if hyper.unit_masks is None else [m[None, :] for m in hyper.unit_masks]
+
+
+def _objective(params, X, y, w, hyper: Hyper, key, spec: TrainSpec, dropout: bool):
+    """Penalised objective of one batch: (trained value, (reported value, trained data+L2)).
+
+    ``w`` None means unit sample weights; ``dropout`` switches the dropout masks on.
+    """
+    masks = _unit_masks(hyper)
+    if dropout:
+        drop = dropout_masks(key, hyper.dropout, X.shape[0], spec.hidden_sizes, X.dtype)
+        masks = drop if masks is None else [m * d for m, d in zip(masks, drop)]
+    z = forward(params, X, spec.activation, masks)
+    trained, reported = _data_losses(z, y, w, spec)
+    wsum = X.shape[0] if w is None else jnp.sum(w)
+    l2 = l2_penalty(params, hyper.alpha, wsum)
+    l1 = l1_penalty(params, hyper.l1, wsum) if spec.use_l1 else 0.0
+    return trained + l2, (reported + l2 + l1, trained + l2)
+
+
+def constant_loss(y: np.ndarray, w: np.ndarray | None, spec: TrainSpec) -> np.ndarray:
+    """Data loss of the best constant prediction (the mean target, or the class frequencies),
+    over any leading axes of ``y`` (..., n, k) and ``w`` (..., n).
+
+    A sane run's objective stays near or below it; it floors the divergence reference. NumPy on
+    the host: squared error 1/2 sum_k Var_w(y_k); log-loss the entropy of the frequencies.
+    """
+    w = np.ones(y.shape[:-1], y.dtype) if w is None else w
+    wsum = np.sum(w, axis=-1)
+    mean = np.sum(w[..., None] * y, axis=-2) / wsum[..., None]
+    if spec.loss == "squared_error":
+        spread = np.sum((y - mean[..., None, :]) ** 2, axis=-1)
+        return 0.5 * np.sum(w * spread, axis=-1) / wsum
+    plogp = lambda p: np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)  # noqa: E731
+    entropy = -np.sum(plogp(mean), axis=-1)
+    if spec.out_activation == "logistic":
+        entropy = entropy - np.sum(plogp(1.0 - mean), axis=-1)
+    return entropy
+
+
+def _hits(z, y, spec: TrainSpec) -> jax.Array:
+    """1.0 where the predicted label(s) equal the target's, per sample (multilabel: all of them,
+    as ``accuracy_score``)."""
+    if spec.out_activation == "softmax":
+        return (jnp.argmax(z, axis=1) == jnp.argmax(y, axis=1)).astype(z.dtype)
+    return jnp.all((z > 0) == (y > 0.5), axis=1).astype(z.dtype)
+
+
+def _predict_metrics(params, X, y, spec: TrainSpec, masks) -> dict[str, jax.Array]:
+    """Loss (MSE, or log-loss) and, for classifiers, accuracy of the deterministic network."""
+    z = forward(params, X, spec.activation, masks)
+    if spec.loss == "squared_error":
+        return {"loss": jnp.mean((z - y) ** 2)}
+    return {"loss": _data_losses(z, y, None, spec)[1], "accuracy": jnp.mean(_hits(z, y, spec))}
+
+
+def _validation_score(params, X, y, w, spec: TrainSpec, masks) -> jax.Array:
+    """scikit-learn's ``score`` on the validation split: R^2 averaged over outputs, or accuracy."""
+    z = forward(params, X, spec.activation, masks)
+    if spec.classifier:
+        return _weighted_mean(_hits(z, y, spec), w)
+    wn = jnp.ones(y.shape[0], y.dtype) if w is None else w
+    mean = jnp.sum(wn[:, None] * y, axis=0) / jnp.sum(wn)
+    resid = jnp.sum(wn[:, None] * (z - y) ** 2, axis=0)
+    total = jnp.sum(wn[:, None] * (y - mean) ** 2, axis=0)
     return jnp.mean(1.0 - resid / total)
 
 
-def _objective(params, X, y, w, hyper: Hyper, key, spec: TrainSpec):
-    """Weighted half squared error + L2 (+ L1 for reporting) of one batch, with dropout."""
-    wsum = jnp.sum(w)
-    masks = [m[None, :] for m in hyper.unit_masks]
-    if spec.use_dropout and spec.hidden_sizes:
-        drop = dropout_masks(key, hyper.dropout, X.shape[0], spec.hidden_sizes, X.dtype)
-        masks = [m * d for m, d in zip(masks, drop)]
-    pred = forward(params, X, spec.activation, masks)
-    data_term = 0.5 * jnp.sum(w[:, None] * (pred - y) ** 2) / wsum
-    # The L1 term is minimised by the proximal step, not by the gradient: report it only.
-    reported_l1 = jax.lax.stop_gradient(l1_penalty(params, hyper.l1, wsum))
-    return data_term + l2_penalty(params, hyper.alpha, wsum) + reported_l1
-
-
+# ------------------------------------------------------------------------------ one epoch
 def _batches(key, n: int, batch_size: int, shuffle: bool):
     """Index matrix (n_batches, batch_size) and validity mask for one epoch.
 
@@ -225,9 +395,9 @@ def _batches(key, n: int, batch_size: int, shuffle: bool):
     return idx, valid
 
 
-def _epoch(state: NetState, hyper: Hyper, data, spec: TrainSpec, record_now, epoch):
-    """One epoch of one network; returns the new state and this epoch's recorded values."""
-    X, y, X_eval, y_eval, X_val, y_val = data
+def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_now, t):
+    """Epoch ``t`` (0-based, of this call) of one network: the new state and recorded values."""
+    X, y = data.X, data.y
     n = X.shape[0]
     batch_size = n if spec.batch_size is None else min(spec.batch_size, n)
     one_batch = batch_size == n
@@ -235,18 +405,12 @@ def _epoch(state: NetState, hyper: Hyper, data, spec: TrainSpec, record_now, epo
         key, k_perm, k_drop = jax.random.split(state.key, 3)
     else:  # deterministic epoch: skip the (costly) key derivation
         key = k_perm = k_drop = state.key
-    idx, valid = _batches(k_perm, n, batch_size, spec.shuffle)
-    grad_fn = jax.value_and_grad(_objective)
+    grad_fn = jax.value_and_grad(_objective, has_aux=True)
 
-    def step(carry, batch):
-        params, opt_state, acc = carry
-        b_idx, b_valid, b_key = batch
-        if one_batch:  # full batch: no gather needed
-            w, Xb, yb = hyper.sample_weight, X, y
-        else:
-            w, Xb, yb = hyper.sample_weight[b_idx] * b_valid, X[b_idx], y[b_idx]
-        old = (params, opt_state)
-        loss, grads = grad_fn(params, Xb, yb, w, hyper, b_key, spec)
+    def step(params, opt_state, Xb, yb, w, b_key):
+        """One optimizer step on a batch; returns (params, opt_state, reported, trained)."""
+        (_, (reported, trained)), grads = grad_fn(params, Xb, yb, w, hyper, b_key, spec,
+                                                  spec.use_dropout)
         if spec.solver == "adam":
             updates, opt_state = optim.adam_update(
                 grads, opt_state, state.lr, spec.beta_1, spec.beta_2, spec.epsilon)
@@ -254,198 +418,348 @@ def _epoch(state: NetState, hyper: Hyper, data, spec: TrainSpec, record_now, epo
             updates, opt_state = optim.sgd_update(
                 grads, opt_state, state.lr, spec.momentum, spec.nesterovs_momentum)
         params = jax.tree_util.tree_map(jnp.add, params, updates)
-        wsum = jnp.sum(w)
         if spec.use_l1:
+            wsum = Xb.shape[0] if w is None else jnp.sum(w)
             params = prox_l1(params, state.lr * hyper.l1 / wsum)
-        if not one_batch:  # a batch whose sample weights are all 0 carries no information
-            empty = wsum == 0
-            params, opt_state = jax.tree_util.tree_map(
-                lambda new_, old_: jnp.where(empty, old_, new_), (params, opt_state), old)
-            loss = jnp.where(empty, 0.0, loss)
-        # scikit-learn accumulates the batch loss times the batch's sample count.
-        return (params, opt_state, acc + loss * jnp.sum(b_valid)), None
+        return params, opt_state, reported, trained
 
-    keys = jax.random.split(k_drop, idx.shape[0])
-    carry = (state.params, state.opt_state, jnp.zeros((), X.dtype))
     if one_batch:
-        (params, opt_state, acc), _ = step(carry, (idx[0], valid[0], keys[0]))
+        params, opt_state, epoch_loss, epoch_trained = step(
+            state.params, state.opt_state, X, y, hyper.sample_weight, k_drop)
     else:
-        (params, opt_state, acc), _ = jax.lax.scan(step, carry, (idx, valid, keys))
-    epoch_loss = acc / n
-    masks = [m[None, :] for m in hyper.unit_masks]
+        idx, valid = _batches(k_perm, n, batch_size, spec.shuffle)
 
-    # Stopping rule (scikit-learn's _update_no_improvement_count), on a "higher is better" metric.
-    if spec.early_stopping:
-        metric = _r2(params, X_val, y_val, spec.activation, masks)
-    else:
-        metric = -epoch_loss
-    tol = 0.0 if spec.tol is None else spec.tol
-    no_improve = jnp.where(metric < state.best_metric + tol, state.no_improve + 1, 0)
-    improved = metric > state.best_metric
-    best_metric = jnp.where(improved, metric, state.best_metric)
+        def batch_step(carry, batch):
+            params, opt_state, acc, acc_trained = carry
+            b_idx, b_valid, b_key = batch
+            w = b_valid.astype(X.dtype)
+            if hyper.sample_weight is not None:
+                w = w * hyper.sample_weight[b_idx]
+            new_params, new_opt, reported, trained = step(params, opt_state, X[b_idx],
+                                                          y[b_idx], w, b_key)
+            # A batch whose sample weights are all 0 carries no information: skip it.
+            empty = jnp.sum(w) == 0
+            params, opt_state = jax.tree_util.tree_map(
+                lambda new_, old_: jnp.where(empty, old_, new_), (new_params, new_opt),
+                (params, opt_state))
+            # scikit-learn accumulates the batch loss times the batch's sample count.
+            reported, trained = (jnp.where(empty, 0.0, v * jnp.sum(b_valid))
+                                 for v in (reported, trained))
+            return (params, opt_state, acc + reported, acc_trained + trained), None
+
+        keys = jax.random.split(k_drop, idx.shape[0])
+        zero = jnp.zeros((), X.dtype)
+        (params, opt_state, acc, acc_trained), _ = jax.lax.scan(
+            batch_step, (state.params, state.opt_state, zero, zero), (idx, valid, keys))
+        epoch_loss, epoch_trained = acc / n, acc_trained / n
+    masks = _unit_masks(hyper)
     n_iter = state.n_iter + 1
-    best_params, best_iter = state.best_params, state.best_iter
-    if spec.early_stopping:
-        best_params = jax.tree_util.tree_map(
-            lambda new, old: jnp.where(improved, new, old), params, state.best_params)
-        best_iter = jnp.where(improved, n_iter, state.best_iter)
 
+    # Divergence: a non-finite or exploded objective (see DIVERGENCE_FACTOR). An exploded but
+    # finite objective that comes back below the threshold clears the mark (a transient spike);
+    # a non-finite one never comes back.
+    ref_loss = jnp.where(t == 0, jnp.maximum(state.ref_loss, epoch_trained), state.ref_loss)
+    finite = jnp.isfinite(epoch_trained)
+    bad = ~finite | (epoch_trained > DIVERGENCE_FACTOR * ref_loss)
+    diverged_at = jnp.where(bad, jnp.where(state.diverged_at == 0, n_iter, state.diverged_at), 0)
+
+    # Stopping rule on a metric that is higher when better (see the module docstring).
     lr, done = state.lr, state.done
-    samples_seen = state.samples_seen + n
-    if spec.tol is not None:
+    best_metric, no_improve = state.best_metric, state.no_improve
+    window_best, window_end = state.window_best, state.window_end
+    best_params, best_iter = state.best_params, state.best_iter
+    if spec.tol is not None and _stochastic_stopping(spec, one_batch):
+        # Minus the full-training-set objective without dropout, judged over doubling windows.
+        metric = -_objective(params, X, y, hyper.sample_weight, hyper, k_drop, spec, False)[1][0]
+        window_best = jnp.maximum(window_best, metric)
+        at_end = n_iter == window_end
+        window = window_end - window_end // 2  # the first window is n_iter_no_change long
+        triggered = at_end & (window_best < best_metric + spec.tol * window)
+        best_metric = jnp.where(at_end, jnp.maximum(best_metric, window_best), best_metric)
+        window_best = jnp.where(at_end, -jnp.inf, window_best)
+        window_end = jnp.where(at_end & (window_end < 2**30), 2 * window_end, window_end)
+    elif spec.tol is not None:  # scikit-learn's _update_no_improvement_count
+        metric = (_validation_score(params, data.X_val, data.y_val, data.w_val, spec, masks)
+                  if spec.early_stopping else -epoch_loss)
+        no_improve = jnp.where(metric < best_metric + spec.tol, no_improve + 1, 0)
+        improved = metric > best_metric
+        best_metric = jnp.where(improved, metric, best_metric)
+        if spec.early_stopping:
+            best_params = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(improved, new, old), params, best_params)
+            best_iter = jnp.where(improved, n_iter, best_iter)
         triggered = no_improve > spec.n_iter_no_change
+    if spec.tol is not None:
         if spec.solver == "sgd" and spec.lr_schedule == "adaptive":
             done = triggered & (lr <= 1e-6)
             lr = jnp.where(triggered & ~done, lr / 5.0, lr)
             no_improve = jnp.where(triggered & ~done, 0, no_improve)
         else:
             done = triggered
+        done = done | ~finite
+    samples_seen = state.samples_seen + n
     if spec.solver == "sgd" and spec.lr_schedule == "invscaling":
         lr = hyper.learning_rate / (samples_seen + 1.0) ** spec.power_t
 
-    nan = jnp.full((), jnp.nan, X.dtype)
-
-    def evaluate(_):
-        train = _mse(params, X, y, spec.activation, masks) if spec.record_train_mse else nan
-        return _mse(params, X_eval, y_eval, spec.activation, masks), train
-
-    eval_mse, train_mse = jax.lax.cond(record_now, evaluate, lambda _: (nan, nan), None)
-    new = NetState(params, opt_state, key, lr, best_metric, no_improve, done, n_iter,
-                   samples_seen, best_params, best_iter)
+    outputs = {}
+    if spec.record_loss_curve:
+        outputs["loss"] = epoch_loss
+    if spec.early_stopping:
+        outputs["val_score"] = metric
+    if data.X_eval is not None:
+        outputs.update(_recorded_metrics(params, data, spec, masks, record_now))
+    new = NetState(params, opt_state, key, lr, best_metric, no_improve, window_best, window_end,
+                   done, n_iter, samples_seen, best_params, best_iter, ref_loss, diverged_at)
     # Networks that had already stopped (or ran out of iterations) keep their state.
-    active = ~state.done & (epoch < spec.max_iter)
-    if spec.tol is not None or spec.max_iter % min(spec.chunk, spec.max_iter):
+    if spec.tol is not None or spec.max_iter % _chunk(spec):
+        active = ~state.done & (t < spec.max_iter)
         new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
-    outputs = (epoch_loss, jnp.where(spec.early_stopping, metric, nan), eval_mse, train_mse)
-    outputs = tuple(jnp.where(active, o, nan) for o in outputs)
+        outputs = {k: jnp.where(active, v, jnp.nan) for k, v in outputs.items()}
     return new, outputs
 
 
-def _initial_state(params, opt_state, key, hyper: Hyper, spec: TrainSpec, dtype) -> NetState:
-    if opt_state is None:
-        opt_state = (optim.adam_init(params) if spec.solver == "adam"
-                     else optim.sgd_init(params))
-    return NetState(params=params, opt_state=opt_state, key=key,
-                    lr=jnp.asarray(hyper.learning_rate, dtype),
-                    best_metric=jnp.asarray(-jnp.inf, dtype),
-                    no_improve=jnp.zeros((), jnp.int32), done=jnp.zeros((), bool),
-                    n_iter=jnp.zeros((), jnp.int32), samples_seen=jnp.zeros((), dtype),
-                    best_params=params, best_iter=jnp.zeros((), jnp.int32))
+def _stochastic_stopping(spec: TrainSpec, one_batch: bool) -> bool:
+    """Whether the tol rule runs on doubling windows (dropout or mini-batches, no validation)."""
+    return not spec.early_stopping and (spec.use_dropout or not one_batch)
+
+
+def _recorded_metrics(params, data: Data, spec: TrainSpec, masks, record_now) -> dict:
+    """Evaluation (and training) loss/accuracy after the update on recorded iterations, NaN on
+    the others (a real branch: the predicate is shared by all networks). ``record_now`` None
+    records every iteration, with no branch at all."""
+    def evaluate(_):
+        out = {f"eval_{k}": v for k, v in
+               _predict_metrics(params, data.X_eval, data.y_eval, spec, masks).items()}
+        if spec.record_train:
+            out.update({f"train_{k}": v for k, v in
+                        _predict_metrics(params, data.X, data.y, spec, masks).items()})
+        return out
+
+    if record_now is None:
+        return evaluate(None)
+    shapes = jax.eval_shape(evaluate, None)
+    skip = lambda _: {k: jnp.full(s.shape, jnp.nan, s.dtype) for k, s in shapes.items()}  # noqa: E731
+    return jax.lax.cond(record_now, evaluate, skip, None)
+
+
+# ------------------------------------------------------------------------------ the program
+def _chunk(spec: TrainSpec) -> int:
+    return min(spec.chunk, spec.max_iter)
+
+
+def _run_chunk(state: NetState, hyper: Hyper, data: Data, record_now, t0, spec: TrainSpec):
+    """``_chunk(spec)`` epochs of every network (vmapped), from epoch ``t0`` of this call.
+
+    ``record_now`` (chunk,) says on which epochs evaluation curves are recorded; None records
+    every epoch (a program without the branch)."""
+    epoch_fn = jax.vmap(_epoch, in_axes=(0, 0, data.network_axes(), None, None, None))
+
+    def body(s, inputs):
+        t, rec = inputs
+        return epoch_fn(s, hyper, data, spec, rec, t)
+
+    steps = t0 + jnp.arange(_chunk(spec))
+    return jax.lax.scan(body, state, (steps, record_now))
 
 
 # XLA's CPU backend generates the code of each fusion with its newer MLIR "fusion emitters" by
 # default; the older LLVM emitters compile the training program in well under half the time (0.37 s
 # instead of about 0.9 s for the course's learning curve, jax 0.10.2 on a quiet 2-core machine) and
 # run it as fast or faster (the 1000-network sweep: 14 s instead of 19 s). Other backends ignore
-# the option. Only a top-level jit takes compiler options: a caller that jits its own program
-# around `train` (the playground) passes them itself.
+# the option.
 COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
+_run_chunk_compiled = jax.jit(_run_chunk, static_argnames=("spec",),
+                              compiler_options=COMPILER_OPTIONS)
 
-def _train_program(params, opt_state, keys, hyper: Hyper, data, record_mask, record_idx,
-                   spec: TrainSpec):
-    dtype = data[0].dtype
-    record_mask = jnp.asarray(record_mask)  # a constant when inlined into a caller's jit
-    init = jax.vmap(lambda p, o, k, h: _initial_state(p, o, k, h, spec, dtype),
-                    in_axes=(0, None if opt_state is None else 0, 0, 0))
-    state = init(params, opt_state, keys, hyper)
+
+def _initial_state(params, opt_state, keys, hyper: Hyper, data: Data, spec: TrainSpec,
+                   dtype) -> NetState:
+    """The state before the first epoch, built on the host (nothing to compile)."""
     n_nets = keys.shape[0]
-    chunk = min(spec.chunk, spec.max_iter)
-    n_chunks = -(-spec.max_iter // chunk)
-    total = n_chunks * chunk
-    epoch_fn = jax.vmap(_epoch, in_axes=(0, 0, None, None, None, None))
-    nan_curves = jnp.full((4, n_nets, total), jnp.nan, dtype)
-
-    def run_chunk(carry):
-        state, curves, t0 = carry
-
-        def body(s, t):
-            return epoch_fn(s, hyper, data, spec, record_mask[t], t)
-
-        state, outs = jax.lax.scan(body, state, t0 + jnp.arange(chunk))
-        block = jnp.stack([jnp.swapaxes(o, 0, 1) for o in outs])  # (4, B, chunk)
-        curves = jax.lax.dynamic_update_slice(curves, block, (0, 0, t0))
-        return state, curves, t0 + chunk
-
-    def keep_going(carry):
-        state, _, t0 = carry
-        return (t0 < spec.max_iter) & ~jnp.all(state.done)
-
-    state, curves, _ = jax.lax.while_loop(keep_going, run_chunk, (state, nan_curves, 0))
-    params = state.params
-    if spec.early_stopping:
-        params = state.best_params
-    loss_curve, val_score = curves[0, :, :spec.max_iter], curves[1, :, :spec.max_iter]
-    eval_mse, train_mse = curves[2][:, record_idx], curves[3][:, record_idx]
-    return (params, state.opt_state, loss_curve, val_score, eval_mse, train_mse, state.n_iter,
-            state.done, state.best_iter)
+    params = jax.tree_util.tree_map(lambda a: np.array(a, dtype), params)
+    if opt_state is None:
+        zeros = jax.tree_util.tree_map(np.zeros_like, params)
+        opt_state = (optim.AdamState(np.zeros(n_nets, np.int32), zeros, zeros)
+                     if spec.solver == "adam" else optim.SGDState(zeros))
+    w = None if hyper.sample_weight is None else np.asarray(hyper.sample_weight, dtype)
+    baseline = np.broadcast_to(constant_loss(np.asarray(data.y, np.float64), w, spec), (n_nets,))
+    scalar = lambda value, dt=dtype: np.full(n_nets, value, dt)  # noqa: E731
+    return NetState(
+        params=params, opt_state=opt_state, key=np.asarray(keys, np.uint32),
+        lr=np.broadcast_to(np.asarray(hyper.learning_rate, dtype), (n_nets,)).copy(),
+        best_metric=scalar(-np.inf), no_improve=scalar(0, np.int32),
+        window_best=scalar(-np.inf), window_end=scalar(spec.n_iter_no_change, np.int32),
+        done=scalar(False, bool),
+        n_iter=scalar(0, np.int32), samples_seen=scalar(0),
+        best_params=params if spec.early_stopping else None, best_iter=scalar(0, np.int32),
+        ref_loss=baseline.astype(dtype), diverged_at=scalar(0, np.int32))
 
 
-_train_compiled = jax.jit(_train_program, static_argnames=("spec",),
-                          compiler_options=COMPILER_OPTIONS)
+def _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val) -> Data:
+    """Host arrays in X's floating dtype (float32 unless x64 is enabled), targets 2-D per network.
 
-
-def _data_tuple(X, y, X_eval, y_eval, X_val, y_val):
-    """Arrays as 2-D arrays of X's dtype; absent evaluation/validation sets reuse the training set.
-
-    Host arrays are prepared with NumPy (eager JAX casts and reshapes would each compile a
-    program); JAX arrays, traced ones included (``train`` inside a caller's ``jit``), stay JAX.
+    Prepared with NumPy: eager JAX casts and reshapes would each compile a program.
     """
-    xp = jnp if any(isinstance(a, jax.Array) for a in (X, y, X_eval, X_val)) else np
-    dtype = jnp.result_type(X) if xp is jnp else np.asarray(X).dtype
+    X = np.asarray(X)
+    dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float32)
     if not jax.config.jax_enable_x64 and dtype == np.float64:
         dtype = np.dtype(np.float32)
-    as2d = lambda a: xp.asarray(a, dtype).reshape(len(a), -1)  # noqa: E731
-    X, y = as2d(X), as2d(y)
-    X_eval, y_eval = (X, y) if X_eval is None else (as2d(X_eval), as2d(y_eval))
-    X_val, y_val = (X, y) if X_val is None else (as2d(X_val), as2d(y_val))
-    return X, y, X_eval, y_eval, X_val, y_val
+
+    def inputs(a):
+        if a is None:
+            return None
+        a = np.asarray(a, dtype)
+        return a[:, None] if a.ndim == 1 else a
+
+    def targets(a, inputs_):
+        if a is None:
+            return None
+        a = np.asarray(a, dtype)
+        return a.reshape(inputs_.shape[:-1] + (-1,)) if a.ndim < inputs_.ndim else a
+
+    X, X_eval, X_val = inputs(X), inputs(X_eval), inputs(X_val)
+    w_val = None if w_val is None else np.asarray(w_val, dtype)
+    return Data(X, targets(y, X), X_eval, targets(y_eval, X_eval), X_val, targets(y_val, X_val),
+                w_val)
 
 
-def train(spec: TrainSpec, params: Params, keys: jax.Array, hyper: Hyper, X, y,
-          X_eval=None, y_eval=None, X_val=None, y_val=None, record: str | int | None = None,
-          opt_state=None) -> TrainResult:
+def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None, y_eval=None,
+          X_val=None, y_val=None, w_val=None, record: str | int | None = None, opt_state=None,
+          progress: Progress = no_progress) -> TrainResult:
     """Train B networks at once from stacked initial ``params`` (leading axis B).
 
     ``keys`` (B, 2) seed each network's shuffling and dropout; ``hyper`` is stacked along B.
-    ``X_eval``/``y_eval`` enable the evaluation curves on the iterations chosen by ``record``
-    (see :func:`record_grid`); ``X_val``/``y_val`` are required with ``spec.early_stopping``.
+    ``X``/``y`` (and the other data) are shared 2-D arrays, or carry a leading network axis to give
+    each network its own (``y`` (B, n, k): per-network targets). ``X_eval``/``y_eval`` enable the
+    evaluation curves on the iterations chosen by ``record`` (see :func:`record_grid`);
+    ``X_val``/``y_val`` (and optional weights ``w_val``) are required with ``spec.early_stopping``.
     ``opt_state`` (stacked) continues a previous run's optimizer, as ``partial_fit`` does.
+    ``progress(fraction, message)`` is called after each chunk of ``spec.chunk`` epochs.
     """
     if spec.early_stopping and X_val is None:
         raise ValueError("early_stopping needs validation data X_val, y_val")
     if X_eval is None and record is not None:
         raise ValueError("recording evaluation curves needs X_eval and y_eval")
-    data = _data_tuple(X, y, X_eval, y_eval, X_val, y_val)
+    data = _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val)
+    dtype = data.X.dtype
+    hyper = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), hyper)
     steps = record_grid(spec.max_iter, record)
-    chunk = min(spec.chunk, spec.max_iter)
+    chunk = _chunk(spec)
     total = -(-spec.max_iter // chunk) * chunk
-    mask = np.zeros(total, bool)
-    mask[steps - 1] = True
-    traced = any(isinstance(leaf, jax.core.Tracer)
-                 for leaf in jax.tree_util.tree_leaves((params, keys, hyper, data, opt_state)))
-    program = _train_program if traced else _train_compiled  # inside a caller's jit: inline
-    (out_params, out_opt, loss_curve, val_score, eval_mse, train_mse, n_iter, converged,
-     best_iter) = program(params, opt_state, keys, hyper, data, mask, steps - 1, spec)
-    return TrainResult(out_params, out_opt, loss_curve, val_score, eval_mse, train_mse, steps,
-                       n_iter, converged, best_iter)
+    record_mask = np.zeros(total, bool)
+    record_mask[steps - 1] = True
+
+    state = _initial_state(params, opt_state, keys, hyper, data, spec, dtype)
+    n_nets = keys.shape[0]
+    n_parts = _parallel_parts(n_nets)
+    parts = np.array_split(np.minimum(np.arange(-(-n_nets // n_parts) * n_parts), n_nets - 1),
+                           n_parts)  # equal sizes (the last network repeated): one program
+    axes = data.network_axes()
+
+    cancel = threading.Event()  # set when the caller is interrupted: parts stop between chunks
+
+    def run_part(i: int):
+        take = lambda tree: jax.tree_util.tree_map(lambda a: a[parts[i]], tree)  # noqa: E731
+        part_data = Data(*(a if ax is None else a[parts[i]] for a, ax in zip(data, axes)))
+        report = progress if i == 0 else no_progress
+        return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report, cancel)
+
+    if n_parts == 1:
+        results = [run_part(0)]
+    else:
+        pool = ThreadPoolExecutor(n_parts, thread_name_prefix="overfitlab-train")
+        try:
+            results = [f.result() for f in [pool.submit(run_part, i) for i in range(n_parts)]]
+        except BaseException:  # e.g. Ctrl+C in the main thread: let the parts end promptly
+            cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+    final = jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:n_nets], *[r[0] for r in results])
+    curves = {name: np.concatenate([r[1][name] for r in results])[:n_nets]
+              for name in results[0][1]}
+    return _result(final, curves, steps, spec)
 
 
-def init_many(key: jax.Array, n: int, layer_sizes: tuple[int, ...], activation: str,
-              dtype=jnp.float32) -> Params:
-    """``n`` independent Glorot-uniform initialisations stacked along a leading axis.
+PARALLEL_MIN_NETWORKS = 64
+"""On a CPU, one compiled loop over small networks runs on one core, so a call with at least twice
+this many networks is split into equal parts trained concurrently, one per core (a part below it
+gains less than its extra dispatch costs)."""
+
+
+def _parallel_parts(n_nets: int) -> int:
+    """How many concurrent parts to split ``n_nets`` networks into (1 on accelerators)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, n_nets // PARALLEL_MIN_NETWORKS))
+
+
+def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarray,
+                spec: TrainSpec, progress: Progress,
+                cancel: threading.Event | None = None) -> tuple[NetState, dict]:
+    """Run the compiled chunk program until max_iter, until every network stopped, or until
+    ``cancel`` is set (the caller was interrupted; the result is then discarded).
+
+    Returns the final state and the per-epoch outputs as host arrays (B, total epochs), NaN
+    after the last epoch run.
+    """
+    device = lambda tree: jax.tree_util.tree_map(to_device, tree)  # noqa: E731
+    state, hyper, data = device(state), device(hyper), device(data)
+    chunk, total = _chunk(spec), record_mask.size
+    pieces = []
+    for t0 in range(0, total, chunk):
+        record_now = None if record_mask.all() else record_mask[t0:t0 + chunk]
+        state, outs = _run_chunk_compiled(state, hyper, data, record_now, np.int32(t0), spec)
+        pieces.append(outs)
+        done_epochs = min(t0 + chunk, spec.max_iter)
+        state.n_iter.block_until_ready()  # dispatch is asynchronous: report finished work
+        if cancel is not None and cancel.is_set():
+            break
+        if spec.tol is not None and bool(np.all(np.asarray(state.done))):
+            progress(1.0, f"all networks stopped by iteration {done_epochs}")
+            break
+        progress(done_epochs / spec.max_iter, f"iteration {done_epochs} of {spec.max_iter}")
+    curves = {}
+    for name in pieces[0]:
+        run = np.concatenate([np.asarray(p[name]) for p in pieces], axis=0).T  # (B, epochs run)
+        full = np.full((run.shape[0], total), np.nan, run.dtype)
+        full[:, :run.shape[1]] = run
+        curves[name] = full
+    return jax.tree_util.tree_map(np.asarray, state), curves
+
+
+def _result(state: NetState, curves: dict, steps: np.ndarray, spec: TrainSpec) -> TrainResult:
+    """Assemble the host-side :class:`TrainResult` from the final state and the per-epoch
+    outputs (B, total epochs)."""
+    per_epoch = lambda name: curves[name][:, :spec.max_iter] if name in curves else None  # noqa: E731
+    recorded = lambda name: curves[name][:, steps - 1] if name in curves else None  # noqa: E731
+    diverged = state.diverged_at > 0
+    return TrainResult(
+        params=state.best_params if spec.early_stopping else state.params,
+        opt_state=state.opt_state,
+        loss_curve=per_epoch("loss"), val_score=per_epoch("val_score"),
+        eval_loss=recorded("eval_loss"), train_loss=recorded("train_loss"),
+        eval_accuracy=recorded("eval_accuracy"), train_accuracy=recorded("train_accuracy"),
+        record_steps=steps, n_iter=state.n_iter, converged=state.done & ~diverged,
+        best_iter=state.best_iter, diverged=diverged, diverged_at=state.diverged_at)
+
+
+def init_many(key, n: int, layer_sizes: tuple[int, ...], activation: str,
+              dtype=np.float32) -> Params:
+    """``n`` independent Glorot-uniform initialisations stacked along a leading axis (host arrays).
 
     A pure function of ``key``: the draws come from a NumPy generator seeded with the key's
-    bits (see :func:`~overfitlab.engine.mlp.init_mlp`), one network after the other. It runs on
-    the host, so call it outside ``jax.jit``.
+    bits (see :func:`~overfitlab.engine.mlp.init_mlp`), one network after the other.
     """
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
-    return jax.tree_util.tree_map(to_device, init_stack(rng, n, layer_sizes, activation, dtype))
+    return init_stack(rng, n, layer_sizes, activation, dtype)
 
 
-def train_grid(spec: TrainSpec, key: jax.Array, n_seeds: int, hyper: Hyper, X, y,
-               X_eval=None, y_eval=None, record: str | int | None = None,
-               X_val=None, y_val=None) -> TrainResult:
+def train_grid(spec: TrainSpec, key, n_seeds: int, hyper: Hyper, X, y, X_eval=None,
+               y_eval=None, record: str | int | None = None, X_val=None, y_val=None,
+               progress: Progress = no_progress) -> TrainResult:
     """Train every (seed, configuration) pair in one compiled call.
 
     ``hyper`` is stacked along a configuration axis C. Seed s draws one initialisation shared by
@@ -455,22 +769,15 @@ def train_grid(spec: TrainSpec, key: jax.Array, n_seeds: int, hyper: Hyper, X, y
     """
     n_configs = jax.tree_util.tree_leaves(hyper)[0].shape[0]
     init_key, run_key = jax.random.split(key)
-    x_dtype = jnp.result_type(X)
-    dtype = x_dtype if jnp.issubdtype(x_dtype, jnp.floating) else jnp.float32
+    x_dtype = np.asarray(X).dtype
+    dtype = x_dtype if np.issubdtype(x_dtype, np.floating) else np.float32
     params = init_many(init_key, n_seeds, tuple(spec.layer_sizes), spec.activation, dtype)
-    repeat = lambda a: jnp.repeat(a, n_configs, axis=0)  # noqa: E731
-    params = jax.tree_util.tree_map(repeat, params)
-    hyper = jax.tree_util.tree_map(lambda a: jnp.tile(a, (n_seeds,) + (1,) * (a.ndim - 1)),
-                                   hyper)
+    params = jax.tree_util.tree_map(lambda a: np.repeat(a, n_configs, axis=0), params)
+    hyper = jax.tree_util.tree_map(
+        lambda a: np.tile(np.asarray(a), (n_seeds,) + (1,) * (np.ndim(a) - 1)), hyper)
     keys = jax.random.split(run_key, n_seeds * n_configs)
-    out = train(spec, params, keys, hyper, X, y, X_eval, y_eval, X_val, y_val, record)
-    unflat = lambda a: a.reshape((n_seeds, n_configs) + a.shape[1:])  # noqa: E731
-    return out._replace(
-        params=jax.tree_util.tree_map(unflat, out.params),
-        opt_state=jax.tree_util.tree_map(unflat, out.opt_state),
-        loss_curve=unflat(out.loss_curve), val_score=unflat(out.val_score),
-        eval_mse=unflat(out.eval_mse), train_mse=unflat(out.train_mse),
-        n_iter=unflat(out.n_iter), converged=unflat(out.converged),
-        best_iter=unflat(out.best_iter))
-
-
+    out = train(spec, params, keys, hyper, X, y, X_eval, y_eval, X_val, y_val, record=record,
+                progress=progress)
+    grid = lambda a: a.reshape((n_seeds, n_configs) + a.shape[1:])  # noqa: E731
+    return out._replace(**{name: jax.tree_util.tree_map(grid, getattr(out, name))
+                           for name in out._fields if name != "record_steps"})

@@ -16,24 +16,31 @@ ran in the same report without training it again. The returned arrays are read-o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import jax
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
-from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train_grid
-from overfitlab.experiments._course import CourseConfig, course_spec, mse, predict, require
+from overfitlab.engine.train import TrainSpec, init_many, make_hyper
+from overfitlab.experiments._cv import (CrossValidation, fold_masks, held_out_mse,
+                                        train_with_folds)
+from overfitlab.stats import without_diverged
+from overfitlab.progress import Progress, no_progress
+from overfitlab.experiments._course import (course_spec, mse, networks_footprint,
+                                           predict, require)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
 
 
-SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7}
+SWEEP_QUICK: dict[str, Any] = {"seeds": 6, "max_iter": 6000, "n_alphas": 16, "n_l1": 7,
+                                "cv_seeds": 2}
 """Quick-preset overrides of the shared sweep fields (identical in both experiments, so the
 quick report also trains the L2 sweep once)."""
 
 
 @dataclass(frozen=True)
-class PenaltySweepConfig(CourseConfig):
+class PenaltySweepConfig(CrossValidation):
     """The course protocol plus the sweeps (defaults: the full preset).
 
     The L2 sweep is ``alpha = 0`` (the unregularized reference) followed by ``n_alphas`` values
@@ -41,12 +48,17 @@ class PenaltySweepConfig(CourseConfig):
     ``[l1_min, l1_max]`` (without L2).
     """
 
-    alpha_min: float = 1e-5
-    alpha_max: float = 10.0
-    n_alphas: int = 31
-    l1_min: float = 1e-2
-    l1_max: float = 10.0
-    n_l1: int = 10
+    alpha_min: float = param(1e-5, "smallest L2 coefficient of the sweep", low=0.0,
+                             low_open=True, high=1e6)
+    alpha_max: float = param(10.0, "largest L2 coefficient of the sweep", low=0.0,
+                             low_open=True, high=1e6)
+    n_alphas: int = param(31, "L2 coefficients, log-uniform in [alpha_min, alpha_max]", low=3,
+                          high=1000)
+    l1_min: float = param(1e-2, "smallest L1 coefficient of the sweep", low=0.0, low_open=True,
+                          high=1e6)
+    l1_max: float = param(10.0, "largest L1 coefficient of the sweep", low=0.0, low_open=True,
+                          high=1e6)
+    n_l1: int = param(10, "L1 coefficients, log-uniform in [l1_min, l1_max]", low=3, high=1000)
 
     QUICK: ClassVar[dict[str, Any]] = SWEEP_QUICK
 
@@ -54,20 +66,25 @@ class PenaltySweepConfig(CourseConfig):
         super().validate()
         require(
             (self.hidden_units >= 2, f"hidden_units must be >= 2, got {self.hidden_units}"),
-            (0 < self.alpha_min < self.alpha_max,
-             f"need 0 < alpha_min < alpha_max, got alpha_min={self.alpha_min}, "
+            (self.alpha_min < self.alpha_max,
+             f"need alpha_min < alpha_max, got alpha_min={self.alpha_min}, "
              f"alpha_max={self.alpha_max}"),
-            (self.n_alphas >= 3, f"n_alphas must be >= 3, got {self.n_alphas}"),
-            (0 < self.l1_min < self.l1_max,
-             f"need 0 < l1_min < l1_max, got l1_min={self.l1_min}, l1_max={self.l1_max}"),
-            (self.n_l1 >= 3, f"n_l1 must be >= 3, got {self.n_l1}"),
+            (self.l1_min < self.l1_max,
+             f"need l1_min < l1_max, got l1_min={self.l1_min}, l1_max={self.l1_max}"),
         )
+
+    def footprint(self) -> Footprint:
+        """Both sweeps and their cross-validation trained at once: (seeds + cv_seeds x
+        cv_folds) x (n_alphas + 1 + n_l1) networks."""
+        return super().footprint() + networks_footprint(
+            self, (self.seeds + self.cv_seeds * self.cv_folds) * (self.n_alphas + 1 + self.n_l1),
+            grid_points=3 * 201)
 
     def setup(self) -> "SweepSetup":
         """The hashable training setup shared by every sweep of this configuration."""
         return SweepSetup(self.seed, self.seeds, self.n_train, self.n_test, self.noise,
                           self.target, self.hidden_units, self.activation, self.learning_rate,
-                          self.max_iter)
+                          self.max_iter, self.cv_folds, self.cv_seeds)
 
     def alphas(self) -> tuple[float, ...]:
         """The L2 sweep: 0, then ``n_alphas`` log-uniform values."""
@@ -78,9 +95,9 @@ class PenaltySweepConfig(CourseConfig):
         """The L1 sweep: ``n_l1`` log-uniform values."""
         return tuple(float(v) for v in np.geomspace(self.l1_min, self.l1_max, self.n_l1))
 
-    def sweeps(self) -> "Sweeps":
+    def sweeps(self, progress: Progress = no_progress) -> "Sweeps":
         """Both sweeps of this configuration (memoised)."""
-        return penalty_sweeps(self.setup(), self.alphas(), self.l1s())
+        return penalty_sweeps(self.setup(), self.alphas(), self.l1s(), progress)
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,8 @@ class SweepSetup:
     activation: str
     learning_rate: float
     max_iter: int
+    cv_folds: int
+    cv_seeds: int
 
     def data(self) -> RegressionData:
         """The course data set of this seed."""
@@ -114,8 +133,10 @@ class PenaltySweep:
     values: np.ndarray  # (C,) the swept coefficients
     coefs: tuple[np.ndarray, ...]  # W_l of shape (S, C, fan_in, fan_out)
     intercepts: tuple[np.ndarray, ...]  # b_l of shape (S, C, fan_out)
-    train_mse: np.ndarray  # (S, C)
-    test_mse: np.ndarray  # (S, C)
+    train_mse: np.ndarray  # (S, C), NaN where diverged
+    test_mse: np.ndarray  # (S, C), NaN where diverged
+    diverged: np.ndarray  # (S, C)
+    cv_mse: np.ndarray  # (cv_seeds, C, cv_folds) held-out MSE of the cross-validation
 
     def params_at(self, index: int) -> dict:
         """The S networks trained with ``values[index]`` as one stacked pytree."""
@@ -136,48 +157,72 @@ class Sweeps:
     l1: PenaltySweep
 
 
-@lru_cache(maxsize=4)
-def penalty_sweeps(setup: SweepSetup, alphas: tuple[float, ...],
-                   l1s: tuple[float, ...]) -> Sweeps:
-    """Train ``setup.seeds`` x (``len(alphas)`` + ``len(l1s)``) networks in one compiled call.
+_SWEEPS: dict[tuple, Sweeps] = {}
+_SWEEPS_KEPT = 4
+
+
+def penalty_sweeps(setup: SweepSetup, alphas: tuple[float, ...], l1s: tuple[float, ...],
+                   progress: Progress = no_progress) -> Sweeps:
+    """Both sweeps and their cross-validation, memoised on (setup, alphas, l1s) (the last
+    ``_SWEEPS_KEPT``), so that small-network reuses the sweep weight-penalty trained."""
+    key = (setup, alphas, l1s)
+    if key not in _SWEEPS:
+        _SWEEPS[key] = _train_sweeps(setup, alphas, l1s, progress)
+        while len(_SWEEPS) > _SWEEPS_KEPT:
+            _SWEEPS.pop(next(iter(_SWEEPS)))
+    return _SWEEPS[key]
+
+
+def _train_sweeps(setup: SweepSetup, alphas: tuple[float, ...], l1s: tuple[float, ...],
+                  progress: Progress) -> Sweeps:
+    """Train seeds x C networks on all training points and cv_seeds x C x cv_folds networks on
+    the cross-validation folds (:mod:`._cv`), C = ``len(alphas)`` + ``len(l1s)``, in one
+    compiled call.
 
     The first ``len(alphas)`` configurations have L2 coefficient ``alphas[c]`` and no L1; the
     others L1 coefficient ``l1s[c]`` and no L2. All are compiled with the proximal L1 step,
     which is the identity for l1 = 0 (soft-thresholding by 0). Seed s starts every
-    configuration from the same initial weights.
+    configuration and fold from the same initial weights.
     """
     data = setup.data()
-    hidden = (setup.hidden_units,)
-    hyper = stack_networks(
-        [make_hyper(setup.n_train, hidden, alpha=a, learning_rate=setup.learning_rate)
-         for a in alphas]
-        + [make_hyper(setup.n_train, hidden, alpha=0.0, l1=v, learning_rate=setup.learning_rate)
-           for v in l1s])
-    out = train_grid(setup.spec(), jax.random.PRNGKey(setup.seed), setup.seeds, hyper,
-                     data.X_train, data.y_train)
-    params = jax.tree_util.tree_map(np.asarray, out.params)
-    train_mse = mse(predict(params, data.X_train, setup.activation), data.y_train)
-    test_mse = mse(predict(params, data.X_test, setup.activation), data.y_test)
+    configs = ([make_hyper(alpha=a, learning_rate=setup.learning_rate) for a in alphas]
+               + [make_hyper(alpha=0.0, l1=v, learning_rate=setup.learning_rate) for v in l1s])
+    init_key, run_key = jax.random.split(jax.random.PRNGKey(setup.seed))
+    inits = init_many(init_key, setup.seeds, (1, setup.hidden_units, 1), setup.activation)
+    inits = jax.tree_util.tree_map(lambda a: np.repeat(a[:, None], len(configs), axis=1), inits)
+    run = train_with_folds(setup.spec(), inits, configs, setup.cv_seeds,
+                           fold_masks(setup.n_train, setup.cv_folds, setup.seed),
+                           data.X_train, data.y_train, run_key, progress)
+    main, diverged = run.params, run.diverged
+    train_mse = without_diverged(mse(predict(main, data.X_train, setup.activation),
+                                     data.y_train), diverged)
+    test_mse = without_diverged(mse(predict(main, data.X_test, setup.activation), data.y_test),
+                                diverged)
+    cv_mse = without_diverged(
+        held_out_mse(predict(run.cv_params, data.X_train, setup.activation), data.y_train,
+                     run.masks), run.cv_diverged)
 
     def part(values: tuple[float, ...], columns: slice) -> PenaltySweep:
         arrays = [np.array(a[:, columns]) for a in
-                  (*params["coefs"], *params["intercepts"], train_mse, test_mse)]
+                  (*main["coefs"], *main["intercepts"], train_mse, test_mse, diverged, cv_mse)]
         arrays.append(np.array(values, dtype=np.float64))
         for a in arrays:
             a.flags.writeable = False
-        n_layers = len(params["coefs"])
+        n_layers = len(main["coefs"])
         return PenaltySweep(arrays[-1], tuple(arrays[:n_layers]),
-                            tuple(arrays[n_layers:2 * n_layers]), arrays[-3], arrays[-2])
+                            tuple(arrays[n_layers:2 * n_layers]), *arrays[-5:-1])
 
     n_alphas = len(alphas)
     return Sweeps(part(alphas, slice(0, n_alphas)), part(l1s, slice(n_alphas, None)))
 
 
 def best_index(test_mse: np.ndarray, first: int = 0) -> int:
-    """Index (>= ``first``) of the value whose median test MSE over seeds is smallest."""
-    return first + int(np.argmin(np.median(test_mse[:, first:], axis=0)))
+    """Index (>= ``first``) of the value whose median test MSE over seeds is smallest (seeds
+    that diverged, NaN, left out)."""
+    return first + int(np.nanargmin(np.nanmedian(test_mse[:, first:], axis=0)))
 
 
 def per_seed_best(values: np.ndarray, test_mse: np.ndarray, first: int = 0) -> np.ndarray:
-    """Each seed's own best value (argmin of its test MSE over ``values[first:]``)."""
-    return values[first + np.argmin(test_mse[:, first:], axis=1)]
+    """Each seed's own best value (argmin of its test MSE over ``values[first:]``, diverged
+    networks left out)."""
+    return values[first + np.argmin(np.nan_to_num(test_mse[:, first:], nan=np.inf), axis=1)]

@@ -33,6 +33,8 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
 from overfitlab.engine.autoencoder import train
+from overfitlab.experiments.budget import Footprint, float_arrays
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import (
     Answer,
     Config,
@@ -58,37 +60,30 @@ _LOSS_POINTS = 80  # log-spaced steps of the training loss kept for the figure a
 class AutoencoderPCAConfig(Config):
     """Parameters of the autoencoder-vs-PCA experiment (defaults: the full preset)."""
 
-    ks: tuple[int, ...] = (2, 5, 10)  # hidden units (= PCA components) compared
-    steps: int = 3000  # full-batch Adam steps
-    learning_rate: float = 0.01  # initial Adam step size
-    final_lr_fraction: float = 1e-3  # cosine decay ends at this fraction of learning_rate
-    test_fraction: float = 0.2  # share of the 1797 digits held out
-    n_shown: int = 8  # digits in the reconstruction figure (one per class 0, 1, ...)
+    ks: tuple[int, ...] = param((2, 5, 10), "hidden units (= PCA components) compared",
+                                low=1, high=N_PIXELS - 1)
+    steps: int = param(3000, "full-batch Adam steps", low=1, high=1_000_000)
+    learning_rate: float = param(0.01, "initial Adam step size", low=0.0, low_open=True,
+                                 high=1e3)
+    final_lr_fraction: float = param(1e-3, "the cosine decay ends at this fraction of "
+                                     "learning_rate", low=0.0, high=1.0, low_open=True)
+    test_fraction: float = param(0.2, "share of the 1797 digits held out", low=0.05, high=0.5)
+    n_shown: int = param(8, "digits in the reconstruction figure (one per class)", low=1,
+                         high=10)
 
     QUICK: ClassVar[dict] = {"seeds": 5, "steps": 600, "learning_rate": 0.02}
 
     def validate(self) -> None:
-        if not self.ks or any(not 1 <= k < N_PIXELS for k in self.ks):
-            raise ConfigError(f"ks must list hidden sizes in [1, {N_PIXELS - 1}], got {self.ks}; "
-                              "e.g. --set ks=2,5,10")
         if len(set(self.ks)) != len(self.ks):
             raise ConfigError(f"ks must not repeat a size, got {self.ks}")
         if EMBEDDING_K not in self.ks:
             raise ConfigError(f"ks must include {EMBEDDING_K} (drawn as the 2-D embedding), "
                               f"got {self.ks}; e.g. --set ks=2,5,10")
-        if self.steps < 1:
-            raise ConfigError(f"steps must be >= 1, got {self.steps}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 < self.final_lr_fraction <= 1:
-            raise ConfigError(
-                f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}")
-        if not 0.05 <= self.test_fraction <= 0.5:
-            raise ConfigError(
-                f"test_fraction must be in [0.05, 0.5], got {self.test_fraction}")
-        if not 1 <= self.n_shown <= 10:
-            raise ConfigError(f"n_shown must be in [1, 10] (one digit per class), "
-                              f"got {self.n_shown}")
+
+    def footprint(self) -> Footprint:
+        """seeds x ks autoencoders of the digits, their codes and reconstructions."""
+        return Footprint(float_arrays((self.seeds, len(self.ks), 1797, 2 * N_PIXELS), copies=4),
+                         "--seeds")
 
 
 class DigitsSplit(NamedTuple):
@@ -234,8 +229,27 @@ def run(config: AutoencoderPCAConfig, progress: Progress = no_progress) -> Resul
     floor = np.finfo(np.float32).eps * metrics["total_variance"]
     figures = {
         "reconstructions.png": reconstruction_figure(rows),
-        "embeddings.png": embedding_figure(z_pca, z_ae, data.y_test),
+        "embeddings.png": embedding_figure(
+            z_pca, z_ae, data.y_test,
+            "Held-out digits in 2-D: the same plane, linearly mixed"
+            if float(np.max(max_angle[list(ks).index(EMBEDDING_K)])) < 1.0 else
+            f"Held-out digits in 2-D: planes up to "
+            f"{float(np.max(max_angle[list(ks).index(EMBEDDING_K)])):.2g} degrees apart"),
         "convergence.png": convergence_figure(grid + 1, loss, pca_errors, ks, floor, max_angle),
+    }
+    captions = {
+        "reconstructions.png": f"Held-out digits (top row) rebuilt from k = "
+                               f"{', '.join(map(str, ks))} PCA components and by autoencoders "
+                               f"with as many hidden units: compare the PCA and AE rows of each "
+                               f"k with each other, and across k.",
+        "embeddings.png": f"The held-out digits' 2-D codes from PCA and from the autoencoder, "
+                          f"coloured by digit: compare the clusters (the autoencoder's code is "
+                          f"PCA's times a 2 x 2 matrix of condition number "
+                          f"{metrics['embedding_mixing_condition_k2']:.3g}).",
+        "convergence.png": f"Left: the autoencoders' excess training error over PCA's against "
+                           f"the Adam step, down to the float32 resolution (dotted); right: the "
+                           f"largest angle between the decoder's span and PCA's subspace, "
+                           f"median {float(np.median(max_angle)):.2g} degrees over k and seeds.",
     }
     answers = _answers(config, metrics, max_angle.max(axis=0), train_ratio.max(axis=0))
     notes = [
@@ -245,7 +259,7 @@ def run(config: AutoencoderPCAConfig, progress: Progress = no_progress) -> Resul
     ]
     progress(1.0, "done")
     return Result("autoencoder-pca", config, metrics, answers, figures, arrays, notes,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, captions=captions)
 
 
 def _per_k(metrics: dict[str, float], ks: tuple[int, ...], name: str, fmt: str,

@@ -17,12 +17,17 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from overfitlab.errors import ConfigError
+from overfitlab.experiments import budget
+from overfitlab.experiments.params import check_fields, param, suggest
+from overfitlab.formatting import format_band, format_value
 from overfitlab.progress import Progress, no_progress
 from overfitlab.stats import band
 
 __all__ = ["Answer", "Config", "ConfigError", "Experiment", "Progress", "Result", "band",
            "no_progress"]
 
+
+_REPR_VALUE_CHARS = 60  # text answers are cut to this length in ``repr(result)``
 
 MAX_SEED = 2**32 - 1
 """Seeds are NumPy ``RandomState`` seeds, which take 0 .. 2**32 - 1, in every experiment."""
@@ -37,21 +42,30 @@ class Config:
     raising :class:`ConfigError` with a message that names the field.
     """
 
-    seed: int = 0
-    seeds: int = 20
+    seed: int = param(0, "master seed: one seed makes the whole run bit-reproducible",
+                      low=0, high=MAX_SEED)
+    seeds: int = param(20, "initialisations (or repetitions) trained at once", low=1)
 
     QUICK: ClassVar[dict[str, Any]] = {}
+    USES_SEEDS: ClassVar[bool] = True
+    """False for deterministic experiments, which keep ``seed``/``seeds`` for the common
+    interface only: the report then says "no seeds" instead of counting them."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be an integer in 0..{MAX_SEED} (2**32 - 1), got "
-                              f"{self.seed}")
-        if self.seeds < 1:
-            raise ConfigError(f"seeds must be >= 1, got {self.seeds}; use --seeds 1 or more")
+        if not isinstance(self.seed, (int, np.integer)):
+            raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}")
+        check_fields(self)
         self.validate()
+        budget.check(self.footprint())
 
     def validate(self) -> None:
-        """Check experiment-specific fields; override in subclasses."""
+        """Check rules that tie several fields together; override in subclasses (the range of
+        each single field is declared with :func:`~overfitlab.experiments.params.param`)."""
+
+    def footprint(self) -> budget.Footprint:
+        """Estimated peak memory of a run of this configuration (checked against the limit of
+        :mod:`~overfitlab.experiments.budget`); override in subclasses."""
+        return budget.Footprint()
 
     @classmethod
     def preset(cls, name: str = "full", **overrides: Any) -> "Config":
@@ -60,10 +74,11 @@ class Config:
             raise ConfigError(f"unknown preset {name!r}; use 'full' or 'quick'")
         values = dict(cls.QUICK) if name == "quick" else {}
         values.update(overrides)
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
         if unknown:
-            known = ", ".join(f.name for f in dataclasses.fields(cls))
-            raise ConfigError(f"unknown parameter {unknown[0]!r}; known parameters: {known}")
+            raise ConfigError(f"unknown parameter {unknown[0]!r}{suggest(unknown[0], names)}; "
+                              f"known parameters: {', '.join(names)}")
         return cls(**values)
 
     @classmethod
@@ -78,8 +93,8 @@ class Config:
             key, raw = (s.strip() for s in item.split("=", 1))
             if key not in names:
                 raise ConfigError(
-                    f"unknown parameter {key!r}; known parameters: {', '.join(sorted(names))}"
-                )
+                    f"unknown parameter {key!r}{suggest(key, names)}; known parameters: "
+                    f"{', '.join(sorted(names))} (see `overfitlab params NAME`)")
             out[key] = _coerce(raw, hints[key], key)
         return out
 
@@ -183,6 +198,7 @@ class Result:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    captions: dict[str, str] = field(default_factory=dict)  # file name -> what to look at
 
     def answer(self, answer_id: str) -> Answer:
         """The answer with id ``answer_id`` (KeyError if absent)."""
@@ -190,6 +206,27 @@ class Result:
             if a.id == answer_id:
                 return a
         raise KeyError(answer_id)
+
+    def __repr__(self) -> str:
+        """A few lines: experiment, seeds, time, and each answer's value (no arrays)."""
+        seeds = (f"seed {self.config.seed}, {self.config.seeds} seeds"
+                 if self.config.USES_SEEDS else "no seeds")
+        lines = [f"<Result {self.experiment}: {seeds}, {self.elapsed_s:.2f} s, "
+                 f"{len(self.figures)} figures>"]
+        for a in self.answers:
+            value = format_value(a.value)
+            if len(value) > _REPR_VALUE_CHARS:
+                value = value[:_REPR_VALUE_CHARS - 3] + "..."
+            band = format_band(a.low, a.high)
+            edge = " (at the edge of the searched range)" if a.at_edge else ""
+            lines.append(f"  {a.id} = {value}{f'  [10-90 %: {band}]' if band else ''}{edge}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the report's section for this result (answers, figures)."""
+        from overfitlab.experiments.display import result_html
+
+        return result_html(self)
 
 
 @dataclass(frozen=True)

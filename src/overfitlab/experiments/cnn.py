@@ -297,6 +297,7 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
              "Timings are wall-clock seconds of the training steps, including the first step's "
              "compilation, on whatever else shares the machine."]
     figures = _figures(config, data, model, cnn_fits[0], mlp_fits[0], predictions)
+    captions = _captions(config, data, metrics, predictions)
     arrays = {
         "cnn_" + k: v for k, v in cnn_fits[0].history.items()} | {
         "mlp_" + k: v for k, v in mlp_fits[0].history.items()} | {
@@ -309,7 +310,7 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
     }
     answers = _answers(config, data, stats, metrics)
     return Result("cnn", config, metrics, answers, figures, arrays, notes,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, captions=captions)
 
 
 def _confusion(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
@@ -336,6 +337,33 @@ def _figures(config: CNNConfig, data: ImageData, model: cnn.Model, f_cnn: Fit, f
             [f"conv{n + 1}" for n in range(len(relus))]),
         "misclassified.png": plots.misclassified(
             data.x_test[wrong], data.y_test[wrong], predictions[wrong], data.class_names),
+    }
+
+
+def _captions(config: CNNConfig, data: ImageData, metrics: dict[str, float],
+              predictions: np.ndarray) -> dict[str, str]:
+    """What to look at in each figure of :func:`_figures`, with the measured numbers."""
+    names = data.class_names
+    confusion = _confusion(data.y_test, predictions, len(names))
+    np.fill_diagonal(confusion, 0)
+    wrong = int(confusion.sum())
+    true, said = np.unravel_index(np.argmax(confusion), confusion.shape)
+    worst = (f"; the most frequent is {names[true]} taken for {names[said]} "
+             f"({confusion[true, said]} times)" if wrong else "")
+    return {
+        "learning_curves.png": f"Loss and accuracy per epoch of the CNN and the fully connected "
+                               f"network, training batches and test set: they end at "
+                               f"{metrics['test_accuracy']:.2%} and "
+                               f"{metrics['mlp_test_accuracy']:.2%} test accuracy.",
+        "confusion_matrix.png": f"True against predicted class on the {len(data.y_test):,} test "
+                                f"images: look off the diagonal for the {wrong} mistakes{worst}.",
+        "filters.png": "The first convolution's kernels after training (red positive, blue "
+                       "negative): each is a small pattern the layer matches at every position.",
+        "feature_maps.png": "One test image and the first channels of each convolution's output "
+                            "after ReLU: bright where that channel's filter responds.",
+        "misclassified.png": (f"The first {min(wrong, 16)} of the {wrong} misclassified test "
+                              f"images, titled true -> predicted." if wrong else
+                              "No test image is misclassified: the figure is empty."),
     }
 
 

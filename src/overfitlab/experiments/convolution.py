@@ -12,12 +12,14 @@ Everything is deterministic: ``seed`` and ``seeds`` are kept for the common inte
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import (
     Answer,
     Config,
@@ -48,16 +50,25 @@ _CURVE_POINTS = 201  # samples of the Laplacian concentration curve kept in arra
 class ConvolutionConfig(Config):
     """Parameters of the convolution experiment (defaults: the full preset)."""
 
-    image: str | None = None  # PNG/JPEG path; None: matplotlib's grace_hopper.jpg
-    max_side: int = 0  # downscale (block mean) so the longer side is <= max_side; 0: keep size
-    mode: str = "reflect"  # boundary mode of every convolution
-    blur_sizes: tuple[int, ...] = (3, 7, 15)  # box blurs shown in the gallery
-    curve_sizes: tuple[int, ...] = (1, 3, 5, 7, 9, 11, 15, 21, 31)  # box sizes of the spectrum
-    cutoff: float = 0.25  # radial frequency (cycles/pixel) above which energy is "high"
-    flat_fraction: float = 0.05  # share of pixels with the lowest local std called flat
-    edge_fraction: float = 0.10  # share of pixels with the largest Sobel magnitude called edges
+    image: str | None = param(None, "PNG/JPEG path; none: the photograph shipped with "
+                              "matplotlib")
+    max_side: int = param(0, "downscale (block mean) so the longer side is <= max_side; 0 "
+                          "keeps the size", low=0, high=100_000)
+    mode: str = param("reflect", "boundary mode of every convolution", choices=MODES)
+    blur_sizes: tuple[int, ...] = param((3, 7, 15), "box blurs shown in the gallery", low=1,
+                                        high=_MAX_KERNEL)
+    curve_sizes: tuple[int, ...] = param((1, 3, 5, 7, 9, 11, 15, 21, 31),
+                                         "box sizes of the spectrum curve", low=1,
+                                         high=_MAX_KERNEL)
+    cutoff: float = param(0.25, "radial frequency (cycles/pixel) above which energy counts as "
+                          "high", low=0.0, high=0.5, low_open=True, high_open=True)
+    flat_fraction: float = param(0.05, "share of pixels with the lowest local spread called "
+                                 "flat", low=0.0, high=1.0, low_open=True, high_open=True)
+    edge_fraction: float = param(0.10, "share of pixels with the largest Sobel magnitude called "
+                                 "edges", low=0.0, high=1.0, low_open=True, high_open=True)
 
     QUICK: ClassVar[dict] = {"max_side": 160}
+    USES_SEEDS: ClassVar[bool] = False
 
     def validate(self) -> None:
         if self.image is not None:
@@ -70,25 +81,22 @@ class ConvolutionConfig(Config):
                 ) from None
         if self.max_side != 0 and self.max_side < 16:
             raise ConfigError(f"max_side must be 0 (keep size) or >= 16, got {self.max_side}")
-        if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        for name in ("blur_sizes", "curve_sizes"):
-            sizes = getattr(self, name)
-            if not sizes or any(not 1 <= k <= _MAX_KERNEL for k in sizes):
-                raise ConfigError(
-                    f"{name} must list kernel sizes in [1, {_MAX_KERNEL}], got {sizes}; "
-                    f"e.g. --set {name}=3,7,15"
-                )
         if len(set(self.curve_sizes)) < 2:
             raise ConfigError(
                 f"curve_sizes needs at least 2 distinct sizes, got {self.curve_sizes}"
             )
-        if not 0.0 < self.cutoff < 0.5:
-            raise ConfigError(f"cutoff must be in (0, 0.5) cycles/pixel, got {self.cutoff}")
-        for name in ("flat_fraction", "edge_fraction"):
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ConfigError(f"{name} must be in (0, 1), got {value}")
+
+
+def _blur_title(hf: np.ndarray, hf_gray: float) -> str:
+    """What the measured high-frequency shares do as the box grows."""
+    kept = float(hf[-1] / hf_gray) if hf_gray > 0 else float("nan")
+    if not np.isfinite(kept):
+        return "A flat image: nothing to blur"
+    if kept < 0.01:
+        return "Bigger kernel, stronger blur: high frequencies all but vanish"
+    if hf[-1] < hf[0]:
+        return f"Bigger kernel, stronger blur: {100 * kept:.0f} % of the high frequencies remain"
+    return "A bigger kernel does not remove the high frequencies here"
 
 
 def _load(config: ConvolutionConfig) -> tuple[np.ndarray, str]:
@@ -208,9 +216,28 @@ def run(config: ConvolutionConfig, progress: Progress = no_progress) -> Result:
     ]
     figures = {
         "filters.png": gallery_figure(panels),
-        "blur_spectrum.png": blur_spectrum_figure(sizes, hf, hf_gray, config.cutoff),
+        "blur_spectrum.png": blur_spectrum_figure(sizes, hf, hf_gray, config.cutoff,
+                                                  _blur_title(hf, hf_gray)),
         "laplacian_concentration.png": concentration_figure(
-            pixels, energy, n_edges / gray.size, edge_share),
+            pixels, energy, n_edges / gray.size, edge_share,
+            "The Laplacian's energy concentrates on the edges"
+            if edge_share > 2 * n_edges / gray.size else
+            "The Laplacian's energy is spread beyond the edges"),
+    }
+    captions = {
+        "filters.png": f"The photograph ({width}x{height}) through each kernel: compare the 3x3 "
+                       f"kernel of ones (gain {gain['ones_gain_flat']:.2f} on flat areas, "
+                       f"{gain['ones_clipped_fraction']:.0%} of pixels clipped white) with the "
+                       f"normalized boxes, and see where the Laplacian and Sobel responses are "
+                       f"strong (dark).",
+        "blur_spectrum.png": f"Share of the image's energy above {config.cutoff:g} cycles/pixel "
+                             f"against the box size: from {hf_gray:.2g} in the gray image to "
+                             f"{hf[-1]:.2g} at {sizes[-1]}x{sizes[-1]}.",
+        "laplacian_concentration.png": f"Cumulative share of the Laplacian's energy against the "
+                                       f"share of pixels, strongest Sobel edges first: the "
+                                       f"{config.edge_fraction:.0%} strongest hold "
+                                       f"{edge_share:.0%} (the dotted diagonal is no "
+                                       f"concentration).",
     }
 
     metrics: dict[str, float] = {
@@ -237,11 +264,11 @@ def run(config: ConvolutionConfig, progress: Progress = no_progress) -> Result:
         "concentration_pixels": pixels[keep],
         "concentration_energy": energy[keep],
     }
-    notes = [f"image: {path} (used at {width}x{height}); boundary mode {mode}; "
+    notes = [f"image: {os.path.basename(path)} (used at {width}x{height}); boundary mode {mode}; "
              "deterministic, seed and seeds are unused"]
     progress(1.0, "done")
     return Result("convolution", config, metrics, answers, figures, arrays, notes,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, captions=captions)
 
 
 def _answers(config: ConvolutionConfig, m: dict[str, float], sizes: list[int],

@@ -28,13 +28,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData
 from overfitlab.engine.train import Hyper, init_many, make_hyper, train
-from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
-from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
+from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
+                                           predict)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
+from overfitlab.experiments._verdicts import alive_or_raise, diverged_note
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
+from overfitlab.progress import scaled
+from overfitlab.stats import float_band, without_diverged
 
 FIT_GRID = 201
 """Points of the [-1, 1] grid on which fitted curves are drawn."""
@@ -45,18 +50,16 @@ FIT_GRID = 201
 class EnsembleConfig(NetworkConfig):
     """``seeds`` independent ensembles of ``members`` networks; defaults are the full preset."""
 
-    seeds: int = 5
-    members: int = 50
-    bagging: bool = False
+    seeds: int = param(5, "independent ensembles (repetitions)", low=1)
+    members: int = param(50, "networks per ensemble", low=2, high=10_000)
+    bagging: bool = param(False, "train each member on a bootstrap resample of the data")
 
     QUICK: ClassVar[dict] = {"max_iter": 10000, "members": 20, "seeds": 3}
 
-    def validate(self) -> None:
-        super().validate()
-        require((2 <= self.members <= 500, f"members must be in [2, 500], got {self.members}"),
-                (self.members * self.seeds <= 5000,
-                 f"members * seeds = {self.members * self.seeds} networks is more than 5000; "
-                 "lower --seeds or --set members=..."))
+    def footprint(self) -> Footprint:
+        """seeds x members networks and their predictions on the fit grid and test set."""
+        footprint = networks_footprint(self, self.seeds * self.members, grid_points=FIT_GRID)
+        return super().footprint() + Footprint(footprint.bytes, "--seeds or --set members")
 
 
 def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) -> np.ndarray:
@@ -67,40 +70,46 @@ def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) 
     return rng.multinomial(n_samples, np.full(n_samples, 1.0 / n_samples), size=n_networks)
 
 
-def network_hypers(config: NetworkConfig, weights: np.ndarray) -> Hyper:
-    """One :class:`Hyper` per row of ``weights`` (per-sample weights), stacked."""
-    one = make_hyper(weights.shape[1], (config.hidden_units,), config.alpha,
-                     learning_rate=config.learning_rate)
-    batched = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(weights),) + a.shape),
-                                     one)
-    return batched._replace(sample_weight=jnp.asarray(weights, jnp.float32))
+def network_hypers(config: NetworkConfig, n_networks: int,
+                   weights: np.ndarray | None = None) -> Hyper:
+    """``n_networks`` stacked :class:`Hyper`, with per-sample weights (one row per network) for
+    bagging, or none (unit weights)."""
+    one = make_hyper(config.alpha, learning_rate=config.learning_rate)
+    batched = jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (n_networks,) + a.shape), one)
+    return batched if weights is None else batched._replace(
+        sample_weight=np.asarray(weights, np.float32))
 
 
 def running_means(preds: np.ndarray) -> np.ndarray:
-    """``out[..., K-1, :]`` = mean of the first K members (axis -2) of ``preds``."""
-    k = np.arange(1, preds.shape[-2] + 1)[:, None]
-    return np.cumsum(preds, axis=-2) / k
+    """``out[..., K-1, :]`` = mean of the first K members (axis -2) of ``preds``; members whose
+    predictions are NaN (diverged) are left out of the mean."""
+    count = np.cumsum(~np.isnan(preds), axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nancumsum(preds, axis=-2) / count
 
 
 def ambiguity(preds: np.ndarray) -> np.ndarray:
-    """Members' mean squared disagreement with their average, per ensemble (axis -2 members)."""
-    return np.mean((preds - preds.mean(axis=-2, keepdims=True)) ** 2, axis=(-2, -1))
+    """Members' mean squared disagreement with their average, per ensemble (axis -2 members;
+    NaN members left out)."""
+    return np.nanmean((preds - np.nanmean(preds, axis=-2, keepdims=True)) ** 2, axis=(-2, -1))
 
 
-def train_members(config: EnsembleConfig, data: RegressionData):
-    """Train every member of every ensemble at once; returns (params (S, M, ...), weights)."""
+def train_members(config: EnsembleConfig, data: RegressionData,
+                  progress: Progress = no_progress):
+    """Train every member of every ensemble at once; returns params (S, M, ...), the sample
+    weights (S, M, n) and the diverged marks (S, M)."""
     n_nets = config.seeds * config.members
     k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
     params = init_many(k_init, n_nets, (1, config.hidden_units, 1), config.activation)
-    if config.bagging:
-        weights = bootstrap_counts(np.random.default_rng(config.seed), n_nets, config.n_train)
-    else:
-        weights = np.ones((n_nets, config.n_train))
+    weights = (bootstrap_counts(np.random.default_rng(config.seed), n_nets, config.n_train)
+               if config.bagging else None)
     out = train(course_spec(config), params, jax.random.split(k_run, n_nets),
-                network_hypers(config, weights), data.X_train, data.y_train)
+                network_hypers(config, n_nets, weights), data.X_train, data.y_train,
+                progress=progress)
     shape = (config.seeds, config.members)
     params = jax.tree_util.tree_map(lambda a: a.reshape(shape + a.shape[1:]), out.params)
-    return params, weights.reshape(shape + (config.n_train,))
+    counts = np.ones((n_nets, config.n_train)) if weights is None else weights
+    return params, counts.reshape(shape + (config.n_train,)), out.diverged.reshape(shape)
 
 
 def _saturation_size(curve: np.ndarray, within: float = 0.05) -> int:
@@ -114,24 +123,28 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
     data = config.data()
     S, M = config.seeds, config.members
     progress(0.02, f"training {S} x {M} networks x {config.max_iter} iterations")
-    params, weights = jax.block_until_ready(train_members(config, data))
+    params, weights, diverged = train_members(config, data, scaled(progress, 0.02, 0.85))
+    alive_or_raise(diverged, config.learning_rate)
+    n_div = int(diverged.sum())
+    lost = diverged_note(n_div, diverged.size)
     progress(0.85, "scoring ensembles")
 
-    test_pred = predict(params, data.X_test, config.activation)  # (S, M, n_test)
-    member_mse = mse(test_pred, data.y_test)  # (S, M)
+    test_pred = without_diverged(predict(params, data.X_test, config.activation), diverged)
+    member_mse = mse(test_pred, data.y_test)  # (S, M), NaN: diverged
     ens_curve = mse(running_means(test_pred), data.y_test)  # (S, M): K = 1..M
     ens_mse = ens_curve[:, -1]
-    member_median = np.median(member_mse, axis=1)
+    member_median = np.nanmedian(member_mse, axis=1)
     gain = member_median / ens_mse
     spread = ambiguity(test_pred)  # (S,)
-    train_pred = predict(params, data.X_train, config.activation)
-    ens_train = mse(train_pred.mean(axis=1), data.y_train)
-    member_train = np.median(mse(train_pred, data.y_train), axis=1)
+    train_pred = without_diverged(predict(params, data.X_train, config.activation), diverged)
+    ens_train = mse(np.nanmean(train_pred, axis=1), data.y_train)
+    member_train = np.nanmedian(mse(train_pred, data.y_train), axis=1)
     grid = np.linspace(-1, 1, FIT_GRID, dtype=np.float32)[:, None]
-    fits = predict(jax.tree_util.tree_map(lambda a: a[0], params), grid, config.activation)
-    excess_avg = float(np.mean((fits.mean(axis=0) - data.truth(grid)) ** 2))
-    excess_members = float(np.median(np.mean((fits - data.truth(grid)) ** 2, axis=1)))
-    k_sat = _saturation_size(np.median(ens_curve, axis=0))
+    fits = without_diverged(predict(jax.tree_util.tree_map(lambda a: a[0], params), grid,
+                                    config.activation), diverged[0])
+    excess_avg = float(np.mean((np.nanmean(fits, axis=0) - data.truth(grid)) ** 2))
+    excess_members = float(np.nanmedian(np.mean((fits - data.truth(grid)) ** 2, axis=1)))
+    k_sat = _saturation_size(np.nanmedian(ens_curve, axis=0))
 
     from overfitlab.plots.lab import ensemble_fits_figure, ensemble_size_figure, members_figure
 
@@ -141,12 +154,25 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
         "members.png": members_figure(member_mse, ens_mse, data.bayes_mse),
         "fits.png": ensemble_fits_figure(data, grid[:, 0], fits),
     }
+    captions = {
+        "ensemble_size.png": f"Test MSE of the average of the first K networks against K (median "
+                             f"over {S} ensembles): look at how fast it flattens, within 5 % of "
+                             f"the {M}-member value from K = {k_sat} on.",
+        "members.png": f"Histogram of every member's test MSE, the ensembles' marked (median "
+                       f"{np.nanmedian(ens_mse):.4f} against {np.nanmedian(member_median):.4f} for "
+                       f"the median member): {np.nanmean(member_mse > ens_mse[:, None]):.0%} of "
+                       f"the members do worse than their ensemble.",
+        "fits.png": f"The first ensemble's {M} members (thin) and their average (bold): their "
+                    f"average lies {excess_avg:.2g} from x² in mean squared distance, the median "
+                    f"member {excess_members:.2g}.",
+    }
 
-    e_m, e_lo, e_hi = band(ens_mse)
-    m_m, m_lo, m_hi = band(member_median)
-    g_m, g_lo, g_hi = band(gain)
+    e_m, e_lo, e_hi = float_band(ens_mse)
+    m_m, m_lo, m_hi = float_band(member_median)
+    g_m, g_lo, g_hi = float_band(gain)
     a_m = float(np.median(spread))
-    mean_member = float(np.median(member_mse.mean(axis=1)))
+    mean_member = float(np.median(np.nanmean(member_mse, axis=1)))
+    speed = "quickly" if k_sat <= max(2, M // 4) else "slowly"
     fits_noise = ("the average fits the noise of the training points less"
                   if np.median(ens_train) > 1.1 * np.median(member_train) else
                   "the average fits the training points about as closely as its members")
@@ -161,30 +187,31 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
                f"(median over {S} independent ensembles, 10-90 % {e_lo:.4f}-{e_hi:.4f}), "
                f"against the noise variance {data.bayes_mse:g}. Its training MSE is "
                f"{np.median(ens_train):.2g} versus {np.median(member_train):.2g} for the median "
-               f"member: {fits_noise}. Against K the curve flattens quickly: "
+               f"member: {fits_noise}. Against K the curve flattens {speed}: "
                f"{'a single member is' if k_sat == 1 else f'the first {k_sat} members are'} "
-               f"already within 5 % of the {M}-member value.", float(e_lo), float(e_hi)),
+               f"within 5 % of the {M}-member value.{lost}", e_lo, e_hi),
         Answer("member_test_mse_median", "Median test MSE of a single member?", float(m_m),
                f"A single network reaches a median test MSE of {m_m:.4f} (median over "
                f"ensembles of the members' median; 10-90 % {m_lo:.4f}-{m_hi:.4f}); members "
-               f"range from {member_mse.min():.4f} to {member_mse.max():.4f} (all "
-               f"{S * M}), against {data.bayes_mse:g} for the noise variance.",
-               float(m_lo), float(m_hi)),
+               f"range from {np.nanmin(member_mse):.4f} to {np.nanmax(member_mse):.4f} (all "
+               f"{S * M - n_div}), against {data.bayes_mse:g} for the noise variance.",
+               m_lo, m_hi),
         Answer("ensemble_gain", "How much better is the average than its median member?",
                float(g_m),
                f"The ratio median member MSE / ensemble MSE is {g_m:.3f} (10-90 % "
                f"{g_lo:.3f}-{g_hi:.3f}); above 1 means the ensemble wins. The squared error "
                f"obeys ensemble MSE = mean member MSE - ambiguity exactly (first ensemble: "
-               f"{member_mse[0].mean():.5f} - {spread[0]:.5f} = {ens_mse[0]:.5f}), the "
+               f"{np.nanmean(member_mse[0]):.5f} - {spread[0]:.5f} = {ens_mse[0]:.5f}), the "
                f"ambiguity being the members' mean squared disagreement with their average. "
                f"Averaging cancels only what differs between members, not what they share (bias "
                f"and noise memorised alike by all). Here the ambiguity is {a_m:.5f}, "
                f"{100 * share:.1f} % of the mean member MSE: {diversity}. On a noise-free grid "
                f"the average's squared error to the truth is {excess_avg:.4f} against "
                f"{excess_members:.4f} for the median member.",
-               float(g_lo), float(g_hi)),
+               g_lo, g_hi),
     ]
     metrics = {
+        "diverged": n_div,
         "bayes_mse": data.bayes_mse, "ensemble_test_mse_median": float(e_m),
         "member_test_mse_median": float(m_m), "member_test_mse_mean": mean_member,
         "ensemble_gain_median": float(g_m), "ambiguity_median": a_m,
@@ -203,7 +230,7 @@ def run(config: EnsembleConfig, progress: Progress = no_progress) -> Result:
         notes.append("bagging: each network weights the squared error by its bootstrap counts")
     progress(1.0, "done")
     return Result("ensemble", config, metrics, answers, figures, arrays, notes,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

@@ -20,6 +20,8 @@ from scipy.linalg import solve
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
+from overfitlab.experiments.budget import Footprint, float_arrays
+from overfitlab.experiments.params import param
 from overfitlab.experiments.base import (
     Answer, Config, ConfigError, Experiment, Progress, Result, band, no_progress,
 )
@@ -46,18 +48,27 @@ class EsL2Config(Config):
     ``10 * condition`` so that slow components have died out before the growth test.
     """
 
-    dim: int = 10
-    condition: float = 1000.0
-    lr_scale: float = 0.01
-    n_steps: int = 20000
-    fit_points: int = 60
-    small_mu_limit: float = 0.1
-    divergence_steps: int = 10000
-    divergence_rtol: float = 1e-10
-    divergence_margin: float = 0.01
-    plane_mu_low: float = 0.1
-    plane_lr: float = 0.5
-    plane_stop: int = 5
+    dim: int = param(10, "dimension of the quadratic cost", low=2, high=2000)
+    condition: float = param(1000.0, "condition number mu_max / mu_min of its Hessian", low=1.0,
+                             low_open=True, high=1e8)
+    lr_scale: float = param(0.01, "gradient-descent rate in units of 1/mu_max", low=0.0,
+                            low_open=True)
+    n_steps: int = param(20000, "gradient-descent steps", low=10, high=10_000_000)
+    fit_points: int = param(60, "iterations at which the equivalent ridge alpha is fitted",
+                            low=5, high=10_000)
+    small_mu_limit: float = param(0.1, "n lr mu_max below which the small-mu approximation is "
+                                  "tested", low=0.0, high=1.0, low_open=True, high_open=True)
+    divergence_steps: int = param(10000, "steps of the divergence-threshold test", low=5000,
+                                  high=10_000_000)
+    divergence_rtol: float = param(1e-10, "relative precision of the measured threshold",
+                                   low=0.0, high=1e-3, low_open=True, high_open=True)
+    divergence_margin: float = param(0.01, "relative bracket around 2/mu_max searched",
+                                     low=0.0, high=0.5, low_open=True, high_open=True)
+    plane_mu_low: float = param(0.1, "smaller curvature of the 2-D illustration", low=0.0,
+                                high=1.0, low_open=True, high_open=True)
+    plane_lr: float = param(0.5, "gradient-descent rate of the 2-D illustration", low=0.0,
+                            high=2.0, low_open=True, high_open=True)
+    plane_stop: int = param(5, "early-stopping step marked in the 2-D illustration", low=1)
 
     QUICK: ClassVar[dict] = {
         "seeds": 5, "dim": 6, "condition": 100.0, "n_steps": 2000, "fit_points": 25,
@@ -66,29 +77,21 @@ class EsL2Config(Config):
 
     def validate(self) -> None:
         checks = [
-            (self.dim >= 2, f"dim must be >= 2, got {self.dim}"),
-            (self.condition > 1, f"condition must be > 1, got {self.condition}"),
-            (0 < self.lr_scale <= self.small_mu_limit,
+            (self.lr_scale <= self.small_mu_limit,
              f"lr_scale must be in (0, small_mu_limit={self.small_mu_limit}] so that some "
              f"iterations have n*lr*mu_max <= small_mu_limit, got {self.lr_scale}"),
-            (0 < self.small_mu_limit < 1,
-             f"small_mu_limit must be in (0, 1), got {self.small_mu_limit}"),
-            (self.n_steps >= 10, f"n_steps must be >= 10, got {self.n_steps}"),
-            (self.fit_points >= 5, f"fit_points must be >= 5, got {self.fit_points}"),
-            (self.divergence_steps >= max(10 * self.condition, 5000),
-             f"divergence_steps must be >= max(10 * condition, 5000) = "
-             f"{max(10 * self.condition, 5000):g}, got {self.divergence_steps}"),
-            (0 < self.divergence_rtol < 1e-3,
-             f"divergence_rtol must be in (0, 1e-3), got {self.divergence_rtol}"),
-            (0 < self.divergence_margin < 0.5,
-             f"divergence_margin must be in (0, 0.5), got {self.divergence_margin}"),
-            (0 < self.plane_mu_low < 1, f"plane_mu_low must be in (0, 1), got {self.plane_mu_low}"),
-            (0 < self.plane_lr < 2, f"plane_lr must be in (0, 2) to converge, got {self.plane_lr}"),
-            (self.plane_stop >= 1, f"plane_stop must be >= 1, got {self.plane_stop}"),
+            (self.divergence_steps >= 10 * self.condition,
+             f"divergence_steps must be >= 10 * condition = {10 * self.condition:g}, got "
+             f"{self.divergence_steps}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def footprint(self) -> Footprint:
+        """Float64 gradient-descent paths of every seed's cost."""
+        return Footprint(float_arrays((self.seeds, self.n_steps + self.divergence_steps,
+                                       self.dim), copies=4), "--seeds or --set n_steps")
 
 
 def diabetes_data() -> tuple[np.ndarray, np.ndarray]:
@@ -312,13 +315,39 @@ def run(config: EsL2Config, progress: Progress = no_progress) -> Result:
             # random Hessians have mu_max = 1, so their lr is lr_scale for every seed
             1.0 / (steps * config.lr_scale), alpha, 1.0 / (steps * diabetes.lr), alpha_db,
             small_mu_edge=1.0 / config.small_mu_limit,
-            diabetes_edge=diabetes.cost.mu[-1] / config.small_mu_limit),
+            diabetes_edge=diabetes.cost.mu[-1] / config.small_mu_limit,
+            title=f"Early stopping after n steps ~ ridge: alpha * n * lr = "
+                  f"{metrics['alpha_times_n_lr_median']:.3f} (median) where n lr mu_max is small"),
         "filters.png": plots.filters_figure(x_all, frac_all, x_all[n_all >= 2],
                                             np.abs(sm_err[n_all >= 2])),
         "divergence.png": plots.divergence_figure(
             np.arange(config.divergence_steps + 1), div_err[:, 0], div_err[:, 1], lr_pair[0],
             lr_pair[1], metrics["divergence_threshold_theory_diabetes"],
             metrics["divergence_threshold_measured_diabetes"]),
+    }
+    captions = {
+        "plane.png": f"Gradient descent from 0 and the ridge path on a 2-D quadratic cost: after "
+                     f"{config.plane_stop} steps w1 has reached {plane['fraction'][0]:.0%} of "
+                     f"its optimum and w2 {plane['fraction'][1]:.0%}: {plane['most_affected']} "
+                     f"lags behind; the ridge solution for alpha = 1/(n lr) (square) lies "
+                     f"{np.linalg.norm(plane['ridge_at_stop'] - plane['stopped']):.2g} from "
+                     f"the stopped iterate (circle), |w*| being "
+                     f"{np.linalg.norm(plane['cost'].w_star):.2g}.",
+        "alpha_vs_inverse_n_lr.png": f"The ridge alpha nearest to n gradient-descent steps, "
+                                     f"against 1/(n lr) (left) and their product alpha n lr "
+                                     f"(right): in the shaded range, where n lr mu_max is small, "
+                                     f"the product has median "
+                                     f"{metrics['alpha_times_n_lr_median']:.3f} (1 on the "
+                                     f"dashed line).",
+        "filters.png": "Left: the fraction of each eigen-component reached after n steps against "
+                       "x = n lr mu, with the early-stopping filter 1 - exp(-x) and ridge's "
+                       "x/(1+x); right: the error of the small-mu approximation against x²/2 "
+                       f"(largest measured {float(np.max(np.abs(sm_err[n_all >= 2]))):.2g}).",
+        "divergence.png": f"Relative error along gradient descent on the diabetes Hessian for "
+                          f"learning rates just below ({lr_pair[0]:.5g}) and just above "
+                          f"({lr_pair[1]:.5g}) 2/mu_max: the first ends at "
+                          f"{metrics['run_below_threshold_final_rel_error']:.2g}, the second at "
+                          f"{metrics['run_above_threshold_final_rel_error']:.2g}.",
     }
     arrays = {
         "fit_steps": steps, "alpha_random": alpha, "alpha_diabetes": alpha_db,
@@ -339,7 +368,7 @@ def run(config: EsL2Config, progress: Progress = no_progress) -> Result:
     ]
     progress(1.0, "done")
     return Result("es-l2-equivalence", config, metrics, _answers(config, metrics, plane),
-                  figures, arrays, notes, time.perf_counter() - start)
+                  figures, arrays, notes, time.perf_counter() - start, captions=captions)
 
 
 def _answers(config: EsL2Config, m: dict, plane: dict) -> list[Answer]:

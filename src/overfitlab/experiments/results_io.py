@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from overfitlab.atomic_output import StagedDirectory
 from overfitlab.experiments.base import Result
 
 
@@ -41,6 +41,7 @@ def result_payload(result: Result) -> dict[str, Any]:
         "metrics": metrics,
         "answers": [a.to_dict() for a in result.answers],
         "figures": sorted(result.figures),
+        "captions": dict(result.captions),
         "notes": list(result.notes),
         "elapsed_s": round(float(result.elapsed_s), 3),
         "versions": versions(),
@@ -52,18 +53,6 @@ def _number(value: Any) -> float | int | None:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def check_writable(out_dir: Path) -> None:
-    """Raise OSError with a clear message if ``out_dir`` cannot be created or written."""
-    out_dir = Path(out_dir)
-    probe_parent = out_dir
-    while not probe_parent.exists():
-        probe_parent = probe_parent.parent
-    if not probe_parent.is_dir():
-        raise OSError(f"output path {out_dir} is not a directory ({probe_parent} is a file)")
-    if not os.access(probe_parent, os.W_OK | os.X_OK):
-        raise OSError(f"cannot write to {probe_parent}; choose another --out directory")
 
 
 def current_umask() -> int:
@@ -89,51 +78,48 @@ def write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def figure_pngs(result: Result) -> dict[str, bytes]:
-    """Render every figure of ``result`` to PNG bytes."""
-    return render_pngs(result.figures)
+def figure_pngs(result: Result, dpi: int = 110) -> dict[str, bytes]:
+    """Render every figure of ``result`` to PNG bytes at ``dpi``."""
+    return render_pngs(result.figures, dpi)
 
 
-def render_pngs(figures: dict[str, Any]) -> dict[str, bytes]:
-    """Render matplotlib figures {file name: Figure} to PNG bytes."""
+def render_pngs(figures: dict[str, Any], dpi: int = 110) -> dict[str, bytes]:
+    """Render matplotlib figures {file name: Figure} to PNG bytes at ``dpi``."""
     import io
 
     pngs = {}
     for name, fig in figures.items():
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)  # constrained layout: no tight-bbox pass
+        fig.savefig(buffer, format="png", dpi=dpi)  # constrained layout: no tight-bbox pass
         pngs[name] = buffer.getvalue()
     return pngs
 
 
-def write_result(result: Result, out_dir: Path, pngs: dict[str, bytes] | None = None) -> Path:
-    """Write ``result`` under ``out_dir/<experiment>/`` atomically; return that directory.
+def write_result_files(result: Result, folder: Path, pngs: dict[str, bytes] | None = None) -> Path:
+    """Write ``result`` into ``folder`` (created if absent): results.json, arrays.npz, figures.
 
-    ``pngs`` are the rendered figures (rendered here when not given). Everything is first
-    written to a temporary sibling directory, then swapped in, so an interrupted run never
-    leaves a half-written result behind.
+    ``pngs`` are the rendered figures (rendered here when not given). Not atomic by itself:
+    ``folder`` is meant to lie inside a staging directory (:mod:`overfitlab.atomic_output`).
     """
     pngs = figure_pngs(result) if pngs is None else pngs
-    out_dir = Path(out_dir)
-    check_writable(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / result.experiment
-    tmp = Path(tempfile.mkdtemp(prefix=f".{result.experiment}-", dir=out_dir))
-    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; results are not
-    try:
-        for name, png in pngs.items():
-            (tmp / name).write_bytes(png)
-        arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
-        np.savez_compressed(tmp / "arrays.npz", **arrays)
-        (tmp / "results.json").write_text(json.dumps(result_payload(result), indent=2) + "\n")
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{result.experiment}-old-", dir=out_dir))
-            final.rename(old / "x")
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    folder = Path(folder)
+    folder.mkdir(exist_ok=True)
+    for name, png in pngs.items():
+        (folder / name).write_bytes(png)
+    np.savez_compressed(folder / "arrays.npz",
+                        **{k: np.asarray(v) for k, v in result.arrays.items()})
+    (folder / "results.json").write_text(json.dumps(result_payload(result), indent=2) + "\n")
+    return folder
+
+
+def write_result(result: Result, out_dir: Path, pngs: dict[str, bytes] | None = None) -> Path:
+    """Write ``result`` as ``out_dir/<experiment>/`` in one step; return that directory.
+
+    The files are written into a staging folder that then replaces ``out_dir/<experiment>``
+    atomically: an interrupted write leaves the previous results (or none), never a part.
+    """
+    target = Path(out_dir) / result.experiment
+    with StagedDirectory(target) as stage:
+        write_result_files(result, stage.path, pngs)
+        stage.commit()
+    return target

@@ -35,8 +35,14 @@ import numpy as np
 from overfitlab.data.synthetic import RegressionData, noisy_function
 from overfitlab.engine.mlp import n_parameters
 from overfitlab.engine.train import train_grid
-from overfitlab.experiments._course import NetworkConfig, course_spec, mse, predict, require
-from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
+from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
+                                           predict, require)
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
+from overfitlab.experiments._verdicts import CLOSE, alive_or_raise, diverged_note
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
+from overfitlab.progress import scaled
+from overfitlab.stats import float_band, without_diverged
 from overfitlab.experiments.ensemble import FIT_GRID, network_hypers
 
 OVERFIT_THRESHOLD = 0.1
@@ -51,11 +57,15 @@ class SampleSizeConfig(NetworkConfig):
     of full-batch iterations for n <= ``batch_size``.
     """
 
-    seeds: int = 5
-    n_test: int = 1000
-    n_values: tuple[int, ...] = (10, 30, 100, 300, 1000, 3000, 10000)
-    batch_size: int = 200
-    minibatch_steps: int = 4000
+    seeds: int = param(5, "initialisations trained at once per training-set size", low=1)
+    n_test: int = param(1000, "test points, on a regular grid of [-1, 1]", low=1,
+                        high=1_000_000)
+    n_values: tuple[int, ...] = param((10, 30, 100, 300, 1000, 3000, 10000),
+                                      "training-set sizes, increasing", low=2, high=100_000)
+    batch_size: int = param(200, "mini-batch size for sets larger than it (full batch below)",
+                            low=1)
+    minibatch_steps: int = param(4000, "optimizer steps for mini-batch training", low=10,
+                                 high=200_000)
 
     QUICK: ClassVar[dict] = {"n_values": (10, 100, 1000, 10000), "seeds": 3, "max_iter": 5000,
                              "minibatch_steps": 3000}
@@ -63,12 +73,13 @@ class SampleSizeConfig(NetworkConfig):
     def validate(self) -> None:
         super().validate()
         n = self.n_values
-        require((bool(n) and all(2 <= v <= 100_000 for v in n) and list(n) == sorted(set(n)),
-                 f"n_values={n} must be increasing sizes in [2, 100000]; "
-                 "e.g. --set n_values=10,100,1000,10000"),
-                (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-                (10 <= self.minibatch_steps <= 200_000,
-                 f"minibatch_steps must be in [10, 200000], got {self.minibatch_steps}"))
+        require((list(n) == sorted(set(n)), f"n_values={n} must be increasing sizes; "
+                 "e.g. --set n_values=10,100,1000,10000"))
+
+    def footprint(self) -> Footprint:
+        """seeds networks per size; their predictions on the largest training set."""
+        return super().footprint() + networks_footprint(
+            self, self.seeds * len(self.n_values), grid_points=FIT_GRID + max(self.n_values))
 
 
 def _data_seed(config: SampleSizeConfig, stream: int) -> int:
@@ -124,60 +135,96 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
     grid = np.linspace(-1, 1, FIT_GRID, dtype=np.float32)[:, None]
     truth = test.truth(grid)
     key = jax.random.PRNGKey(config.seed)
-    train_mse, test_mse, excess, fits, datasets = [], [], [], [], []
+    train_mse, test_mse, excess, fits, datasets, diverged = [], [], [], [], [], []
     for i, n in enumerate(config.n_values):
         regime = regime_of(config, n)
         progress(0.02 + 0.9 * i / len(n_values), f"n = {n}: {S} networks x {regime.epochs} "
                  f"passes over {regime.rows} rows")
         data = training_set(config, n)
         X, y, w = tile(data, regime.rows)
-        hyper = network_hypers(config, w[None])  # one configuration
+        hyper = network_hypers(config, 1, w[None])  # one configuration
         spec = course_spec(config, regime.epochs, batch_size=regime.batch_size)
-        out = train_grid(spec, key, S, hyper, X, y)
-        params = jax.block_until_ready(jax.tree_util.tree_map(lambda a: a[:, 0], out.params))
-        train_mse.append(mse(predict(params, data.X_train, config.activation),
-                             data.y_train))
-        test_mse.append(mse(predict(params, test.X_test, config.activation), test.y_test))
-        fit = predict(params, grid, config.activation)
+        out = train_grid(spec, key, S, hyper, X, y,
+                         progress=scaled(progress, 0.02 + 0.9 * i / len(n_values),
+                                         0.02 + 0.9 * (i + 1) / len(n_values)))
+        params = jax.tree_util.tree_map(lambda a: a[:, 0], out.params)
+        lost = out.diverged[:, 0]
+        diverged.append(lost)
+        train_mse.append(without_diverged(mse(predict(params, data.X_train, config.activation),
+                                              data.y_train), lost))
+        test_mse.append(without_diverged(mse(predict(params, test.X_test, config.activation),
+                                             test.y_test), lost))
+        fit = without_diverged(predict(params, grid, config.activation), lost)
         excess.append(mse(fit, truth))
         fits.append(fit)
         datasets.append(data)
-    train_mse, test_mse, excess = (np.stack(a, axis=1) for a in (train_mse, test_mse, excess))
+    train_mse, test_mse, excess, diverged = (np.stack(a, axis=1) for a in
+                                             (train_mse, test_mse, excess, diverged))
+    alive_or_raise(diverged, config.learning_rate)
+    n_div = int(diverged.sum())
     expected = test.bayes_mse + excess  # (S, N)
     gap = expected - train_mse
+    final_gap = float(np.nanmedian(gap[:, -1]))
+    meet = final_gap <= OVERFIT_THRESHOLD * test.bayes_mse and abs(
+        float(np.nanmedian(expected[:, -1])) - test.bayes_mse) <= CLOSE * test.bayes_mse
+    curve_title = (f"More data: train and test error meet at the noise level by n = "
+                   f"{n_values[-1]}" if meet else
+                   f"Train and expected test error at n = {n_values[-1]}: gap {final_gap:.2g}, "
+                   f"noise {test.bayes_mse:g}")
 
     from overfitlab.plots.lab import sample_size_figure, sample_size_fits_figure
 
     shown = sorted({0, len(n_values) // 2, len(n_values) - 1})
     figures = {
         "sample_size.png": sample_size_figure(n_values, train_mse, test_mse, expected,
-                                              test.bayes_mse),
+                                              test.bayes_mse, curve_title),
         "fits.png": sample_size_fits_figure([datasets[i] for i in shown], grid[:, 0],
                                             [fits[i] for i in shown]),
     }
+    captions = {
+        "sample_size.png": f"Train, test and expected test MSE against the number of training "
+                           f"points n (log axes, {S} initialisations): look at the gap between "
+                           f"training and expected test error, "
+                           f"{float(np.median(gap[:, 0])):.2g} at n = {n_values[0]} and "
+                           f"{float(np.median(gap[:, -1])):.2g} at n = {n_values[-1]}, against "
+                           f"the noise variance {test.bayes_mse:g}.",
+        "fits.png": "Fits (median and band over seeds) with n = "
+                    f"{', '.join(str(n_values[i]) for i in shown)} training points: compare "
+                    f"how closely the curve follows individual points at each n.",
+    }
 
     sigma2 = test.bayes_mse
-    t_m, t_lo, t_hi = band(test_mse[:, -1])
-    e_m = float(np.median(expected[:, -1]))
-    tr_m = float(np.median(train_mse[:, -1]))
-    g_m, g_lo, g_hi = band(gap[:, -1])
-    g_first = float(np.median(gap[:, 0]))
+    t_m, t_lo, t_hi = float_band(test_mse[:, -1])
+    e_m = float(np.nanmedian(expected[:, -1]))
+    tr_m = float(np.nanmedian(train_mse[:, -1]))
+    g_m, g_lo, g_hi = float_band(gap[:, -1])
+    g_first = float(np.nanmedian(gap[:, 0]))
+    overfit_first = g_first > OVERFIT_THRESHOLD * sigma2
     n_max, n_min = int(n_values[-1]), int(n_values[0])
     overfits = bool(g_m > OVERFIT_THRESHOLD * sigma2)
     test_sd = sigma2 * math.sqrt(2 / config.n_test)
     n_params = n_parameters((1, config.hidden_units, 1))
-    excess_max = float(np.median(excess[:, -1]))
+    excess_max = float(np.nanmedian(excess[:, -1]))
+    noise_share = ("so the test error is almost all noise" if excess_max < 0.1 * sigma2 else
+                   f"{100 * excess_max / sigma2:.0f} % of the noise variance on top of it")
+    if overfit_first and not overfits:
+        memorise = f"{n_params} parameters can memorise {n_min} points but not {n_max}."
+    elif overfits:
+        memorise = f"{n_params} parameters still fit part of the noise of {n_max} points."
+    else:
+        memorise = f"The network did not overfit even at n = {n_min}."
     answers = [
         Answer("test_mse_at_max_n", f"Test MSE with n = {n_max} training points?", float(t_m),
                f"Median over {S} initialisations {t_m:.4f} (10-90 % {t_lo:.4f}-{t_hi:.4f}) on "
                f"the {config.n_test} test points, against the noise variance {sigma2:g}: with "
                f"{n_max} points the {n_params}-parameter network's squared error to the truth "
-               f"is only {excess_max:.5f}, so the test error is almost all noise. Without test "
+               f"is {excess_max:.5f}, {noise_share}. Without test "
                f"noise the expected test MSE sigma^2 + mean (f - f_hat)^2 is {e_m:.4f}; a "
                f"{config.n_test}-point test set scatters around it by about "
                f"sigma^2 sqrt(2/{config.n_test}) = {test_sd:.4f}, and the measured value is "
                f"{abs(t_m - e_m) / test_sd:.2f} such standard deviations away. At n = {n_min} "
-               f"the test MSE was {np.median(test_mse[:, 0]):.4f}.", float(t_lo), float(t_hi)),
+               f"the test MSE was {np.nanmedian(test_mse[:, 0]):.4f}."
+               + diverged_note(n_div, diverged.size), t_lo, t_hi),
         Answer("still_overfits", f"With n = {n_max} points, does the network still overfit?",
                "yes" if overfits else "no",
                f"{'Yes' if overfits else 'No'}: at n = {n_max} the training MSE is {tr_m:.4f} "
@@ -185,16 +232,16 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
                f"{g_lo:.5f}-{g_hi:.5f}), i.e. {100 * g_m / sigma2:.1f} % of the noise variance "
                f"(threshold for 'overfits': {100 * OVERFIT_THRESHOLD:g} %). At n = {n_min} the "
                f"gap was {g_first:.4f}, {g_first / sigma2:.1f} times the noise variance: "
-               f"{n_params} parameters can memorise {n_min} points but not {n_max}. For least "
+               f"{memorise} For least "
                f"squares with p parameters the expected gap is 2 p sigma^2 / n "
                f"(= {2 * n_params * sigma2 / n_max:.5f} for p = {n_params} at n = {n_max})."),
     ]
-    med = lambda a: np.median(a, axis=0)  # noqa: E731
+    med = lambda a: np.nanmedian(a, axis=0)  # noqa: E731
     metrics = {"bayes_mse": sigma2, "test_mse_at_max_n": float(t_m),
                "excess_error_at_max_n": excess_max,
                "expected_test_mse_at_max_n": e_m, "train_mse_at_max_n": tr_m,
                "gap_at_max_n": float(g_m), "gap_at_min_n": g_first,
-               "still_overfits": float(overfits)}
+               "still_overfits": int(overfits), "diverged": n_div}
     for n, tr, te, ex in zip(n_values, med(train_mse), med(test_mse), med(expected)):
         metrics.update({f"train_mse_n{n}": float(tr), f"test_mse_n{n}": float(te),
                         f"expected_test_mse_n{n}": float(ex)})
@@ -216,7 +263,7 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
             f"(not the course's 20000 epochs, which would mean 1e6 steps at n = {r.rows}).")
     progress(1.0, "done")
     return Result("sample-size", config, metrics, answers, figures, arrays, notes,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

@@ -32,11 +32,18 @@ import jax
 import numpy as np
 
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, n_parameters
-from overfitlab.engine.train import init_many, make_hyper, stack_networks, train
+from overfitlab.engine.train import init_many, make_hyper
 from overfitlab.experiments._sweeps import (
     SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, mse, predict,
 )
-from overfitlab.stats import float_band
+from overfitlab.experiments._course import networks_footprint
+from overfitlab.experiments._cv import cv_choice, fold_masks, held_out_mse, train_with_folds
+from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note, edge_advice,
+                                              minimum_at_edge)
+from overfitlab.progress import scaled
+from overfitlab.experiments.budget import Footprint
+from overfitlab.experiments.params import param
+from overfitlab.stats import float_band, integer_band, without_diverged
 from overfitlab.experiments.base import (
     Answer, ConfigError, Experiment, Progress, Result, no_progress,
 )
@@ -47,18 +54,23 @@ class SmallNetworkConfig(PenaltySweepConfig):
     """The weight-penalty sweep's fields, the significance threshold (a fraction of the
     largest unit contribution) and the widths trained without penalty."""
 
-    significance: float = 0.1
-    widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    significance: float = param(0.1, "a unit is significant when its contribution exceeds "
+                                "this fraction of the largest one", low=0.0, high=1.0,
+                                low_open=True, high_open=True)
+    widths: tuple[int, ...] = param((1, 2, 3, 4, 6, 8), "widths of the small networks trained "
+                                    "from scratch without penalty", low=1, high=10_000)
 
     QUICK: ClassVar[dict[str, Any]] = {**SWEEP_QUICK, "widths": (1, 2, 3, 4)}
 
     def validate(self) -> None:
         super().validate()
-        if not 0 < self.significance < 1:
-            raise ConfigError(f"significance must be in (0, 1), got {self.significance}")
-        if not self.widths or not all(1 <= w < self.hidden_units for w in self.widths):
-            raise ConfigError(f"widths must be a non-empty list of integers in [1, "
-                              f"hidden_units={self.hidden_units}), got {self.widths}")
+        if not all(w < self.hidden_units for w in self.widths):
+            raise ConfigError(f"widths must be smaller than hidden_units={self.hidden_units}, "
+                              f"got {self.widths}")
+
+    def footprint(self) -> Footprint:
+        """The sweeps, plus seeds x widths small networks (padded to hidden_units)."""
+        return super().footprint() + networks_footprint(self, self.seeds * len(self.widths))
 
 
 def unit_contributions(params: dict) -> np.ndarray:
@@ -115,22 +127,35 @@ def masked_small_networks(key: jax.Array, seeds: int, widths, hidden: int,
     return params, np.concatenate(masks)
 
 
-def train_small_networks(setup: SweepSetup, widths) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test MSE, each (S, len(widths)), of networks of these widths trained without
-    penalty."""
+def train_small_networks(setup: SweepSetup, widths, progress: Progress = no_progress):
+    """Networks of these widths trained without penalty, on all training points and on the
+    cross-validation folds (:mod:`._cv`), in one call. A width is a unit mask on the
+    hidden_units-wide network (the same mask for every seed), so all widths share one program.
+
+    Returns train and test MSE, each (S, W), the held-out MSE of the folds (cv_seeds, W,
+    cv_folds) and the diverged marks (S, W); diverged networks' errors are NaN.
+    """
     data = setup.data()
     key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 1)
-    params, masks = masked_small_networks(key, setup.seeds, widths, setup.hidden_units,
-                                          setup.activation)
-    hyper = stack_networks([make_hyper(setup.n_train, (setup.hidden_units,), alpha=0.0,
-                                     learning_rate=setup.learning_rate, unit_masks=(m,))
-                          for m in masks])
-    keys = jax.random.split(key, masks.shape[0])
-    out = train(setup.spec(), params, keys, hyper, data.X_train, data.y_train)
-    trained = jax.tree_util.tree_map(np.asarray, out.params)
-    errors = [mse(predict(trained, X, setup.activation, masks=[masks]), y)
-              for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test))]
-    return tuple(e.reshape(len(widths), setup.seeds).T for e in errors)
+    S, W = setup.seeds, len(widths)
+    params, masks = masked_small_networks(key, S, widths, setup.hidden_units, setup.activation)
+    by_seed = lambda a: np.swapaxes(a.reshape((W, S) + a.shape[1:]), 0, 1)  # noqa: E731
+    inits, unit_masks = jax.tree_util.tree_map(by_seed, params), by_seed(masks)  # (S, W, ...)
+    configs = [make_hyper(alpha=0.0, learning_rate=setup.learning_rate,
+                          unit_masks=(unit_masks[0, w],)) for w in range(W)]
+    run = train_with_folds(setup.spec(), inits, configs, setup.cv_seeds,
+                           fold_masks(setup.n_train, setup.cv_folds, setup.seed),
+                           data.X_train, data.y_train, key, progress)
+    train_mse, test_mse = (without_diverged(
+        mse(predict(run.params, X, setup.activation, masks=[unit_masks]), y), run.diverged)
+        for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test)))
+    fold_masks_units = np.broadcast_to(unit_masks[:1, :, None], run.cv_diverged.shape
+                                       + unit_masks.shape[-1:])
+    fold_pred = predict(run.cv_params, data.X_train, setup.activation,
+                        masks=[fold_masks_units])
+    cv_mse = without_diverged(held_out_mse(fold_pred, data.y_train, run.masks),
+                              run.cv_diverged)
+    return train_mse, test_mse, cv_mse, run.diverged
 
 
 def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
@@ -140,18 +165,19 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
     data = setup.data()
     S, H = config.seeds, config.hidden_units
     progress(0.02, "the weight-penalty sweep (reused if already trained in this process)")
-    l2 = config.sweeps().l2
+    l2 = config.sweeps(scaled(progress, 0.02, 0.4)).l2
     ib = best_index(l2.test_mse, first=1)
     alpha_star = float(l2.values[ib])
-    best = l2.params_at(ib)
+    alive = alive_or_raise(l2.diverged[:, ib], config.learning_rate)
+    best = jax.tree_util.tree_map(lambda a: a[alive], l2.params_at(ib))
     large_test = l2.test_mse[:, ib]
+    S_alive = int(alive.sum())
 
-    s = unit_contributions(best)  # (S, H)
+    s = unit_contributions(best)  # (S_alive, H)
     normalized = np.sort(s / s.max(axis=1, keepdims=True), axis=1)[:, ::-1]
     counts = np.sum(normalized > config.significance, axis=1)
-    k = int(round(float(np.median(counts))))
-    c_m, c_lo, c_hi = float_band(counts)
-    w_in, w_out = (np.abs(W).reshape(S, H) for W in best["coefs"])
+    k, c_lo, c_hi = integer_band(counts)
+    w_in, w_out = (np.abs(W).reshape(S_alive, H) for W in best["coefs"])
     sig_in = np.sum(w_in > config.significance * w_in.max(axis=1, keepdims=True), axis=1)
     sig_out = np.sum(w_out > config.significance * w_out.max(axis=1, keepdims=True), axis=1)
 
@@ -160,12 +186,26 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
 
     widths = tuple(sorted(set(config.widths) | {k}))
     progress(0.5, f"training networks of {', '.join(map(str, widths))} units without penalty")
-    small_train, small_test_all = train_small_networks(setup, widths)
+    small_train, small_test_all, width_cv, small_diverged = train_small_networks(
+        setup, widths, scaled(progress, 0.5, 0.9))
     all_widths = np.array([*widths, H])
     width_mse = np.concatenate([small_test_all, l2.test_mse[:, :1]], axis=1)  # H: alpha = 0
     small_test = small_test_all[:, widths.index(k)]
-    sm_tr = float(np.median(small_train[:, widths.index(k)]))
-    lg_tr = float(np.median(l2.train_mse[:, ib]))
+    sm_tr = float(np.nanmedian(small_train[:, widths.index(k)]))
+    lg_tr = float(np.nanmedian(l2.train_mse[:, ib]))
+
+    # The width chosen by cross-validation on the training points, against the test-picked one.
+    iw_cv, cv_curve = cv_choice(width_cv)
+    iw_test = int(np.nanargmin(np.nanmedian(small_test_all, axis=0)))
+    width_cv_choice, width_test_choice = widths[iw_cv], widths[iw_test]
+    cvw_m, cvw_lo, cvw_hi = float_band(small_test_all[:, iw_cv])
+    optw_m, optw_lo, optw_hi = float_band(small_test_all[:, iw_cv] - small_test_all[:, iw_test])
+    width_widen = edge_advice(
+        iw_cv, len(widths), "--set widths=... (1 is the smallest width)",
+        f"--set widths={','.join(map(str, widths))},{2 * widths[-1]} (with --set hidden_units "
+        f"above {2 * widths[-1]})")
+    n_div = int(l2.diverged[:, ib].sum() + small_diverged.sum())
+    lost = diverged_note(n_div, l2.diverged[:, ib].size + small_diverged.size)
 
     sm_m, sm_lo, sm_hi = float_band(small_test)
     lg_m, lg_lo, lg_hi = float_band(large_test)
@@ -173,6 +213,8 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
     un_m, _, _ = float_band(l2.test_mse[:, 0])
     small_params, large_params = n_parameters((1, k, 1)), n_parameters((1, H, 1))
     next_share = float(np.median(normalized[:, k])) if k < H else 0.0
+    pruning_effect = ("the other units hardly matter" if abs(pr_m - lg_m) <= CLOSE * lg_m
+                      else "the other units do matter")
     if sm_m <= 1.05 * lg_m:
         verdict = ("The small network behaves like the regularized one at a fraction of the "
                    "parameters: the units it lacks were unused.")
@@ -181,7 +223,7 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
                    f"units off, L2 keeps the remaining weights small, whereas the unpenalized "
                    f"small network fits the noise harder (training MSE {sm_tr:.4f} against "
                    f"{lg_tr:.4f} for the regularized network).")
-    rep = int(np.argsort(large_test)[S // 2])  # the median-error seed
+    rep = int(np.argsort(large_test[alive])[S_alive // 2])  # the median-error seed
     order = np.argsort(-s[rep])
 
     from overfitlab.plots import penalty as plots
@@ -191,7 +233,28 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
             w_in[rep, order], w_out[rep, order], normalized, config.significance,
             int(counts[rep])),
         "small_networks.png": plots.width_figure(np.arange(1, H + 1), pruned, all_widths,
-                                                 width_mse, large_test, k, data.bayes_mse),
+                                                 width_mse, large_test, k, data.bayes_mse,
+                                                 np.nanmean(width_cv, axis=2), widths,
+                                                 width_cv_choice),
+    }
+    captions = {
+        "weight_magnitudes.png": f"Left: the hidden and output weights of the median-error seed's "
+                                 f"best L2 network, units sorted by contribution; right: every "
+                                 f"seed's contributions relative to its largest. Look at the drop "
+                                 f"after unit {k}: the next unit carries {next_share:.2g} of the "
+                                 f"largest contribution (median), below the dashed threshold "
+                                 f"{config.significance:g}."
+                                 if next_share < config.significance else
+                                 f"Left: the hidden and output weights of the median-error "
+                                 f"seed's best L2 network, units sorted by contribution; right: "
+                                 f"every seed's contributions relative to its largest, against "
+                                 f"the dashed threshold {config.significance:g}.",
+        "small_networks.png": f"Test MSE against the number of hidden units: the best L2 network "
+                              f"pruned to its largest units (green) and networks of that width "
+                              f"trained without penalty (purple); at {k} units they reach "
+                              f"{float(np.median(pruned[:, k - 1])):.4f} and "
+                              f"{float(np.median(small_test)):.4f}, against "
+                              f"{float(np.median(large_test)):.4f} for all {H} (dashed).",
     }
     answers = [
         Answer("significant_hidden_units",
@@ -201,12 +264,12 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
                f"norm, a bound on how much the unit can change f over the input range) exceeds "
                f"{config.significance:g} times the largest unit's; below that the unit is "
                f"nearly constant on [-1, 1] and the output bias can absorb it. Median over "
-               f"{S} seeds: {c_m:.0f} units (10-90 % {c_lo:.0f}-{c_hi:.0f}); the next unit "
+               f"{S_alive} seeds: {k} units (10-90 % {c_lo}-{c_hi}); the next unit "
                f"carries a median {next_share:.2g} of the largest contribution. Counting single "
                f"coefficients the same way: {np.median(sig_in):.0f} hidden and "
                f"{np.median(sig_out):.0f} output weights. Pruning the best networks to their "
                f"{k} largest units without retraining gives test MSE {pr_m:.4f}, against "
-               f"{lg_m:.4f} with all {H}: the other units hardly matter.", c_lo, c_hi),
+               f"{lg_m:.4f} with all {H}: {pruning_effect}.{lost}", c_lo, c_hi),
         Answer("small_network_test_mse",
                f"Test MSE of a {k}-unit network trained without penalty?", sm_m,
                f"Median {sm_m:.4f} (10-90 % {sm_lo:.4f}-{sm_hi:.4f}) over {S} "
@@ -219,27 +282,45 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
                f"{alpha_star:.3g}, with {large_params} parameters, against {sm_m:.4f} for "
                f"{small_params} parameters in the small network (noise floor "
                f"{data.bayes_mse:g}). Alpha was chosen on the test set, which favours the "
-               f"large network slightly.", lg_lo, lg_hi),
+               f"large network (weight-penalty's selection_optimism measures by how much).",
+               lg_lo, lg_hi),
+        Answer("cv_width", "Which width does cross-validation on the training points choose?",
+               width_cv_choice,
+               f"Among widths {', '.join(map(str, widths))} trained without penalty, "
+               f"{config.cv_folds}-fold shuffled cross-validation of the {config.n_train} "
+               f"training points has its lowest held-out MSE, {float(np.nanmin(cv_curve)):.4f}, "
+               f"at {width_cv_choice} units; the test set alone would pick {width_test_choice}. "
+               f"Test MSE at the cross-validated width: {cvw_m:.4f} (10-90 % {cvw_lo:.4f}-"
+               f"{cvw_hi:.4f}).{width_widen}", at_edge=minimum_at_edge(iw_cv, len(widths))),
+        Answer("selection_optimism",
+               "How optimistic is the test error of the test-picked width?", optw_m,
+               f"Per initialisation, test MSE at the cross-validated width ({width_cv_choice}) "
+               f"minus test MSE at the test-picked width ({width_test_choice}): median "
+               f"{optw_m:+.4f} (10-90 % {optw_lo:+.4f} to {optw_hi:+.4f}).", optw_lo, optw_hi),
     ]
     metrics = {
         "bayes_mse": data.bayes_mse, "best_alpha": alpha_star,
-        "significant_hidden_units": float(k), "significant_units_median": c_m,
-        "significant_units_p10": c_lo, "significant_units_p90": c_hi,
-        "significant_hidden_weights": float(np.median(sig_in)),
-        "significant_output_weights": float(np.median(sig_out)),
+        "significant_hidden_units": k, "significant_units_p10": c_lo,
+        "significant_units_p90": c_hi,
+        "significant_hidden_weights": int(np.median(sig_in)),
+        "significant_output_weights": int(np.median(sig_out)),
+        "cv_width": width_cv_choice, "test_mse_at_cv_width": cvw_m,
+        "test_picked_width": width_test_choice, "selection_optimism": optw_m,
+        "diverged": n_div,
         "next_unit_relative_contribution": next_share,
         "pruned_test_mse": pr_m, "small_network_test_mse": sm_m,
         "large_network_test_mse": lg_m, "unregularized_test_mse": un_m,
         "small_network_train_mse": sm_tr, "large_network_train_mse": lg_tr,
-        "small_network_parameters": float(small_params),
-        "large_network_parameters": float(large_params),
+        "small_network_parameters": small_params,
+        "large_network_parameters": large_params,
     }
     arrays = {"contributions": s, "normalized_sorted": normalized, "significant_counts": counts,
               "pruned_test_mse": pruned, "widths": all_widths, "width_test_mse": width_mse,
+              "width_cv_mse": width_cv,
               "large_test_mse": large_test}
     progress(1.0, "done")
     return Result("small-network", config, metrics, answers, figures, arrays,
-                  elapsed_s=time.perf_counter() - start)
+                  elapsed_s=time.perf_counter() - start, captions=captions)
 
 
 EXPERIMENT = Experiment(

@@ -31,8 +31,9 @@ def reconstruction_figure(rows: list[tuple[str, np.ndarray]]):
     return fig
 
 
-def embedding_figure(z_pca: np.ndarray, z_ae: np.ndarray, labels: np.ndarray):
-    """Side-by-side scatter of the 2-D PCA scores and 2-D autoencoder codes, coloured by digit."""
+def embedding_figure(z_pca: np.ndarray, z_ae: np.ndarray, labels: np.ndarray, title: str):
+    """Side-by-side scatter of the 2-D PCA scores and 2-D autoencoder codes, coloured by digit;
+    ``title`` states the measured largest principal angle between their planes."""
     fig, axes = new_figure(width=10.0, height=4.4, ncols=2)
     for ax, z, title in ((axes[0], z_pca, "PCA scores (orthonormal axes)"),
                          (axes[1], z_ae, "autoencoder code X W_enc (seed 0)")):
@@ -42,7 +43,7 @@ def embedding_figure(z_pca: np.ndarray, z_ae: np.ndarray, labels: np.ndarray):
         ax.set_xlabel("unit 1")
         ax.set_ylabel("unit 2")
     fig.colorbar(points, ax=axes, ticks=range(10), label="digit")
-    fig.suptitle("Held-out digits in 2-D: the same plane, linearly mixed", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

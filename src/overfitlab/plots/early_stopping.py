@@ -7,18 +7,20 @@ from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, draw_b
                                     draw_course_data, draw_noise_floor, new_figure)
 
 
-def data_figure(data, grid, fits, n_iter):
-    """Training/test data, the truth, and the fits after ``n_iter`` iterations (band)."""
+def data_figure(data, grid, fits, n_iter, title):
+    """Training/test data, the truth, and the fits after ``n_iter`` iterations (band); the
+    ``title`` states what the measured errors say (computed by the experiment)."""
     fig, ax = new_figure()
     draw_course_data(ax, data, grid)
     draw_band(ax, grid, fits, "tab:green", f"fit after {n_iter} iterations")
-    ax.set_title("The data and the overfit network")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
 
 
-def curves_figure(steps, train_curve, test_curve, noise_var, n_star, best_per_seed):
-    """Train and test MSE against iteration (log x), median and 10-90 % band over seeds."""
+def curves_figure(steps, train_curve, test_curve, noise_var, n_star, best_per_seed, title):
+    """Train and test MSE against iteration (log x), median and 10-90 % band over seeds; the
+    ``title`` says what the measured curve does (computed by the experiment)."""
     fig, ax = new_figure()
     draw_band(ax, steps, train_curve, TRAIN_COLOR, "train MSE")
     draw_band(ax, steps, test_curve, TEST_COLOR, "test MSE")
@@ -30,7 +32,7 @@ def curves_figure(steps, train_curve, test_curve, noise_var, n_star, best_per_se
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("mean squared error")
-    ax.set_title("Underfitting, then overfitting")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return fig
 

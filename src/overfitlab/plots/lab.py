@@ -63,19 +63,27 @@ def ensemble_fits_figure(data, grid, fits):
 
 
 # --------------------------------------------------------------------------- dropout
-def dropout_rate_figure(rates, train_mse, test_mse, mc_test_mse, noise_var, best_rate):
-    """Train/test MSE against the dropout rate (median and band over seeds, axis 0)."""
+def dropout_rate_figure(rates, train_mse, test_mse, mc_test_mse, noise_var, best_rate,
+                        cv_mse, cv_rate):
+    """Train/test MSE against the dropout rate (median and band over seeds, axis 0), the
+    cross-validated error of the training points (``cv_mse`` (seed, rate)) and its choice."""
+    order = np.argsort(rates)
+    rates, train_mse, test_mse, mc_test_mse, cv_mse = (
+        np.asarray(a)[..., order] for a in (rates, train_mse, test_mse, mc_test_mse, cv_mse))
     fig, ax = new_figure()
     draw_band(ax, rates, train_mse, TRAIN_COLOR, "train MSE")
     draw_band(ax, rates, test_mse, TEST_COLOR, "test MSE")
-    ax.plot(rates, np.median(mc_test_mse, axis=0), "x", color="tab:purple", markersize=8,
+    draw_band(ax, rates, cv_mse, "tab:olive", "cross-validated MSE (training points)")
+    ax.plot(rates, np.nanmedian(mc_test_mse, axis=0), "x", color="tab:purple", markersize=8,
             label="test MSE of the Monte-Carlo average (median)")
     draw_noise_floor(ax, noise_var)
-    ax.axvline(best_rate, color="k", linewidth=1, label=f"best rate {best_rate:g}")
+    ax.axvline(best_rate, color="k", linewidth=1, label=f"test-picked rate {best_rate:g}")
+    ax.axvline(cv_rate, color="tab:olive", linewidth=1.5, linestyle="--",
+               label=f"cross-validated rate {cv_rate:g}")
     ax.set_yscale("log")
     ax.set_xlabel("dropout rate p")
     ax.set_ylabel("mean squared error")
-    ax.set_title("Dropout on the 20 hidden units")
+    ax.set_title("Dropout on the hidden units")
     ax.legend(fontsize=8)
     return fig
 
@@ -99,7 +107,7 @@ def dropout_fits_figure(data, grid, rates, fits, mc_samples):
 
 
 # --------------------------------------------------------------------------- sample size
-def sample_size_figure(n_values, train_mse, test_mse, expected_test, noise_var):
+def sample_size_figure(n_values, train_mse, test_mse, expected_test, noise_var, title):
     """Train and test MSE against n (log-log), median and band over seeds (axis 0)."""
     fig, ax = new_figure()
     draw_band(ax, n_values, train_mse, TRAIN_COLOR, "train MSE")
@@ -111,7 +119,7 @@ def sample_size_figure(n_values, train_mse, test_mse, expected_test, noise_var):
     ax.set_yscale("log")
     ax.set_xlabel("training points n")
     ax.set_ylabel("mean squared error")
-    ax.set_title("More data: train and test error meet at the noise level")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     return fig
 

@@ -12,6 +12,7 @@ from overfitlab.plots.style import (NOISE_COLOR, TEST_COLOR, TRAIN_COLOR, draw_b
 
 FIT_COLORS = ("tab:orange", "tab:green", "tab:purple")
 HIST_COLORS = ("tab:gray", "tab:blue", "tab:red")
+CV_COLOR = "tab:purple"
 
 
 def _mark_best(ax, value: float, per_seed: np.ndarray, name: str) -> None:
@@ -39,15 +40,25 @@ def _train_test_panel(ax, values, train_mse, test_mse, unregularized_test, noise
     _mse_axes(ax, name)
 
 
-def _test_zoom_panel(ax, values, test_mse, unregularized_test, noise_var, name, best):
-    """The test MSE alone on a linear axis, cut above 1.5 x the unregularized error."""
+def _test_zoom_panel(ax, values, test_mse, unregularized_test, noise_var, name, best,
+                     cv_mse=None, cv_best=None):
+    """The test MSE alone on a linear axis, cut above 1.5 x the unregularized error, beside the
+    cross-validated error of the training points (``cv_mse`` (seed, value), mean over folds)
+    and its choice ``cv_best``."""
     draw_band(ax, values, test_mse, TEST_COLOR, "test MSE")
-    top = np.median(unregularized_test)
+    top = np.nanmedian(unregularized_test)
     ax.axhline(top, color=TEST_COLOR, linestyle="--", linewidth=1,
                label="without penalty (median)")
     draw_noise_floor(ax, noise_var)
-    ax.axvline(best, color="k", linewidth=1, label=f"best {name} = {best:.3g}")
-    ax.set_ylim(0.9 * noise_var, 1.5 * top)
+    ax.axvline(best, color="k", linewidth=1, label=f"test-picked {name} = {best:.3g}")
+    bottom = 0.9 * noise_var
+    if cv_mse is not None:
+        cv_median = draw_band(ax, values, cv_mse, CV_COLOR,
+                              "cross-validated MSE (training points)")
+        ax.axvline(cv_best, color=CV_COLOR, linewidth=1.5, linestyle="--",
+                   label=f"cross-validated {name} = {cv_best:.3g}")
+        bottom = min(bottom, 0.9 * float(np.nanmin(cv_median)))
+    ax.set_ylim(bottom, 1.5 * top)
     ax.set_xscale("log")
     ax.set_xlabel(name)
     ax.set_ylabel("test MSE")
@@ -56,15 +67,18 @@ def _test_zoom_panel(ax, values, test_mse, unregularized_test, noise_var, name, 
 
 
 def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, best_alpha,
-                    best_per_seed):
-    """Left: train and test MSE (seed, alpha) against alpha, log axes. Right: test MSE zoomed."""
+                    best_per_seed, title, cv_mse, cv_alpha):
+    """Left: train and test MSE (seed, alpha) against alpha, log axes, under ``title`` (what the
+    two ends of the sweep do, computed by the experiment). Right: test MSE zoomed, with the
+    cross-validated error and choice."""
     fig, (ax, az) = new_figure(11.0, 4.4, ncols=2)
     _train_test_panel(ax, alphas, train_mse, test_mse, unregularized_test, noise_var,
                       "L2 coefficient alpha")
     _mark_best(ax, best_alpha, best_per_seed, "alpha")
-    ax.set_title("From overfitting to underfitting", fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
-    _test_zoom_panel(az, alphas, test_mse, unregularized_test, noise_var, "alpha", best_alpha)
+    _test_zoom_panel(az, alphas, test_mse, unregularized_test, noise_var, "alpha", best_alpha,
+                     cv_mse, cv_alpha)
     fig.suptitle("L2 penalty (weight decay)")
     return fig
 
@@ -77,20 +91,22 @@ def fits_figure(data, grid, fits: dict[str, np.ndarray]):
         draw_band(ax, grid, pred, color, "fit")
         ax.set_title(name, fontsize=10)
         ax.legend(fontsize=7)
-    fig.suptitle("Fits with too little, the best, and too much L2 penalty")
+    fig.suptitle("Fits at the smallest, the best and the largest L2 penalty")
     return fig
 
 
 def l1_sweep_figure(l1_values, train_mse, test_mse, zeros, n_weights, unregularized_test,
-                    noise_var, best_l1):
-    """Train/test MSE against l1, the test MSE zoomed, and the exactly-zero weights."""
+                    noise_var, best_l1, cv_mse, cv_l1):
+    """Train/test MSE against l1, the test MSE zoomed (with the cross-validated error), and the
+    exactly-zero weights."""
     fig, (ax, at, az) = new_figure(15.0, 4.2, ncols=3)
     _train_test_panel(ax, l1_values, train_mse, test_mse, unregularized_test, noise_var,
                       "L1 coefficient l1")
     ax.axvline(best_l1, color="k", linewidth=1, label=f"best l1 = {best_l1:.3g}")
     ax.set_title("Error", fontsize=10)
     ax.legend(fontsize=7)
-    _test_zoom_panel(at, l1_values, test_mse, unregularized_test, noise_var, "l1", best_l1)
+    _test_zoom_panel(at, l1_values, test_mse, unregularized_test, noise_var, "l1", best_l1,
+                     cv_mse, cv_l1)
     draw_band(az, l1_values, zeros, "tab:green", "exactly-zero weights")
     az.axhline(n_weights, color=NOISE_COLOR, linestyle=":", label=f"all {n_weights} weights")
     az.axvline(best_l1, color="k", linewidth=1)
@@ -103,11 +119,12 @@ def l1_sweep_figure(l1_values, train_mse, test_mse, zeros, n_weights, unregulari
     return fig
 
 
-def weight_histogram_figure(weights: dict[str, np.ndarray]):
+def weight_histogram_figure(weights: dict[str, np.ndarray], title: str):
     """Histograms of log10 |w| of all weights (pooled over seeds) per setting.
 
     ``weights`` maps a label to an array (seed, weight). Exactly-zero weights have no
-    logarithm: they are counted in a separate black bar left of the axis break.
+    logarithm: they are counted in a separate black bar left of the axis break. ``title``
+    states the measured counts (computed by the experiment).
     """
     fig, axes = new_figure(4.0 * len(weights), 3.6, ncols=len(weights))
     pooled = np.concatenate([np.ravel(w) for w in weights.values()])
@@ -126,7 +143,7 @@ def weight_histogram_figure(weights: dict[str, np.ndarray]):
         ax.set_xlabel("log10 |weight|  (black bar: w = 0.0)")
         ax.set_ylabel("count (all seeds)")
         ax.legend(fontsize=7)
-    fig.suptitle("Weights at the best coefficients: L2 shrinks, L1 zeroes")
+    fig.suptitle(title)
     return fig
 
 
@@ -160,13 +177,19 @@ def weight_magnitude_figure(w_in, w_out, normalized, significance, n_significant
     return fig
 
 
-def width_figure(kept, pruned_mse, widths, small_mse, large_mse, chosen, noise_var):
+def width_figure(kept, pruned_mse, widths, small_mse, large_mse, chosen, noise_var, cv_mse,
+                 cv_widths, cv_width):
     """Test MSE against the number of hidden units: magnitude-pruned regularized networks
     (no retraining) and networks of that width trained without penalty; the large regularized
-    network as a horizontal line."""
+    network as a horizontal line; the cross-validated error of the small networks (``cv_mse``
+    (seed, width) on ``cv_widths``) and its choice."""
     fig, ax = new_figure(7.0, 4.4)
     draw_band(ax, kept, pruned_mse, "tab:green", "pruned best-L2 network")
-    draw_band(ax, widths, small_mse, "tab:purple", "small network, no penalty")
+    draw_band(ax, widths, small_mse, "tab:brown", "small network, no penalty")
+    draw_band(ax, cv_widths, cv_mse, CV_COLOR, "small network, cross-validated (training "
+              "points)")
+    ax.axvline(cv_width, color=CV_COLOR, linestyle="--", linewidth=1.5,
+               label=f"cross-validated width {cv_width}")
     ax.axhline(np.median(large_mse), color=TEST_COLOR, linestyle="--", linewidth=1,
                label=f"{kept[-1]}-unit network with best L2 (median)")
     ax.axvline(chosen, color="k", linewidth=1, label=f"{chosen} significant units")

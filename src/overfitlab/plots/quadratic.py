@@ -50,10 +50,12 @@ def plane_figure(cost: QuadraticCost, gd_path: np.ndarray, ridge_path: np.ndarra
 
 
 def alpha_figure(inv_n_lr: np.ndarray, alpha: np.ndarray, inv_n_lr_diabetes: np.ndarray,
-                 alpha_diabetes: np.ndarray, small_mu_edge: float, diabetes_edge: float):
+                 alpha_diabetes: np.ndarray, small_mu_edge: float, diabetes_edge: float,
+                 title: str):
     """Left: the ridge ``alpha`` nearest to ``w(n)`` against ``1/(n lr)`` (median and 10-90 %
     band over random matrices; the diabetes Hessian) with the line ``alpha = 1/(n lr)``. Right:
-    ``alpha n lr``. ``*_edge`` are the ``1/(n lr)`` above which ``n lr mu_max`` is small."""
+    ``alpha n lr``. ``*_edge`` are the ``1/(n lr)`` above which ``n lr mu_max`` is small;
+    ``title`` carries the measured median of ``alpha n lr``."""
     fig, (left, right) = new_figure(11.0, 4.2, ncols=2)
     draw_band(left, inv_n_lr, alpha, TRAIN_COLOR, "random SPD H")
     left.plot(inv_n_lr_diabetes, alpha_diabetes, color=DIABETES_COLOR, label="diabetes H")
@@ -76,7 +78,7 @@ def alpha_figure(inv_n_lr: np.ndarray, alpha: np.ndarray, inv_n_lr_diabetes: np.
                    label="n lr mu_max small (random H)")
         ax.axvline(diabetes_edge, color=DIABETES_COLOR, ls=":", lw=1)
         ax.legend(fontsize=7)
-    left.set_title("Early stopping after n steps ~ ridge with alpha ~ 1/(n lr)")
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

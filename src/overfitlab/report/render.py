@@ -1,58 +1,27 @@
-"""One self-contained HTML report: a section per experiment, figures embedded as base64 PNG."""
+"""One self-contained HTML report: a section per experiment, figures embedded as base64 PNG.
+
+The sections are :mod:`overfitlab.experiments.display`'s (the same as Jupyter's rich display);
+this module adds the page around them: header, navigation and the click-to-enlarge viewer.
+"""
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
-import numpy as np
 
-from overfitlab.experiments.base import Result
-from overfitlab.experiments.results_io import result_payload, versions, write_atomic
+from overfitlab.experiments.display import Section, environment, section
+from overfitlab.experiments.results_io import versions, write_atomic
+from overfitlab.formatting import format_value
 
-
-@dataclass
-class Section:
-    """One experiment as the report shows it."""
-
-    name: str
-    description: str
-    payload: dict[str, Any]  # the results.json document
-    images: dict[str, str]  # figure name -> base64 PNG
-
-
-def format_value(value: Any) -> str:
-    """Numbers with 4 significant digits, text as is (the template escapes), None as a dash."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = value.item()
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int, float)):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def section(result: Result, description: str, pngs: dict[str, bytes]) -> Section:
-    """A report section from a Result and its rendered figures."""
-    images = {name: base64.b64encode(png).decode("ascii") for name, png in pngs.items()}
-    return Section(result.experiment, description, result_payload(result), images)
+__all__ = ["Section", "format_value", "render", "section", "write_report"]
 
 
 def render(sections: list[Section], preset: str) -> str:
     """The report's HTML text."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("overfitlab", "report/templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-    )
-    env.filters["fmt"] = format_value
-    template = env.get_template("report.html.j2")
+    env = environment(jinja2.PackageLoader("overfitlab", "report/templates"))
     total = sum(s.payload["elapsed_s"] for s in sections)
-    return template.render(sections=sections, preset=preset, versions=versions(),
-                           total_s=total)
+    return env.get_template("report.html.j2").render(sections=sections, preset=preset,
+                                                     versions=versions(), total_s=total)
 
 
 def write_report(sections: list[Section], preset: str, out_dir: Path) -> Path:

@@ -14,7 +14,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
 
-from overfitlab.report.render import format_value
+from overfitlab.formatting import format_band, format_value
 from overfitlab.sweep.grid import Point
 
 
@@ -83,10 +83,9 @@ class SweepProgress:
 
 def _answer_cell(row: dict[str, Any], answer_id: str) -> str:
     name = f"answer_{answer_id}"
-    text = format_value(row.get(name))
-    if row.get(f"{name}_low") is not None:
-        text += f" ({format_value(row[f'{name}_low'])}–{format_value(row[f'{name}_high'])})"
-    return text + (" edge" if row.get(f"{name}_at_edge") else "")
+    band = format_band(row.get(f"{name}_low"), row.get(f"{name}_high"))
+    return (format_value(row.get(name)) + (f" ({band})" if band else "")
+            + (" edge" if row.get(f"{name}_at_edge") else ""))
 
 
 def summary_table(title: str, keys: tuple[str, ...], rows: list[dict[str, Any]],

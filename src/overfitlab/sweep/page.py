@@ -1,4 +1,5 @@
-"""The sweep's HTML page: one self-contained file in the report's style (figures inlined)."""
+"""The sweep's HTML page: one self-contained file in the report's style (figures inlined, the
+report's page and section styles and its click-to-enlarge viewer)."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,8 @@ from typing import Any
 
 import jinja2
 
+from overfitlab.experiments.display import environment
 from overfitlab.experiments.results_io import versions, write_atomic
-from overfitlab.report.render import format_value
 from overfitlab.sweep.grid import SweepPlan, format_grid_value
 
 
@@ -19,12 +20,8 @@ def render_page(plan: SweepPlan, rows: list[dict[str, Any]], answers: dict[str, 
     ``rows`` are the table's rows, ``answers`` the numeric answers {id: question} shown as
     columns, ``pngs`` the rendered figures, ``command`` the command line that reproduces it.
     """
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader([jinja2.PackageLoader("overfitlab", "sweep/templates"),
-                                    jinja2.PackageLoader("overfitlab", "report/templates")]),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-    )
-    env.filters["fmt"] = format_value
+    env = environment(jinja2.PackageLoader("overfitlab", "sweep/templates"),
+                      jinja2.PackageLoader("overfitlab", "report/templates"))
     env.filters["grid"] = format_grid_value
     count = {s: sum(r["status"] == s for r in rows) for s in ("ok", "failed", "pending")}
     compute = sum(r["elapsed_s"] or 0.0 for r in rows)

@@ -15,9 +15,11 @@ nothing is lost and nothing is doubled.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Callable
 
+from overfitlab.errors import ConfigError
 from overfitlab.sweep.grid import Point, SweepPlan
 from overfitlab.sweep.task import LOCAL, TOPIC, one_line, outcome, read_record, run_point
 
@@ -29,6 +31,18 @@ OnFinish = Callable[[Point, Record], None]
 def sweep_directory(out: Path, experiment: str) -> Path:
     """Where the sweep of ``experiment`` under ``out`` keeps its points, table and page."""
     return Path(out) / f"{experiment}-sweep"
+
+
+def check_output(directory: Path) -> None:
+    """Refuse, before any work, a sweep directory that cannot be created or written."""
+    existing = Path(directory)
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{directory} cannot be created: {existing} is a file, not a "
+                          f"directory; choose another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write to {existing}; choose another --out directory")
 
 
 def point_directory(directory: Path, point: Point) -> Path:

@@ -30,7 +30,9 @@ const CONTROLS = [
   { name: "ensemble", label: "ensemble size", kind: "stops", stops: [1, 2, 3, 5, 10, 20],
     tip: "Networks trained independently and averaged. Look for: the averaged fit wiggles less; the 'at end' test MSE drops below the average member's curve." },
   { name: "seeds", label: "seeds", kind: "stops", stops: [1, 2, 5, 10, 20, 50, 100],
-    tip: "Independent repetitions drawn at once; the band spans their 10-90 %. Look for: how much a single run can mislead (seeds x ensemble is at most 100)." },
+    tip: "Independent repetitions drawn at once; the band spans their 10-90 %. Look for: how much a single run can mislead (data sets x seeds x ensemble is at most 100)." },
+  { name: "datasets", label: "data sets", kind: "stops", stops: [1, 2, 3, 5, 10, 20],
+    tip: "Independent noise draws of the training points, each trained from every seed. Above 1 the page splits the test error into noise, bias\u00b2 and variance from the data and from the initialisation. Look for: which term each regularizer lowers." },
   { name: "early_stopping", label: "early stopping", kind: "checkbox",
     tip: "Hold out part of the training points, stop when their error has not improved for 'patience' iterations and restore the best weights. Look for: fewer points left to fit, and where it stops against the test curve's minimum." },
   { name: "validation_fraction", label: "validation share", kind: "linear", min: 0.1, max: 0.5, step: 0.05,
@@ -75,10 +77,98 @@ function parseValue(c, text) {
   return Number(text);
 }
 
+// --- the server's limits (GET /api/defaults), applied before a request is sent ---------------
+// Same rules, numbers and order as TrainRequest._combined_limits in schemas.py.
+const LIMITED = ["datasets", "seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth",
+                 "early_stopping", "validation_fraction"];
+const nPoints = (s) => (s.x_train ? s.x_train.length : s.n_train);
+function nParameters(s) {  // n_parameters((1, h, ..., h, 1)) = sum over layers of (fan_in + 1) x fan_out
+  const h = s.hidden_units;
+  return 2 * h + (s.depth - 1) * (h + 1) * h + (h + 1);
+}
+function violations(s) {
+  const out = [], networks = s.datasets * s.seeds * s.ensemble;
+  if (s.x_train && s.datasets > 1)
+    out.push({ fields: ["datasets"], why: "your own points: one data set" });
+  if (networks > defaults.max_networks)
+    out.push({ fields: ["datasets", "seeds", "ensemble"], why: "data sets \u00d7 seeds \u00d7 ensemble \u2264 " + defaults.max_networks });
+  const work = networks * s.iterations * nPoints(s) * nParameters(s);
+  if (work > defaults.max_work)
+    out.push({ fields: ["datasets", "seeds", "ensemble", "iterations", "n_train", "hidden_units", "depth"],
+               why: "networks \u00d7 iterations \u00d7 points \u00d7 parameters \u2264 " + fmt(defaults.max_work) });
+  if (s.early_stopping && Math.ceil(s.validation_fraction * nPoints(s)) < defaults.min_validation)
+    out.push({ fields: ["early_stopping", "validation_fraction", "n_train"],
+               why: "early stopping holds out ceil(share \u00d7 points) \u2265 " + defaults.min_validation + " points" });
+  return out;
+}
+const blocking = (s, name) => violations(s).filter((v) => v.fields.includes(name));
+
+// Every value a control can take, in slider order.
+function positions(c) {
+  if (c.kind === "checkbox") return [false, true];
+  if (c.kind === "stops") return c.stops;
+  if (c.kind === "linear" || c.kind === "log") {
+    const lo = c.kind === "log" && c.zero ? c.min - c.step : c.min, n = Math.round((c.max - lo) / c.step);
+    return Array.from({ length: n + 1 }, (_, i) => fromSlider(c, lo + i * c.step));
+  }
+  return null;
+}
+
+// The allowed value nearest to the requested one (in slider positions), or the current value.
+function nearestAllowed(c, wanted) {
+  const values = positions(c);
+  if (!values || !blocking({ ...state, [c.name]: wanted }, c.name).length) return wanted;
+  const at = values.findIndex((v) => v === wanted);
+  let best = null;
+  values.forEach((v, i) => {
+    if (!blocking({ ...state, [c.name]: v }, c.name).length && (best === null || Math.abs(i - at) < Math.abs(best - at))) best = i;
+  });
+  return best === null ? state[c.name] : values[best];
+}
+
+// Early stopping switched on with too few validation points: raise the validation share to the
+// smallest that holds out enough (at most 0.5 of at least 4 points always does).
+function makeRoomForValidation() {
+  const share = CONTROLS.find((x) => x.name === "validation_fraction");
+  const on = { ...state, early_stopping: true };
+  const ok = positions(share).find((v) => !blocking({ ...on, validation_fraction: v }, "early_stopping").length);
+  if (ok !== undefined) Object.assign(state, { early_stopping: true, validation_fraction: ok });
+}
+
+// "max 5 here: seeds x ensemble <= 100" under a control some of whose values are refused.
+function limitNote(c) {
+  if (c.name === "n_train" && state.x_train) return "your " + state.x_train.length + " points set it (reset to use the slider)";
+  const values = positions(c);
+  if (!values || !LIMITED.includes(c.name) || c.kind === "checkbox") return "";
+  const ok = values.filter((v) => !blocking({ ...state, [c.name]: v }, c.name).length);
+  if (ok.length === values.length) return "";
+  const refused = values.find((v) => blocking({ ...state, [c.name]: v }, c.name).length);
+  const why = blocking({ ...state, [c.name]: refused }, c.name)[0].why;
+  if (!ok.length) return "greyed: " + why;
+  const lo = ok[0], hi = ok[ok.length - 1];
+  const range = lo === values[0] ? "max " + fmt(hi) : hi === values[values.length - 1] ? "min " + fmt(lo) : fmt(lo) + " to " + fmt(hi);
+  return range + " here: " + why;
+}
+
 // --- building the controls -----------------------------------------------------------------
+// Slider ranges never exceed the server's own bounds of the field.
+function clipToLimits(c) {
+  const lim = defaults.limits[c.name];
+  if (!lim) return;
+  const inside = (v) => (lim.minimum === undefined || v >= lim.minimum) && (lim.maximum === undefined || v <= lim.maximum);
+  if (c.kind === "stops") c.stops = c.stops.filter(inside);
+  if (c.kind === "linear") { c.min = Math.max(c.min, lim.minimum ?? c.min); c.max = Math.min(c.max, lim.maximum ?? c.max); }
+  if (c.kind === "log") {
+    if (lim.minimum > 0) c.min = Math.max(c.min, Math.log10(lim.minimum));
+    if (lim.maximum !== undefined) c.max = Math.min(c.max, Math.log10(lim.maximum));
+  }
+  if (c.kind === "number") { c.min = lim.minimum; c.max = lim.maximum; }
+}
+
 function buildControls() {
   const box = $("controls");
   for (const c of CONTROLS) {
+    clipToLimits(c);
     const div = document.createElement("div");
     div.className = "control" + (c.kind === "checkbox" ? " checkbox" : "");
     const label = document.createElement("label");
@@ -97,7 +187,7 @@ function buildControls() {
     } else {
       input = document.createElement("input");
       if (c.kind === "checkbox") input.type = "checkbox";
-      else if (c.kind === "number") { input.type = "number"; input.min = c.min; input.step = 1; }
+      else if (c.kind === "number") { input.type = "number"; input.min = c.min; input.max = c.max; input.step = 1; }
       else {
         input.type = "range";
         if (c.kind === "stops") { input.min = 0; input.max = c.stops.length - 1; input.step = 1; }
@@ -111,13 +201,17 @@ function buildControls() {
     else { label.appendChild(title); label.appendChild(value); }
     div.appendChild(label);
     if (c.kind !== "checkbox") div.appendChild(input);
+    const note = document.createElement("div");
+    note.className = "limit"; note.id = c.name + "-limit"; note.hidden = true;
+    div.appendChild(note);
     box.appendChild(div);
     input.addEventListener(input.type === "range" ? "input" : "change", () => {
-      state[c.name] = c.kind === "checkbox" ? input.checked
+      const wanted = c.kind === "checkbox" ? input.checked
         : c.kind === "select" ? input.value
-        : c.kind === "number" ? Math.max(0, Math.floor(Number(input.value) || 0))
+        : c.kind === "number" ? Math.min(c.max, Math.max(c.min, Math.floor(Number(input.value) || 0)))
         : fromSlider(c, input.value);
-      showValue(c);
+      state[c.name] = nearestAllowed(c, wanted);
+      if (c.name === "early_stopping" && wanted && !state.early_stopping) makeRoomForValidation();
       changed();
     });
   }
@@ -130,18 +224,24 @@ function showValue(c) {
   else input.value = toSlider(c, v);
   const out = $(c.name + "-value");
   if (out) out.textContent = c.kind === "log" && v === 0 ? "0 (off)" : c.kind === "select" ? "" : fmt(v);
-  if (c.name === "validation_fraction" || c.name === "patience")
-    $(c.name).disabled = !state.early_stopping;
+  const note = limitNote(c), box = $(c.name + "-limit");
+  box.textContent = note; box.hidden = !note;
+  input.disabled = ((c.name === "validation_fraction" || c.name === "patience") && !state.early_stopping)
+    || (c.name === "n_train" && !!state.x_train);
 }
 
 // --- state <-> address bar -----------------------------------------------------------------
+// Your own points travel as comma-separated lists (x_train=...&y_train=...).
+const POINTS = ["x_train", "y_train"];
 function readQuery() {
   const q = new URLSearchParams(window.location.search);
   for (const c of CONTROLS) if (q.has(c.name)) state[c.name] = parseValue(c, q.get(c.name));
+  for (const name of POINTS) if (q.has(name)) state[name] = q.get(name).split(",").map(Number);
 }
 function writeQuery() {
   const q = new URLSearchParams();
   for (const c of CONTROLS) q.set(c.name, String(state[c.name]));
+  for (const name of POINTS) if (state[name]) q.set(name, state[name].join(","));
   history.replaceState(null, "", "?" + q.toString());
 }
 
@@ -157,13 +257,18 @@ async function pump() {
   inFlight = true;
   while (pending) {
     pending = false;
-    setStatus("busy", "training " + state.seeds * state.ensemble + " networks\u2026");
+    setStatus("busy", "training " + state.datasets * state.seeds * state.ensemble + " networks\u2026");
     try {
       const r = await fetch("/api/train", { method: "POST", headers: { "Content-Type": "application/json" },
                                              body: JSON.stringify(state) });
       const answer = await r.json();
       if (r.ok) { render(answer); $("error").hidden = true; }
-      else showError(answer);
+      else if (r.status === 503) {  // the server is full: wait as long as it says, then ask again
+        const wait = Number(r.headers.get("Retry-After")) || 1;
+        setStatus("busy", "server busy: retrying in " + wait + " s\u2026");
+        await new Promise((done) => setTimeout(done, 1000 * wait));
+        pending = true;
+      } else showError(answer);
     } catch (e) { showError({ detail: String(e) }); }
   }
   inFlight = false;
@@ -174,14 +279,14 @@ function setStatus(s, text) { const el = $("status"); el.dataset.state = s; el.t
 
 function showError(answer) {
   const d = answer.detail;
-  const lines = Array.isArray(d) ? d.map((e) => (e.loc || []).filter((x) => x !== "body").join(".") + ": " + e.msg) : [String(d)];
+  const lines = Array.isArray(d) ? d.map((e) => (e.fields || []).join(", ") + ": " + e.msg) : [String(d)];
   $("error").textContent = lines.join("\n");
   $("error").hidden = false;
   setStatus("error", "request rejected");
 }
 
 // --- rendering -----------------------------------------------------------------------------
-const COLORS = { train: "#2b6cb0", test: "#d9480f", fit: "#2b6cb0", truth: "#2f9e44", floor: "#555" };
+const COLORS = { train: "#2b6cb0", test: "#d9480f", fit: "#2b6cb0", truth: "#2f9e44", floor: "#555", stop: "#7048e8" };
 const LAYOUT = { margin: { l: 56, r: 10, t: 8, b: 80 }, legend: { orientation: "h", y: -0.3, font: { size: 11 } },
                  font: { family: "system-ui, sans-serif", size: 12 }, paper_bgcolor: "#fff", plot_bgcolor: "#fff" };
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage"] };
@@ -209,7 +314,10 @@ function render(a) {
   if (d.is_validation.some(Boolean))
     fitTraces.push({ x: pick(d.x_train, (i) => d.is_validation[i]), y: pick(d.y_train, (i) => d.is_validation[i]),
       mode: "markers", marker: { color: "#111", size: 9, symbol: "circle-open", line: { width: 2 } }, name: "validation" });
-  Plotly.react("fit-plot", fitTraces, { ...LAYOUT, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } }, CONFIG);
+  // Fixed x range and no zoom: a click on the plot adds a point there (data.js).
+  Plotly.react("fit-plot", fitTraces, { ...LAYOUT, dragmode: false, hovermode: "closest",
+    xaxis: { title: { text: "x" }, range: [-1.08, 1.08], fixedrange: true },
+    yaxis: { title: { text: "y" }, fixedrange: true } }, CONFIG);
 
   const it = a.curves.iterations;
   const shapes = [
@@ -218,8 +326,9 @@ function render(a) {
     { type: "line", yref: "paper", y0: 0, y1: 1, x0: m.best_iteration, x1: m.best_iteration,
       line: { color: COLORS.test, dash: "dash", width: 1 } },
   ];
+  const esLine = { color: COLORS.stop, dash: "dashdot", width: 1.5 };
   if (m.stopped_at) shapes.push({ type: "line", yref: "paper", y0: 0, y1: 1, x0: m.restored_from.median,
-    x1: m.restored_from.median, line: { color: "#7048e8", dash: "dashdot", width: 1.5 } });
+    x1: m.restored_from.median, line: esLine });
   const curveTraces = [
     ...bandTraces(it, a.curves.train_mse, COLORS.train, "train MSE"),
     ...bandTraces(it, a.curves.test_mse, COLORS.test, "test MSE"),
@@ -227,6 +336,9 @@ function render(a) {
       mode: "markers", name: "final model (test)",
       marker: { color: COLORS.test, symbol: "diamond", size: 10 } },
   ];
+  if (m.stopped_at)  // a legend entry for the dash-dot line (shapes have none)
+    curveTraces.push({ x: [null], y: [null], mode: "lines", line: esLine, hoverinfo: "skip",
+                       name: "early stopping: restored from (median)" });
   const annotations = [
     { xref: "paper", x: 0.01, y: Math.log10(m.noise_variance), yanchor: "bottom", xanchor: "left", showarrow: false,
       text: "noise variance", font: { size: 10, color: COLORS.floor } },
@@ -248,12 +360,25 @@ function render(a) {
   $("m-best-iteration").textContent = String(m.best_iteration);
   $("m-test-best").textContent = stat(m.test_mse_best);
   $("m-test-end").textContent = stat(m.test_mse_end);
+  $("m-seed-label").textContent = "test MSE at end, seed " + a.config.seed + " alone";
+  $("m-test-seed").textContent = fmt(m.test_mse_end_per_seed[0]);
   $("m-train-end").textContent = stat(m.train_mse_end);
   $("m-noise").textContent = fmt(m.noise_variance);
   $("m-parameters").textContent = m.parameters + " (" + m.total_parameters + ")";
   $("m-zeros").textContent = stat(m.zero_weights) + " of " + m.weights;
   $("m-dead").textContent = stat(m.dead_units) + " of " + a.config.hidden_units;
   $("m-early-stopping").textContent = m.stopped_at ? stat(m.stopped_at) + " / " + stat(m.restored_from) : "off";
+  $("m-diverged-row").hidden = m.diverged === 0;
+  const d = a.decomposition;
+  $("decomposition").hidden = !d;
+  if (d) {
+    $("d-noise").textContent = fmt(d.noise);
+    $("d-bias2").textContent = fmt(d.bias2);
+    $("d-data").textContent = fmt(d.data_variance);
+    $("d-init").textContent = d.init_variance === null ? "- (one seed: counted in the data variance)" : fmt(d.init_variance);
+    $("d-total").textContent = fmt(d.expected_mse);
+  }
+  $("m-diverged").textContent = m.diverged + " of " + m.networks + " networks diverged: lower the learning rate";
   version += 1;
   window.lastAnswer = a;  // for tests and the curious console user
   $("status").dataset.version = String(version);
@@ -266,6 +391,7 @@ async function main() {
   state = { ...defaults.config };
   readQuery();
   buildControls();
+  setupData();
   changed();
 }
 main().catch((e) => showError({ detail: String(e) }));

@@ -1,0 +1,153 @@
+"""What the command line shows: a run's answers, their explanations, and progress.
+
+Values are written by :mod:`overfitlab.formatting`, as in the report: never cut, a 10-90 % band
+only where its ends differ. Sentences (text answers longer than the report's table takes) are
+printed in full below the table instead of squeezed into a column. Progress is a Rich bar on a
+terminal and plain log lines when stderr is piped or redirected, where a bar cannot move.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn)
+from rich.table import Table
+from rich.text import Text
+
+from overfitlab.experiments.base import Answer, Result
+from overfitlab.experiments.display import is_text_answer
+from overfitlab.formatting import format_band, format_value
+from overfitlab.progress import Progress as ProgressCallback
+
+LOG_EVERY_FRACTION = 0.10
+"""Piped progress: a line each time another tenth of the work is done..."""
+
+LOG_EVERY_S = 10.0
+"""...or when this many seconds have passed since the last line, updates or not (a heartbeat)."""
+
+EDGE_MARK = "at edge"
+
+
+class ProgressLog:
+    """A progress callback that prints plain lines: ``label  45%  12.3 s  message``.
+
+    A line is printed on the first update, whenever the fraction done has crossed the next
+    multiple of :data:`LOG_EVERY_FRACTION`, and once at completion; :meth:`heartbeat`, called
+    every second by :func:`progress_display`, repeats the latest state when :data:`LOG_EVERY_S`
+    seconds have passed without a line, so that a log shows a long compiled call is still running.
+    Updates in between cost a lock and two comparisons. Safe to call from several threads (the
+    engine reports from a worker thread when it trains parts concurrently).
+    """
+
+    def __init__(self, label: str, console: Console,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.label, self.console, self.clock = label, console, clock
+        self.start = clock()
+        self.next_fraction = 0.0
+        self.next_time = self.start + LOG_EVERY_S
+        self.fraction, self.message = 0.0, "starting"
+        self.finished = False
+        self._lock = threading.Lock()
+
+    def __call__(self, fraction: float, message: str) -> None:
+        with self._lock:
+            self.fraction, self.message = fraction, message
+            if self.finished or (fraction < self.next_fraction and fraction < 1.0):
+                return
+            self._print()
+
+    def heartbeat(self) -> None:
+        """Repeat the latest state if no line has been printed for :data:`LOG_EVERY_S`."""
+        with self._lock:
+            if not self.finished and self.clock() >= self.next_time:
+                self._print()
+
+    def _print(self) -> None:
+        now = self.clock()
+        self.finished = self.fraction >= 1.0
+        self.next_fraction = (math.floor(self.fraction / LOG_EVERY_FRACTION + 1e-9) + 1) \
+            * LOG_EVERY_FRACTION
+        self.next_time = now + LOG_EVERY_S
+        self.console.print(f"{self.label}  {self.fraction:4.0%}  {now - self.start:6.1f} s  "
+                           f"{self.message}", markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_display(label: str, console: Console) -> Iterator[ProgressCallback]:
+    """The ``progress(fraction, message)`` callback for ``label``: a bar or log lines."""
+    if not console.is_terminal:
+        log = ProgressLog(label, console)
+        stop = threading.Event()
+        beat = threading.Thread(target=lambda: _beat(log, stop), daemon=True,
+                                name="overfitlab-progress-log")
+        beat.start()
+        try:
+            yield log
+        finally:
+            stop.set()
+            beat.join()
+        return
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[label]}"), BarColumn(),
+               TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+               TextColumn("{task.description}", markup=False))
+    with Progress(*columns, console=console, transient=True, refresh_per_second=5) as bar:
+        task = bar.add_task("starting", total=1.0, label=escape(label))
+
+        def update(fraction: float, message: str) -> None:
+            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
+
+        yield update
+
+
+def _beat(log: ProgressLog, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        log.heartbeat()
+
+
+def answers_table(result: Result) -> Table:
+    """The answers with a number or a short word as value, one row each, nothing cut."""
+    uses_seeds = result.config.USES_SEEDS
+    seeds = f"{result.config.seeds} seeds" if uses_seeds else "no seeds"
+    table = Table(title=f"{result.experiment}  ({seeds}, {result.elapsed_s:.1f} s)")
+    table.add_column("answer", style="bold", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    if uses_seeds:
+        table.add_column("10-90 %", justify="right", overflow="fold")
+    for a in result.answers:
+        if _is_text(a):
+            continue
+        value = Text(format_value(a.value))
+        if a.at_edge:
+            value.append(f" ({EDGE_MARK})", style="yellow")
+        band = [format_band(a.low, a.high)] if uses_seeds else []
+        table.add_row(a.id, value, *band)
+    return table
+
+
+def print_result(result: Result, console: Console, explain: bool) -> None:
+    """The table, then every text answer in full, the notes, and the explanations: all of them
+    with ``explain``, otherwise only those of answers at the edge of their search (they say how
+    to widen it)."""
+    console.print(answers_table(result))
+    for a in result.answers:
+        if _is_text(a):
+            console.print(Text.assemble((f"{a.id}: ", "bold"), a.value))
+    for note in result.notes:
+        console.print(Text.assemble(("note: ", "bold"), note))
+    for a in result.answers:
+        if explain or a.at_edge:
+            label = f"{a.id} ({EDGE_MARK})" if a.at_edge else a.id
+            console.print(Text.assemble(("\n" + label, "bold"), (f"  {a.question}", "italic")))
+            console.print(Text(a.explanation), style="dim" if not a.at_edge else None)
+    if not explain:
+        console.print(Text("--explain prints why each value is what it is", style="dim"))
+
+
+def _is_text(answer: Answer) -> bool:
+    return is_text_answer({"value": answer.value})

@@ -1,0 +1,22 @@
+"""The real command line in a subprocess, ready to receive Ctrl+C (for the interrupt tests)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# `python -m overfitlab.cli ARGS`, except that SIGINT first gets Python's usual handler: a shell's
+# background job inherits SIGINT ignored, and a preexec_fn would fork this multithreaded process.
+_LAUNCH = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           "sys.argv[0] = 'overfitlab'; runpy.run_module('overfitlab.cli', run_name='__main__')")
+
+
+def launch(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
+    """Start ``overfitlab ARGS`` (this checkout's sources first), stdout and stderr piped."""
+    path = [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return subprocess.Popen([sys.executable, "-c", _LAUNCH, *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(path)})

@@ -1,0 +1,126 @@
+"""Interrupted or killed at a random moment, `run` and `report` leave the old results or the new.
+
+Each test runs the real command line (``python -m overfitlab.cli``) on tiny settings, first to
+completion (the previous results), then several times with another seed, sending SIGINT or
+SIGKILL at a moment drawn from successive slices of the measured duration, so that start-up,
+training, figures and the final swap are all within reach. (Every step of the swap itself is
+tested one by one in test_cli_atomic_output.py; staging folders of killed runs are removed by the
+next run, tested there too.) After every trial the output directory must
+hold exactly the previous files, byte for byte, or a complete new result; SIGINT must end with
+exit code 130 and one line saying which. SIGINT moments start a little after launch: until the
+interpreter has loaded overfitlab's package, a Ctrl+C is Python's own (nothing is written then
+either).
+"""
+import json
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _cli_subprocess import launch
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and renameat2: Linux")
+
+RUN = ["run", "early-stopping", "--quick", "--seeds", "2", "--set", "max_iter=300",
+       "--set", "patience=50"]
+REPORT = ["report", "--quick", "--only", "early-stopping", "--only", "convolution"]
+SIGINT_FROM_S = 2.0
+
+
+def files(out: Path) -> dict[str, bytes]:
+    """Every visible file under ``out`` with its bytes (hidden staging folders are not results)."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)}
+
+
+def complete_result(out: Path, folder: str, seed: int) -> dict:
+    """Assert ``out/folder`` is one whole result of ``seed``; return its metrics."""
+    path = out / folder
+    payload = json.loads((path / "results.json").read_text())
+    assert payload["seed"] == seed
+    assert sorted(p.name for p in path.iterdir()) == sorted(
+        ["results.json", "arrays.npz", *payload["figures"]])
+    for name in payload["figures"]:
+        assert (path / name).read_bytes()[-8:] == b"IEND\xaeB`\x82"  # the PNG's last chunk
+    with np.load(path / "arrays.npz") as arrays:
+        list(arrays.values())
+    return payload["metrics"]
+
+
+def trial(args, out, seed, signum, at_s):
+    child = launch([*args, "--seed", str(seed), "--out", str(out)])
+    time.sleep(at_s)
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=300)
+    return child.returncode, err, child.pid
+
+
+def check_sigint_line(code, err, target, kept_old):
+    if code == 0:  # it had finished
+        assert not kept_old
+        return
+    assert code == 130 and "Traceback" not in err, err
+    said = "unchanged (previous results kept)" if kept_old else "holds the new results"
+    assert err.strip().splitlines()[-1] == f"interrupted: {target} {said}", err
+
+
+def interrupt_at_random_moments(args, out, target, folders, trials, rng):
+    """Run ``args`` to completion, then interrupt one run per signal of ``trials``; ``target``
+    is the directory the command replaces (OUT/NAME for `run`, OUT for `report`)."""
+    start = time.monotonic()
+    first = launch([*args, "--seed", "1", "--out", str(out)])
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    duration = time.monotonic() - start
+    reference = {1: [complete_result(out, f, 1) for f in folders]}
+    seed, outcomes = 1, []
+    for i, signum in enumerate(trials):
+        old, new_seed = files(out), 3 - seed
+        lo = SIGINT_FROM_S if signum == signal.SIGINT else 0.0
+        hi = 1.1 * duration
+        at_s = rng.uniform(lo + (hi - lo) * i / len(trials),
+                           lo + (hi - lo) * (i + 1) / len(trials))
+        code, err, pid = trial(args, out, new_seed, signum, at_s)
+        now = files(out)
+        kept_old = now == old
+        assert set(now) == set(old)  # no file more or less: the same experiments and figures
+        if not kept_old:  # then it is the complete new result, the same as any run of its seed
+            metrics = [complete_result(out, f, new_seed) for f in folders]
+            assert reference.setdefault(new_seed, metrics) == metrics
+            ours = tuple(f"{f}/" for f in folders)
+            for name in now:  # what the command does not write is carried over unchanged
+                if not name.startswith(ours) and name != "report.html":
+                    assert now[name] == old[name], name
+            if "report.html" in now:
+                assert now["report.html"] != old["report.html"]
+                assert now["report.html"].rstrip().endswith(b"</html>")
+            seed = new_seed
+        if signum == signal.SIGINT:
+            check_sigint_line(code, err, target, kept_old)
+            assert not list(out.parent.rglob(f".*.overfitlab-*-{pid}-*")), "staging left behind"
+        outcomes.append((signal.Signals(signum).name, round(at_s, 1), code,
+                         "old" if kept_old else "new"))
+    return outcomes
+
+
+def test_run_interrupted_at_random_moments_keeps_old_or_new_results(tmp_path):
+    out = tmp_path / "results"
+    trials = [signal.SIGKILL, signal.SIGINT, signal.SIGKILL]
+    outcomes = interrupt_at_random_moments(RUN, out, out / "early-stopping", ["early-stopping"],
+                                           trials, random.Random())
+    print(outcomes)
+
+
+def test_report_interrupted_at_random_moments_keeps_old_or_new_results(tmp_path):
+    out = tmp_path / "results"
+    earlier = out / "cnn"  # from an earlier `run`: every state must keep it
+    earlier.mkdir(parents=True)
+    (earlier / "results.json").write_text('{"experiment": "cnn"}')
+    trials = [signal.SIGINT, signal.SIGKILL]
+    outcomes = interrupt_at_random_moments(REPORT, out, out, ["early-stopping", "convolution"],
+                                           trials, random.Random())
+    print(outcomes)
+    assert (earlier / "results.json").read_text() == '{"experiment": "cnn"}'
