@@ -1,4 +1,4 @@
-"""Command line: list, run, report, serve, bench.
+"""Command line: list, run, report, sweep, serve, bench.
 
 Bad input (unknown experiment, invalid value, unwritable output, a malformed option) prints one
 line saying what is wrong and how to fix it, exits with code 2 and writes nothing. ``run`` and
@@ -32,6 +32,7 @@ from rich.text import Text  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from overfitlab.atomic_output import StagedDirectory  # noqa: E402
+from overfitlab.compilation_cache import enable_compilation_cache  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
 from overfitlab.errors import ConfigError  # noqa: E402
 
@@ -105,19 +106,6 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
                                        is_eager=True, help="print the versions and exit")) -> None:
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # commands handle Ctrl+C
-
-
-def _enable_compilation_cache() -> None:
-    """Persist compiled JAX programs across CLI runs (saves the compile time of repeats)."""
-    import jax
-
-    cache = Path(os.environ.get("OVERFITLAB_CACHE", Path.home() / ".cache" / "overfitlab"))
-    try:
-        (cache / "jax").mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", str(cache / "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
 
 
 def build_config(name: str, quick: bool, seed: Optional[int], seeds: Optional[int],
@@ -230,7 +218,7 @@ def run(
         except ConfigError as exc:
             fail(str(exc))
         with _staged(stage):
-            _enable_compilation_cache()
+            enable_compilation_cache()
             result = _computed(get(name), config, name)
             with _write_errors_reported(stage):
                 write_result_files(result, stage.path)
@@ -265,7 +253,7 @@ def report(
         except ConfigError as exc:
             fail(str(exc))
         with _staged(stage):
-            _enable_compilation_cache()
+            enable_compilation_cache()
             sections = []
             for i, (exp, config) in enumerate(zip(chosen, configs), start=1):
                 result = _computed(exp, config, f"[{i}/{len(chosen)}] {exp.name}")
@@ -301,6 +289,61 @@ def params(name: str = typer.Argument(..., help="experiment name (see `overfitla
     for row in describe(experiment.config_class):
         table.add_row(row.name, row.type, row.full, row.quick, row.range, row.help)
     console.print(table)
+
+
+@app.command()
+def sweep(
+    name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)"),
+    grid: list[str] = typer.Option(
+        [], "--grid", help="axis key=v1,v2,... over any --set key; ranges linspace(a,b,n) "
+                           "and logspace(a,b,n); repeat for a product"),
+    quick: bool = typer.Option(False, "--quick", help="small preset for every point"),
+    seed: Optional[int] = typer.Option(None, help="master seed of every point"),
+    seeds: Optional[int] = typer.Option(None, help="seeds trained at once in each point"),
+    out: Path = typer.Option(Path("results"), help="output directory (OUT/NAME-sweep/)"),
+    set_: list[str] = typer.Option([], "--set", help="fix a parameter: key=value"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir",
+                                            help="dataset directory, visible to every worker"),
+    scheduler: Optional[str] = typer.Option(None, help="Dask scheduler, tcp://HOST:8786"),
+    workers: Optional[int] = typer.Option(None, help="local worker processes (default: cores)"),
+    yes: bool = typer.Option(False, "--yes", help="run grids of more than 100 points"),
+) -> None:
+    """Run an experiment at every point of a grid on a Dask cluster; resumable.
+
+    Writes OUT/NAME-sweep/: points/<key>/ (each point's results), table.parquet + table.csv,
+    a figure per numeric answer and sweep.html. Points already done are skipped.
+    """
+    from overfitlab import __version__
+    from overfitlab.sweep.cluster import check_options
+    from overfitlab.sweep.display import summary_table as sweep_table
+    from overfitlab.sweep.grid import plan_sweep
+    from overfitlab.sweep.runner import check_output, sweep_directory
+    from overfitlab.sweep.session import command_line, execute
+
+    out, data_dir = out.resolve(), data_dir.resolve() if data_dir else None  # seen by workers
+    try:
+        config = build_config(name, quick, seed, seeds, set_, data_dir)
+        plan = plan_sweep(name, config, grid, __version__, allow_more=yes)
+        check_options(scheduler, workers)
+        check_output(sweep_directory(out, name))
+    except ConfigError as exc:
+        fail(str(exc))
+    command = command_line(name, grid, quick, seed, seeds, set_, out, data_dir)
+    with _interruptions_reported(lambda: "finished points are kept; run the same command "
+                                         "again to resume"):
+        try:
+            summary = execute(plan, out, err_console, command, scheduler, workers)
+        except ConfigError as exc:
+            fail(str(exc))
+    wide = console if console.is_terminal else Console(width=200)  # logs: no squeezed columns
+    wide.print(sweep_table(f"{name} sweep ({summary.wall_s:.1f} s)", plan.keys, summary.rows,
+                           summary.answers))
+    files = summary.files
+    console.print(f"table [bold]{files['table']}[/] (+ .csv), page [bold]{files['page']}[/]")
+    if summary.failed:
+        err_console.print(f"{summary.failed} point(s) failed (see the error column); run the "
+                          f"same command again to retry them", highlight=False)
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -62,6 +62,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from overfitlab.compilation_cache import enable_compilation_cache
 from overfitlab.engine.mlp import OUTPUT_ACTIVATIONS, forward, init_stack
 from overfitlab.engine.train import TrainSpec, host_keys, make_hyper, stack_networks, train
 
@@ -98,7 +99,9 @@ def compute_dtype(input_dtype) -> np.dtype:
 def run_engine(spec: TrainSpec, params, keys, hyper, X, Y, check=True, **kwargs):
     """One call of :func:`overfitlab.engine.train.train`. With ``check``, refuses non-finite
     weights as scikit-learn does and warns about networks whose loss exploded (a search turns
-    ``check`` off and scores such networks NaN instead)."""
+    ``check`` off and scores such networks NaN instead). The first call of a process turns on
+    the persistent compilation cache, so a new kernel skips compiling shapes it has seen."""
+    enable_compilation_cache()
     out = train(spec, params, keys, hyper, X, Y, **kwargs)
     if not check:
         return out

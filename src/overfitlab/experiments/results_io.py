@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,33 @@ def current_umask() -> int:
     return mask
 
 
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary sibling file and a rename, so that readers
+    see the old file or the new one, never a part; permissions follow the umask."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def figure_pngs(result: Result, dpi: int = 110) -> dict[str, bytes]:
     """Render every figure of ``result`` to PNG bytes at ``dpi``."""
+    return render_pngs(result.figures, dpi)
+
+
+def render_pngs(figures: dict[str, Any], dpi: int = 110) -> dict[str, bytes]:
+    """Render matplotlib figures {file name: Figure} to PNG bytes at ``dpi``."""
     import io
 
     pngs = {}
-    for name, fig in result.figures.items():
+    for name, fig in figures.items():
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi)  # constrained layout: no tight-bbox pass
         pngs[name] = buffer.getvalue()

@@ -5,14 +5,12 @@ this module adds the page around them: header, navigation and the click-to-enlar
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import jinja2
 
 from overfitlab.experiments.display import Section, environment, section
-from overfitlab.experiments.results_io import current_umask, versions
+from overfitlab.experiments.results_io import versions, write_atomic
 from overfitlab.formatting import format_value
 
 __all__ = ["Section", "format_value", "render", "section", "write_report"]
@@ -30,15 +28,4 @@ def write_report(sections: list[Section], preset: str, out_dir: Path) -> Path:
     """Write ``out_dir/report.html`` atomically (temporary file, then rename)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = render(sections, preset)
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private
-        final = out_dir / "report.html"
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    return write_atomic(out_dir / "report.html", render(sections, preset).encode("utf-8"))

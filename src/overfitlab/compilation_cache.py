@@ -4,7 +4,8 @@ A training program takes 0.4-1 s to compile; the cache keeps compiled programs o
 process (a CLI run, a notebook kernel, a sweep worker) that trains the same shapes again skips
 that. The directory is ``$OVERFITLAB_CACHE/jax`` (default ``~/.cache/overfitlab/jax``);
 ``OVERFITLAB_CACHE=off`` disables it, and a cache directory the user already configured for JAX
-is left alone. The CLI enables it for every command, the estimators on their first fit.
+is left alone. The CLI enables it for every command, sweep workers for every point, the
+estimators on their first fit.
 """
 from __future__ import annotations
 
