@@ -116,7 +116,9 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
     layer (None elsewhere, and at evaluation) for :func:`cnn.update_running_stats`.
 
     Dropout layers drop with the recipe's rate; BatchNorm layers compute their output and keep it
-    only when the recipe's ``batch_norm`` is on; other layers are :func:`cnn.apply_layer`.
+    only when the recipe's ``batch_norm`` is on; convolutions are products of patches (see
+    :func:`cnn.conv2d`: the form that vmap keeps a batched matrix product); other layers are
+    :func:`cnn.apply_layer`.
     """
     moments: list = []
     for i, (layer, p) in enumerate(zip(model, params)):
@@ -128,6 +130,8 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
             batch = cnn.batch_moments(x) if train else None
             mean, var = batch if train else (p["mean"], p["var"])
             x = jnp.where(recipe.batch_norm, cnn.normalize(x, mean, var, p, layer.epsilon), x)
+        elif isinstance(layer, cnn.Conv):
+            x = cnn.conv2d(x, p["w"], p["b"], layer.padding, patches=True)
         else:
             x = cnn.apply_layer(layer, p, x)
         moments.append(batch)
@@ -143,12 +147,13 @@ def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-@partial(jax.jit, static_argnames="settings")
+@partial(jax.jit, static_argnames="settings", compiler_options=cnn.COMPILER_OPTIONS)
 def _init_optimizer(params, *, settings):
     return jax.vmap(_optimizer(settings, 0.0).init)(params)
 
 
-@partial(jax.jit, static_argnames=("model", "settings"), donate_argnums=(0,))
+@partial(jax.jit, static_argnames=("model", "settings"), donate_argnums=(0,),
+         compiler_options=cnn.COMPILER_OPTIONS)
 def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *, model,
                 settings):
     """Step ``t`` of every network (vmapped over the leading axis of all but the pool)."""
@@ -175,7 +180,7 @@ def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *
     return jax.vmap(one)(params, opt_state, train_index, n_train, recipe, seeds)
 
 
-@partial(jax.jit, static_argnames="model")
+@partial(jax.jit, static_argnames="model", compiler_options=cnn.COMPILER_OPTIONS)
 def _evaluate_chunk(params, recipe, x, y, rows, weights, *, model):
     """Per network, summed weighted losses and correct predictions on the images
     ``x[rows[k]]`` (``rows`` ``(K, m)``) under each of the weightings ``weights`` ``(K, S, m)``:
@@ -226,7 +231,7 @@ def _evaluation_rows(subsets: Subsets, shared_rows: list[np.ndarray], train_imag
     return np.concatenate(parts, axis=1), weights
 
 
-@jax.jit
+@partial(jax.jit, compiler_options=cnn.COMPILER_OPTIONS)
 def _select(mask, new, old):
     """Per network (leading axis), ``new`` where ``mask`` else ``old``."""
     def pick(a, b):

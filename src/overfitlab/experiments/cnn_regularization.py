@@ -59,7 +59,7 @@ DATASETS = ("digits", "mnist", "fashion-mnist")
 DIGITS_HELD_OUT = 360  # ceil(0.2 * 1797), scikit-learn's train_test_split(test_size=0.2) count
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": {"n_values": (100, 200, 400, 800, 1437), "held_out": DIGITS_HELD_OUT,
-               "steps": 300, "channels": (8, 16), "dense_hidden": 32, "shift": 1},
+               "steps": 300, "channels": (16, 32), "dense_hidden": 64, "shift": 1},
     "mnist": {"n_values": (100, 300, 1000, 3000, 10000), "held_out": 2000, "steps": 600,
               "channels": (16, 32), "dense_hidden": 64, "shift": 2},
 }
@@ -114,31 +114,30 @@ class CNNRegularizationConfig(Config):
         super().__post_init__()
 
     def validate(self) -> None:
-        require(
-            (self.dataset in DATASETS,
-             f"dataset={self.dataset!r} is unknown; use one of {', '.join(DATASETS)}"),
-        )
+        require((self.dataset in DATASETS,
+                 f"dataset={self.dataset!r} is unknown; use one of {', '.join(DATASETS)}"))
         where = (f"--set data_dir=/path/to/{self.dataset} or set {DATA_ENV}"
                  + (f" (or install Debian's dataset-fashion-mnist into {DEBIAN_DIRECTORY})"
                     if self.dataset == "fashion-mnist" else ""))
-        n = self.n_values
         require(
             (self.dataset == "digits" or bool(self.data_dir),
              f"dataset={self.dataset} needs its files: {where}; nothing is downloaded"),
             (self.dataset == "digits" or os.path.isdir(os.path.expanduser(self.data_dir or "")),
              f"data_dir={self.data_dir!r} is not a directory; point it at the folder holding "
              f"the {self.dataset} files"),
-            (bool(n) and list(n) == sorted(set(n)) and n[0] >= 10,
-             f"n_values={n} must be increasing training-set sizes >= 10; e.g. --set "
-             "n_values=100,400,1437"),
+            (self.held_out >= 20, f"held_out must be >= 20 images, got {self.held_out}"))
+        n = self.n_values
+        require((bool(n) and list(n) == sorted(set(n)) and n[0] >= 10,
+                 f"n_values={n} must be increasing training-set sizes >= 10; e.g. --set "
+                 "n_values=100,400,1437"))
+        require(
             (self.dataset != "digits" or n[-1] <= 1797 - self.held_out,
              f"n_values reach {n[-1]} but the digits leave {1797 - self.held_out} training "
              "images after the held-out ones; lower n_values or held_out"),
-            (self.held_out >= 20, f"held_out must be >= 20 images, got {self.held_out}"),
             (10 <= self.steps <= 100_000, f"steps must be in [10, 100000], got {self.steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (len(self.channels) == 2 and min(self.channels) >= 1,
+            (len(self.channels) == 2 and min(self.channels, default=0) >= 1,
              f"channels={self.channels} must be two positive widths, e.g. --set channels=8,16"),
             (self.dense_hidden >= 1, f"dense_hidden must be >= 1, got {self.dense_hidden}"),
             (0 < self.dropout < 1, f"dropout must be in (0, 1), got {self.dropout}"),
@@ -208,17 +207,21 @@ def load_data(config: CNNRegularizationConfig) -> HeldOutData:
                        standardise(x_held[test]), y_held[test], note)
 
 
-def build_model(channels: tuple[int, ...], dense_hidden: int, dropout: float,
-                n_classes: int = 10) -> cnn.Model:
-    """conv 3x3 (same) - BN - ReLU - max-pool 2 - conv 3x3 (same) - BN - ReLU - max-pool 2 -
-    flatten - dropout - dense - BN - ReLU - dropout - dense ``n_classes``; each network's recipe
-    switches the BatchNorm layers and sets the dropout rate (:mod:`overfitlab.engine.cnn_many`).
-    """
+def build_model(image_shape: tuple[int, ...], channels: tuple[int, ...], dense_hidden: int,
+                dropout: float, n_classes: int = 10) -> cnn.Model:
+    """conv 3x3 "same" - BN - ReLU - max-pool 2 - conv 3x3 "valid" - BN - ReLU - [max-pool 2 when
+    the maps are at least 8 wide] - flatten - dropout - dense - BN - ReLU - dropout - dense
+    ``n_classes``. On 8x8 digits: 8 -> 4 -> 2, 2 x 2 x c2 features; on 28x28: 28 -> 14 -> 12 ->
+    6. Each network's recipe switches the BatchNorm layers and sets the dropout rate
+    (:mod:`overfitlab.engine.cnn_many`)."""
     c1, c2 = channels
-    return (cnn.Conv(c1, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
-            cnn.Conv(c2, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
-            cnn.Flatten(), cnn.Dropout(dropout), cnn.Dense(dense_hidden), cnn.BatchNorm(),
-            cnn.Activation("relu"), cnn.Dropout(dropout), cnn.Dense(n_classes))
+    head = (cnn.Conv(c1, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
+            cnn.Conv(c2, 3, "valid"), cnn.BatchNorm(), cnn.Activation("relu"))
+    if cnn.output_shape(head, image_shape)[0] >= 8:
+        head += (cnn.Pool("max", 2),)
+    return head + (cnn.Flatten(), cnn.Dropout(dropout), cnn.Dense(dense_hidden),
+                   cnn.BatchNorm(), cnn.Activation("relu"), cnn.Dropout(dropout),
+                   cnn.Dense(n_classes))
 
 
 def recipe_of(name: str, config: CNNRegularizationConfig) -> dict[str, Any]:
@@ -272,7 +275,8 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     start = time.perf_counter()
     progress(0.0, f"loading {config.dataset}")
     data = load_data(config)
-    model = build_model(config.channels, config.dense_hidden, config.dropout)
+    model = build_model(data.x_pool.shape[1:], config.channels, config.dense_hidden,
+                        config.dropout)
     subsets, recipe, seeds = networks(config, len(data.y_pool))
     settings = ManySettings(steps=config.steps, batch_size=config.batch_size,
                             learning_rate=config.learning_rate, shift=config.shift,
