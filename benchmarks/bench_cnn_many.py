@@ -20,7 +20,7 @@ import numpy as np
 from overfitlab.data.digits import load_digits
 from overfitlab.engine import cnn_many
 from overfitlab.experiments.cnn_regularization import (REGULARIZERS, CNNRegularizationConfig,
-                                                       build_model, recipe_of)
+                                                       build_model, recipe_of, stack_recipes)
 
 
 def setup(k: int, config: CNNRegularizationConfig):
@@ -31,10 +31,7 @@ def setup(k: int, config: CNNRegularizationConfig):
     settings = cnn_many.ManySettings(steps=1000, batch_size=config.batch_size,
                                      shift=config.shift)
     names = [REGULARIZERS[i % len(REGULARIZERS)] for i in range(k)]
-    rows = [recipe_of(name, config) for name in names]
-    recipe = jax.device_put(cnn_many.Recipe(*(np.asarray([r[f] for r in rows], dtype) for f, dtype in (
-        ("dropout", np.float32), ("weight_decay", np.float32), ("augment", bool),
-        ("batch_norm", bool)))))
+    recipe = jax.device_put(stack_recipes([recipe_of(name, config) for name in names]))
     params = cnn_many.init_many(model, np.arange(k), x.shape[1:])
     state = (params, cnn_many._init_optimizer(params, settings=settings))
     order = np.random.default_rng(0).permutation(len(y))

@@ -39,10 +39,7 @@ def template() -> cnn.Model:
 
 def recipes(*names: str) -> Recipe:
     config = CNNRegularizationConfig.preset("quick", dropout=0.5, weight_decay=0.5)
-    rows = [exp.recipe_of(name, config) for name in names]
-    return Recipe(*(np.asarray([r[f] for r in rows], dtype) for f, dtype in (
-        ("dropout", np.float32), ("weight_decay", np.float32), ("augment", bool),
-        ("batch_norm", bool))))
+    return exp.stack_recipes([exp.recipe_of(name, config) for name in names])
 
 
 def one(recipe: Recipe, k: int) -> Recipe:

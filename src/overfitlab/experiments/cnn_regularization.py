@@ -235,6 +235,13 @@ def recipe_of(name: str, config: CNNRegularizationConfig) -> dict[str, Any]:
             "early_stopping": on["early_stopping"]}
 
 
+def stack_recipes(rows: list[dict[str, Any]]) -> Recipe:
+    """The engine's per-network arrays from one :func:`recipe_of` dict per network."""
+    return Recipe(*(np.asarray([r[field] for r in rows], dtype) for field, dtype in (
+        ("dropout", np.float32), ("weight_decay", np.float32), ("augment", bool),
+        ("batch_norm", bool))))
+
+
 def network_seed(config: CNNRegularizationConfig, s: int) -> int:
     """The integer that draws seed ``s``'s initial weights and random stream."""
     return int(np.random.SeedSequence([config.seed, s]).generate_state(1)[0])
@@ -262,9 +269,7 @@ def networks(config: CNNRegularizationConfig, pool_size: int) -> tuple[Subsets, 
                 n_validation.append(v)
                 recipes.append(recipe)
                 seeds.append(network_seed(config, s))
-    recipe = Recipe(*(np.asarray([r[field] for r in recipes], dtype) for field, dtype in (
-        ("dropout", np.float32), ("weight_decay", np.float32), ("augment", bool),
-        ("batch_norm", bool))))
+    recipe = stack_recipes(recipes)
     subsets = Subsets(np.stack(train).astype(np.int32), np.asarray(n_train, np.int32),
                       np.stack(validation).astype(np.int32), np.asarray(n_validation, np.int32))
     return subsets, recipe, np.asarray(seeds, np.uint32)
