@@ -75,7 +75,7 @@ class ManySettings:
     warmup: float = 0.2
     shift: int = 1  # augmentation: max shift in pixels
     eval_every: int = 25
-    train_eval_images: int = 500  # training accuracy at checkpoints: first images of each set
+    train_eval_images: int = 200  # training accuracy at checkpoints: first images of each set
 
 
 @dataclass
@@ -128,8 +128,7 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
                             train)
         elif isinstance(layer, cnn.BatchNorm):
             batch = cnn.batch_moments(x) if train else None
-            mean, var = batch if train else (p["mean"], p["var"])
-            x = jnp.where(recipe.batch_norm, cnn.normalize(x, mean, var, p, layer.epsilon), x)
+            x = jnp.where(recipe.batch_norm, cnn.apply_layer(layer, p, x, train=train), x)
         elif isinstance(layer, cnn.Conv):
             x = cnn.conv2d(x, p["w"], p["b"], layer.padding, patches=True)
         else:

