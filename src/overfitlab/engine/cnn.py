@@ -128,7 +128,7 @@ def conv2d(x: jax.Array, w: jax.Array, b: jax.Array, padding: str,
     """
     if padding == "same":
         kh, kw = w.shape[:2]
-        x = jnp.pad(x, ((0, 0), (kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2), (0, 0)))
+        x = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
     return (patch_conv(x, w) if patches else valid_conv(x, w)) + b
 
 
