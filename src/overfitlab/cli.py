@@ -127,7 +127,8 @@ def run(
     out: Path = typer.Option(Path("results"), help="output directory"),
     set_: list[str] = typer.Option([], "--set", help="override a parameter: key=value"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir",
-                                            help="dataset directory (cnn: MNIST/CIFAR-10)"),
+                                            help="dataset directory (MNIST, CIFAR-10, "
+                                                 "Fashion-MNIST)"),
 ) -> None:
     """Run one experiment; write OUT/NAME/{results.json, *.png, arrays.npz}."""
     from overfitlab.experiments.registry import get
