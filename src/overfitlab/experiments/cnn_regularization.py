@@ -367,9 +367,11 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
         """The regularizer of highest median accuracy on the choice half at size index i."""
         return max(others, key=lambda j: float(np.median(choice[i, j])))
 
-    def gain(i: int, j: int) -> tuple[float, float, float]:
-        """Median and 10-90 % band over seeds of the paired test-accuracy gain over plain."""
-        return float_band(test[i, j] - test[i, plain])
+    def gain(i: int, j: int) -> tuple[float, float | None, float | None]:
+        """Median and 10-90 % band over seeds (no band for one seed) of the paired
+        test-accuracy gain over plain."""
+        med, lo, hi = float_band(test[i, j] - test[i, plain])
+        return (med, lo, hi) if config.seeds > 1 else (med, None, None)
 
     small, full = best_at(0), best_at(-1)
     g_small, g_full = gain(0, small), gain(-1, full)
@@ -381,8 +383,9 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
     closes = gap_full <= CLOSED_GAP
     narrowest = min(others, key=lambda j: float(np.median(gap[-1, j])))
     helps = lambda g: "raises" if g[0] > 0 else "does not raise"  # noqa: E731
-    points = lambda g: (f"{100 * g[0]:+.1f} points (10-90 % over {config.seeds} seeds "  # noqa: E731
-                        f"{100 * g[1]:+.1f} to {100 * g[2]:+.1f})")
+    points = lambda g: (f"{100 * g[0]:+.1f} points" + (  # noqa: E731
+        f" (10-90 % over {config.seeds} seeds {100 * g[1]:+.1f} to {100 * g[2]:+.1f})"
+        if g[1] is not None else " (one seed)"))
     answers = [
         Answer("best_regularizer_small_n",
                f"Which regularizer helps most with only n = {n_small} training images?",
@@ -397,12 +400,13 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
                + f". On the test half it reaches {acc(0, small):.1%} against "
                f"{acc(0, plain):.1%}."),
         Answer("gain_at_small_n",
-               f"How many accuracy points does it add at n = {n_small}?", g_small[0],
-               f"{name(small)} {helps(g_small)} the test accuracy at n = {n_small}: "
+               f"How much test accuracy (fraction) does it add at n = {n_small}?", g_small[0],
+               f"{name(small).capitalize()} {helps(g_small)} the test accuracy at n = {n_small}: "
                f"{points(g_small)}, from {acc(0, plain):.1%} to {acc(0, small):.1%}.",
                g_small[1], g_small[2]),
         Answer("gain_at_full_n",
-               f"And with all n = {n_full} training images?", g_full[0],
+               f"And with all n = {n_full} training images (the best regularizer there)?",
+               g_full[0],
                f"At n = {n_full} the best regularizer on the choice half is {name(full)}: "
                f"{points(g_full)} over the plain network's {acc(-1, plain):.1%}. "
                f"{name(small).capitalize()}, the best at n = {n_small}, gives "
