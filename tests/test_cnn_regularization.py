@@ -302,3 +302,20 @@ def test_mnist_sizes_beyond_the_pool_are_a_config_error(tmp_path):
                                             n_values=(20, 100), held_out=20)
     with pytest.raises(ConfigError, match="leaves only 60"):
         exp.run(config)
+
+
+def test_cli_bad_sizes_and_missing_files_exit_2_with_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from overfitlab.cli import app
+
+    monkeypatch.delenv("OVERFITLAB_DATA", raising=False)
+    monkeypatch.setattr(exp, "default_directory", lambda: None)
+    runner = CliRunner()
+    for args in (["--set", "n_values=100,5000"], ["--set", "dataset=fashion-mnist"],
+                 ["--set", "dataset=mnist", "--data-dir", str(tmp_path / "nowhere")]):
+        result = runner.invoke(app, ["run", "cnn-regularization", "--out", str(tmp_path / "out"),
+                                     *args])
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
