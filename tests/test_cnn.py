@@ -227,7 +227,9 @@ def test_glorot_bounds():
 
 
 def test_gradient_matches_finite_differences():
-    model = (cnn.Conv(3, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
+    # the second convolution has more than SMALL_CHANNELS inputs: XLA's forward and transposed
+    # convolution with the shifted-product kernel gradient; the first, the shifted-product form
+    model = (cnn.Conv(6, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
              cnn.Conv(2, 2, "valid"), cnn.Activation("tanh"), cnn.Pool("avg", 2),
              cnn.Flatten(), cnn.Dropout(0.3), cnn.Dense(4))
     with jax.enable_x64(True):
@@ -250,6 +252,50 @@ def test_gradient_matches_finite_differences():
     # central differences: truncation O(eps^2 f''') ~ 1e-12, rounding ~ 1e-16 / eps ~ 1e-10
     np.testing.assert_allclose(np.asarray(g_flat), numeric, rtol=1e-5, atol=1e-8)
     assert np.abs(numeric).max() > 1e-3  # the check is not vacuous
+
+
+@pytest.mark.parametrize("c_in", [1, 3, 6])  # <= SMALL_CHANNELS: shifted products; 6: XLA's
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_convolution_forms_and_their_gradients_match_xla(c_in, padding):
+    """conv2d (custom gradient: shifted matrix products for the kernel) and its patch form
+    against XLA's convolution differentiated by JAX, in float64: equal to rounding."""
+    assert (c_in <= cnn.SMALL_CHANNELS) == (c_in < 6)
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(c_in)
+        x = jnp.asarray(rng.normal(size=(3, 7, 6, c_in)))
+        w = jnp.asarray(rng.normal(size=(3, 2, c_in, 4)))
+        b = jnp.asarray(rng.normal(size=4))
+
+        def xla(x, w, b):
+            return jax.lax.conv_general_dilated(x, w, (1, 1), padding.upper(),
+                                                dimension_numbers=("NHWC", "HWIO", "NHWC")) + b
+
+        g = jnp.asarray(rng.normal(size=xla(x, w, b).shape))
+        want = jax.vjp(xla, x, w, b)
+        for patches in (False, True):
+            got = jax.jit(lambda x, w, b, patches=patches: jax.vjp(
+                lambda *a: cnn.conv2d(*a, padding, patches=patches), x, w, b))(x, w, b)
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+            for ours, theirs in zip(got[1](g), want[1](g)):
+                np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11)
+
+
+def test_batch_norm_gradient_in_closed_form_matches_autodiff():
+    """normalize_batch's custom gradient against JAX differentiating the moments, float64."""
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        x = jnp.asarray(1.0 + 2.0 * rng.normal(size=(5, 4, 3, 6)))
+        scale, bias = jnp.asarray(rng.normal(size=6)), jnp.asarray(rng.normal(size=6))
+        g = jnp.asarray(rng.normal(size=x.shape))
+
+        def by_autodiff(x, scale, bias):
+            return cnn.normalize(x, *cnn.batch_moments(x), {"scale": scale, "bias": bias}, 1e-5)
+
+        ours = jax.vjp(lambda *a: cnn.normalize_batch(*a, 1e-5), x, scale, bias)
+        theirs = jax.vjp(by_autodiff, x, scale, bias)
+        np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-13, atol=1e-13)
+        for a, b in zip(ours[1](g), theirs[1](g)):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
 
 
 # ---------------------------------------------------------------- config and data

@@ -203,7 +203,8 @@ def run(
     out: Path = typer.Option(Path("results"), help="output directory"),
     set_: list[str] = typer.Option([], "--set", help="override a parameter: key=value"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", exists=True, file_okay=False,
-                                            help="dataset directory (cnn: MNIST/CIFAR-10)"),
+                                            help="dataset directory (MNIST, CIFAR-10, "
+                                                 "Fashion-MNIST)"),
     explain: bool = typer.Option(False, "--explain", help="print every answer's explanation"),
 ) -> None:
     """Run one experiment; write OUT/NAME/{results.json, *.png, arrays.npz}."""

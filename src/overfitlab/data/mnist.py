@@ -1,4 +1,5 @@
-"""MNIST from a local directory of the standard IDX files (gzip-compressed or raw); never downloads.
+"""MNIST (and MNIST-format sets) from a local directory of the standard IDX files (gzip-compressed
+or raw); never downloads.
 
 IDX format (big-endian): two zero bytes, a type code (0x08 unsigned byte, 0x09 signed byte,
 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions d, then d uint32
@@ -64,45 +65,55 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def mnist_directory(directory: str | Path) -> Path:
-    """``directory`` itself or its ``mnist`` sub-folder, whichever holds the training files."""
+def idx_directory(directory: str | Path, name: str = "MNIST",
+                  subfolders: tuple[str, ...] = ("mnist", "MNIST")) -> Path:
+    """``directory`` itself or one of its ``subfolders``, whichever holds the training files
+    of the IDX data set ``name`` (named in error messages)."""
     root = Path(directory).expanduser()
     if not root.is_dir():
-        raise ConfigError(f"MNIST directory {root} does not exist; set data_dir (or "
+        raise ConfigError(f"{name} directory {root} does not exist; set data_dir (or "
                           "OVERFITLAB_DATA) to the folder holding train-images-idx3-ubyte[.gz]")
-    for candidate in (root, root / "mnist", root / "MNIST"):
+    for candidate in (root, *(root / sub for sub in subfolders)):
         if _find(candidate, FILES["train_images"]) and _find(candidate, FILES["train_labels"]):
             return candidate
-    raise ConfigError(f"no MNIST training files in {root}: expected {FILES['train_images']}[.gz] "
-                      f"and {FILES['train_labels']}[.gz]; copy them there (nothing is downloaded)")
+    raise ConfigError(f"no {name} training files in {root}: expected {FILES['train_images']}"
+                      f"[.gz] and {FILES['train_labels']}[.gz]; copy them there (nothing is "
+                      "downloaded)")
 
 
-def _pair(directory: Path, images_key: str, labels_key: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair(directory: Path, images_key: str, labels_key: str,
+          name: str) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(_find(directory, FILES[images_key]))
     labels = read_idx(_find(directory, FILES[labels_key]))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ConfigError(f"MNIST files in {directory} do not match: images {images.shape}, "
+        raise ConfigError(f"{name} files in {directory} do not match: images {images.shape}, "
                           f"labels {labels.shape}; expected (N, 28, 28) and (N,)")
     return (images.astype(np.float32) / 255.0)[..., None], labels.astype(np.int32)
 
 
-def load_mnist(directory: str | Path) -> tuple[np.ndarray, np.ndarray,
-                                              np.ndarray | None, np.ndarray | None]:
-    """``(x_train, y_train, x_test, y_test)``: images (N, 28, 28, 1) float32 in [0, 1] and int32
-    labels.
+def load_idx_dataset(directory: str | Path, name: str = "MNIST",
+                     subfolders: tuple[str, ...] = ("mnist", "MNIST")):
+    """``(x_train, y_train, x_test, y_test)`` of an MNIST-format data set (MNIST itself,
+    Fashion-MNIST): images (N, 28, 28, 1) float32 in [0, 1] and int32 labels.
 
     The test pair is ``None, None`` when the t10k files are absent (callers then hold out part of
     the training split); one t10k file without the other is an error.
     """
-    folder = mnist_directory(directory)
-    x_train, y_train = _pair(folder, "train_images", "train_labels")
+    folder = idx_directory(directory, name, subfolders)
+    x_train, y_train = _pair(folder, "train_images", "train_labels", name)
     has_images = _find(folder, FILES["test_images"]) is not None
     has_labels = _find(folder, FILES["test_labels"]) is not None
     if has_images != has_labels:
         missing = FILES["test_labels"] if has_images else FILES["test_images"]
-        raise ConfigError(f"{folder} has only half of the MNIST test split: {missing}[.gz] is "
+        raise ConfigError(f"{folder} has only half of the {name} test split: {missing}[.gz] is "
                           "missing; add it or remove the other t10k file")
     if not has_images:
         return x_train, y_train, None, None
-    x_test, y_test = _pair(folder, "test_images", "test_labels")
+    x_test, y_test = _pair(folder, "test_images", "test_labels", name)
     return x_train, y_train, x_test, y_test
+
+
+def load_mnist(directory: str | Path) -> tuple[np.ndarray, np.ndarray,
+                                              np.ndarray | None, np.ndarray | None]:
+    """MNIST from ``directory`` (or its ``mnist`` sub-folder): see :func:`load_idx_dataset`."""
+    return load_idx_dataset(directory)

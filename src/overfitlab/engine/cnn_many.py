@@ -1,0 +1,311 @@
+"""Many small image classifiers trained at once: one compiled step for every network.
+
+Network ``k`` has its own training set (a subset of a shared pool of images, given by indices),
+its own initial weights and random stream, and its own regularization ``Recipe``: dropout rate,
+decoupled weight decay, random shifts (data augmentation), batch normalisation on or off, and an
+optional validation subset for early stopping. All networks share one architecture, a
+:mod:`overfitlab.engine.cnn` model holding every optional layer (``Dropout`` and ``BatchNorm``
+layers are switched per network: rate 0 keeps every unit, batch normalisation off passes its input
+through), so that one ``jax.vmap``-ped training step serves them all.
+
+Each step draws for every network a batch of ``B`` of its images uniformly with replacement,
+shifts each image by a random whole number of pixels in ``[-s, s]`` per axis where augmentation is
+on, and takes an AdamW step on the mean softmax cross-entropy: ``w <- w - eta_t (adam_t + lambda_k
+w)`` with decay ``lambda_k`` on kernels only, under the one-cycle cosine schedule of
+:mod:`overfitlab.engine.cnn_train`. Every ``eval_every`` steps (a checkpoint) the networks are
+evaluated: test loss and accuracy, accuracy on (up to ``train_eval_images`` of) their own training
+images, and validation loss for networks with a validation subset. Early stopping keeps, per
+network, the parameters of the checkpoint with the lowest validation loss (Keras'
+``EarlyStopping(restore_best_weights=True)`` with unlimited patience); the others keep their last
+parameters. The step is called from a Python loop (see :mod:`overfitlab.engine.cnn_train` on
+convolutions inside ``lax.scan`` on CPU).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from overfitlab.engine import cnn
+from overfitlab.engine.cnn_train import random_shift
+from overfitlab.progress import Progress, no_progress
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Per-network regularization, each field an array of shape ``(K,)``."""
+
+    dropout: np.ndarray  # drop probability of every Dropout layer
+    weight_decay: np.ndarray  # decoupled weight decay lambda on kernels
+    augment: np.ndarray  # bool: random shifts of the training images
+    batch_norm: np.ndarray  # bool: BatchNorm layers normalise (else identity)
+
+
+jax.tree_util.register_dataclass(Recipe, data_fields=["dropout", "weight_decay", "augment",
+                                                      "batch_norm"], meta_fields=[])
+
+
+@dataclass(frozen=True)
+class Subsets:
+    """Which pool images each network trains and validates on.
+
+    ``train`` is ``(K, m)``: row ``k`` holds network ``k``'s ``n_train[k]`` training indices
+    first (the rest is padding and never drawn); likewise ``validation`` ``(K, v)`` and
+    ``n_validation`` (0: no early stopping; ``v >= 1``).
+    """
+
+    train: np.ndarray
+    n_train: np.ndarray
+    validation: np.ndarray
+    n_validation: np.ndarray
+
+
+@dataclass(frozen=True)
+class ManySettings:
+    """Training budget shared by every network."""
+
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup: float = 0.2
+    shift: int = 1  # augmentation: max shift in pixels
+    eval_every: int = 25
+    train_eval_images: int = 200  # training accuracy at checkpoints: first images of each set
+
+
+@dataclass
+class ManyFit:
+    """Parameters and checkpoint history of ``K`` networks.
+
+    ``params`` is the stacked pytree (leading axis ``K``) of the checkpoint kept: for networks
+    with a validation subset the one of lowest validation loss, otherwise the last.
+    ``history`` maps ``step`` ``(C,)`` and ``test_loss``, ``test_accuracy``,
+    ``train_accuracy``, ``validation_loss`` ``(K, C)`` (NaN without validation) to arrays;
+    ``kept`` ``(K,)`` is the index of the checkpoint kept, ``final`` the same four measures
+    ``(K,)`` at that checkpoint.
+    """
+
+    params: cnn.Params
+    history: dict[str, np.ndarray]
+    kept: np.ndarray
+    final: dict[str, np.ndarray]
+    seconds: float = 0.0
+
+
+def _kernels_only(params):
+    return jax.tree_util.tree_map(lambda p: p.ndim > 1, params)
+
+
+def _optimizer(settings: ManySettings, weight_decay) -> optax.GradientTransformation:
+    """AdamW (decay ``weight_decay`` on kernels) under the one-cycle cosine schedule; the decay
+    may be traced (one per network): the optimizer state does not depend on it."""
+    schedule = optax.cosine_onecycle_schedule(
+        transition_steps=max(settings.steps, 1), peak_value=settings.learning_rate,
+        pct_start=settings.warmup, div_factor=25.0, final_div_factor=100.0)
+    return optax.adamw(schedule, weight_decay=weight_decay, mask=_kernels_only)
+
+
+def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
+            key: jax.Array | None = None, train: bool = False) -> tuple[jax.Array, list]:
+    """Logits of one network under its ``recipe`` and the batch moments of each normalising
+    layer (None elsewhere, and at evaluation) for :func:`cnn.update_running_stats`.
+
+    Dropout layers drop with the recipe's rate; BatchNorm layers compute their output and keep it
+    only when the recipe's ``batch_norm`` is on; convolutions are products of patches (see
+    :func:`cnn.conv2d`: the form that vmap keeps a batched matrix product); other layers are
+    :func:`cnn.apply_layer`.
+    """
+    moments: list = []
+    for i, (layer, p) in enumerate(zip(model, params)):
+        batch = None
+        if isinstance(layer, cnn.Dropout):
+            x = cnn.dropout(x, recipe.dropout, jax.random.fold_in(key, i) if train else None,
+                            train)
+        elif isinstance(layer, cnn.BatchNorm):
+            batch = cnn.batch_moments(x) if train else None
+            x = jnp.where(recipe.batch_norm, cnn.apply_layer(layer, p, x, train=train), x)
+        elif isinstance(layer, cnn.Conv):
+            x = cnn.conv2d(x, p["w"], p["b"], layer.padding, patches=True)
+        else:
+            x = cnn.apply_layer(layer, p, x)
+        moments.append(batch)
+    return x, moments
+
+
+EVAL_FLOATS = 2**25
+"""Evaluation runs in chunks of images such that networks x chunk x the largest activation of
+one image stays under this many floats (128 MiB)."""
+
+
+def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+@partial(jax.jit, static_argnames="settings", compiler_options=cnn.COMPILER_OPTIONS)
+def _init_optimizer(params, *, settings):
+    return jax.vmap(_optimizer(settings, 0.0).init)(params)
+
+
+@partial(jax.jit, static_argnames=("model", "settings"), donate_argnums=(0,),
+         compiler_options=cnn.COMPILER_OPTIONS)
+def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *, model,
+                settings):
+    """Step ``t`` of every network (vmapped over the leading axis of all but the pool)."""
+
+    def one(params, opt_state, index, n, rec, seed):
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), t)
+        k_batch, k_shift, k_drop = jax.random.split(key, 3)
+        rows = index[jax.random.randint(k_batch, (settings.batch_size,), 0, n)]
+        xb, yb = x_pool[rows], y_pool[rows]
+        if settings.shift:
+            xb = jnp.where(rec.augment, random_shift(xb, settings.shift, k_shift), xb)
+
+        def loss_fn(p):
+            logits, moments = forward(model, p, xb, rec, k_drop, train=True)
+            return _cross_entropy(logits, yb).mean(), moments
+
+        grads, moments = jax.grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = _optimizer(settings, rec.weight_decay).update(grads, opt_state,
+                                                                           params)
+        params = cnn.update_running_stats(model, optax.apply_updates(params, updates), moments)
+        return params, opt_state
+
+    params, opt_state = state
+    return jax.vmap(one)(params, opt_state, train_index, n_train, recipe, seeds)
+
+
+@partial(jax.jit, static_argnames="model", compiler_options=cnn.COMPILER_OPTIONS)
+def _evaluate_chunk(params, recipe, x, y, rows, weights, *, model):
+    """Per network, summed weighted losses and correct predictions on the images
+    ``x[rows[k]]`` (``rows`` ``(K, m)``) under each of the weightings ``weights`` ``(K, S, m)``:
+    ``(K, S)`` each."""
+    def one(p, rec, r, w):
+        logits, _ = forward(model, p, x[r], rec)
+        return w @ _cross_entropy(logits, y[r]), w @ (jnp.argmax(logits, -1) == y[r])
+
+    return jax.vmap(one)(params, recipe, rows, weights)
+
+
+def evaluate(model: cnn.Model, params: cnn.Params, recipe: Recipe, x: jax.Array, y: jax.Array,
+             index: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean losses and accuracies ``(K, S)`` of every network on images ``x[index]``
+    (``index`` ``(K, m)``) under each of ``S`` weightings ``weights`` ``(K, S, m)`` (0 leaves an
+    image out); NaN where a weighting is all zero. Runs in chunks of images (``EVAL_FLOATS``)."""
+    k, _, m = weights.shape
+    chunk = int(min(m, max(1, EVAL_FLOATS // (k * cnn.largest_activation(model, x.shape[1:])))))
+    pad = -m % chunk
+    index = np.pad(index, ((0, 0), (0, pad)))
+    weights = np.pad(weights, ((0, 0), (0, 0), (0, pad))).astype(np.float32)
+    loss, correct = 0.0, 0.0
+    for start in range(0, m + pad, chunk):
+        a, b = _evaluate_chunk(params, recipe, x, y, index[:, start:start + chunk],
+                               weights[..., start:start + chunk], model=model)
+        loss, correct = loss + np.asarray(a, np.float64), correct + np.asarray(b, np.float64)
+    total = weights.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.where(total > 0, loss / total, np.nan),
+                np.where(total > 0, correct / total, np.nan))
+
+
+def _evaluation_rows(subsets: Subsets, shared_rows: list[np.ndarray], train_images: int):
+    """Per network one row of image indices: each shared set's rows, then its first
+    ``train_images`` training images, then its validation images; and the weights
+    ``(K, len(shared_rows) + 2, m)`` that select each of these sets."""
+    k = len(subsets.n_train)
+    train = subsets.train[:, :train_images]
+    parts = [np.broadcast_to(r, (k, len(r))) for r in shared_rows] + [train, subsets.validation]
+    counts = [np.full(k, len(r)) for r in shared_rows] + [
+        np.minimum(subsets.n_train, train.shape[1]), subsets.n_validation]
+    weights = np.zeros((k, len(parts), sum(p.shape[1] for p in parts)), np.float32)
+    offset = 0
+    for s, (part, count) in enumerate(zip(parts, counts)):
+        width = part.shape[1]
+        weights[:, s, offset:offset + width] = np.arange(width)[None] < count[:, None]
+        offset += width
+    return np.concatenate(parts, axis=1), weights
+
+
+@partial(jax.jit, compiler_options=cnn.COMPILER_OPTIONS)
+def _select(mask, new, old):
+    """Per network (leading axis), ``new`` where ``mask`` else ``old``."""
+    def pick(a, b):
+        return jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+    return jax.tree_util.tree_map(pick, new, old)
+
+
+def init_many(model: cnn.Model, seeds: np.ndarray, image_shape: tuple[int, ...]) -> cnn.Params:
+    """Stacked initial parameters ``(K, ...)``, network ``k``'s drawn by NumPy from
+    ``seeds[k]`` (see :func:`cnn.init_host`)."""
+    draws = [cnn.init_host(model, np.random.default_rng([int(s), 1]), image_shape)
+             for s in seeds]
+    return jax.device_put(jax.tree_util.tree_map(lambda *a: np.stack(a), *draws))
+
+
+def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: np.ndarray,
+               subsets: Subsets, recipe: Recipe, settings: ManySettings,
+               eval_sets: dict[str, tuple[np.ndarray, np.ndarray]],
+               progress: Progress = no_progress) -> ManyFit:
+    """Train ``K = len(seeds)`` networks, network ``k`` initialised and driven by the integer
+    ``seeds[k]``, on ``x_pool[subsets.train[k, :n_train[k]]]`` under ``recipe`` entry ``[k]``.
+
+    At each checkpoint every network is evaluated on each shared set ``eval_sets[name] =
+    (images, labels)`` (history ``<name>_loss``, ``<name>_accuracy``), on its training images
+    (``train_accuracy``) and on its validation images (``validation_loss``).
+    """
+    start = time.perf_counter()
+    k = len(seeds)
+    params = init_many(model, seeds, x_pool.shape[1:])
+    opt_state = _init_optimizer(params, settings=settings)
+    recipe = jax.device_put(Recipe(*(np.asarray(a) for a in (
+        recipe.dropout, recipe.weight_decay, recipe.augment, recipe.batch_norm))))
+    # the shared sets join the pool, so that one index array addresses every image
+    sizes = np.cumsum([len(y_pool)] + [len(y) for _, y in eval_sets.values()])
+    shared_rows = [np.arange(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    images = jax.device_put(np.concatenate([x_pool, *(x for x, _ in eval_sets.values())]))
+    labels = jax.device_put(np.concatenate([y_pool, *(y for _, y in eval_sets.values())]))
+    rows, weights = _evaluation_rows(subsets, shared_rows, settings.train_eval_images)
+    train_index, n_train, seeds = jax.device_put((subsets.train, subsets.n_train,
+                                                  np.asarray(seeds, np.uint32)))
+    step = partial(_train_step, model=model, settings=settings)
+    measures = [(f"{name}_{what}", i, column) for i, name in enumerate(eval_sets)
+                for what, column in (("loss", 0), ("accuracy", 1))]
+    measures += [("train_accuracy", len(eval_sets), 1), ("validation_loss", len(eval_sets) + 1, 0)]
+
+    stops = np.asarray(subsets.n_validation) > 0
+    best = None  # the kept parameters of networks with a validation set (fresh buffers: the
+    # step donates its own)
+    best_loss = np.full(k, np.inf)
+    kept = np.zeros(k, np.int64)
+    records: dict[str, list] = {name: [] for name, _, _ in measures}
+    steps = []
+    state = (params, opt_state)
+    for t in range(settings.steps):
+        state = step(state, images, labels, train_index, n_train, recipe, seeds, t)
+        if (t + 1) % settings.eval_every and t + 1 != settings.steps:
+            continue
+        scores = evaluate(model, state[0], recipe, images, labels, rows, weights)
+        validation = scores[0][:, -1]
+        improved = validation < best_loss  # NaN (no validation set) is never an improvement
+        if improved.any():
+            best = _select(improved, state[0], state[0] if best is None else best)
+        best_loss[improved] = validation[improved]
+        kept[improved] = len(steps)
+        steps.append(t + 1)
+        for name, i, column in measures:
+            records[name].append(scores[column][:, i])
+        summary = "".join(f", median {name} accuracy {np.median(scores[1][:, 0]):.3f}"
+                          for name in list(eval_sets)[:1])
+        progress((t + 1) / settings.steps, f"{k} networks: step {t + 1}/{settings.steps}"
+                 + summary)
+    kept = np.where(stops, kept, len(steps) - 1)
+    params = state[0] if best is None else _select(stops, best, state[0])
+    history = {name: np.stack(values, axis=1) for name, values in records.items()}
+    final = {name: values[np.arange(k), kept] for name, values in history.items()}
+    history["step"] = np.asarray(steps)
+    return ManyFit(jax.block_until_ready(params), history, kept, final,
+                   time.perf_counter() - start)
