@@ -12,7 +12,7 @@ from overfitlab.data.fashion_mnist import load_fashion_mnist
 from overfitlab.engine import cnn
 from overfitlab.engine.cnn_many import (ManySettings, Recipe, Subsets, _optimizer, evaluate,
                                         forward, init_many, train_many)
-from overfitlab.errors import ConfigError
+from overfitlab.errors import ConfigError, DivergedError
 from overfitlab.experiments import cnn_regularization as exp
 from overfitlab.experiments.cnn_regularization import (REGULARIZERS, CNNRegularizationConfig,
                                                        build_model, networks)
@@ -281,7 +281,7 @@ def test_fashion_mnist_from_a_directory_and_the_debian_default(tmp_path, monkeyp
     ({"dataset": "cifar"}, "dataset="),
     ({"dataset": "mnist"}, "data_dir"),
     ({"n_values": (100, 50)}, "increasing"),
-    ({"n_values": (5, 50)}, ">= 10"),
+    ({"n_values": (5, 50)}, r"n_values must be in \[10, "),
     ({"n_values": (100, 1500)}, "1437 training images"),
     ({"dropout": 0.0}, "dropout"),
     ({"weight_decay": -1.0}, "weight_decay"),
@@ -319,3 +319,22 @@ def test_cli_bad_sizes_and_missing_files_exit_2_with_one_line(tmp_path, monkeypa
         assert result.exit_code == 2, result.output
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_diverged_networks_follow_the_engine_rule():
+    """Non-finite, or more than DIVERGENCE_FACTOR x log(10) (the uniform prediction's loss)."""
+    from overfitlab.engine.train import DIVERGENCE_FACTOR
+    from overfitlab.experiments.cnn_regularization import diverged_networks
+
+    bound = DIVERGENCE_FACTOR * np.log(10)
+    loss = np.array([0.3, np.nan, np.inf, bound * 0.99, bound * 1.01])
+    assert diverged_networks(loss, 10).tolist() == [False, True, True, False, True]
+
+
+def test_a_run_where_nothing_learns_is_refused_not_explained():
+    """Learning rate 10 leaves every network at chance or diverged: one clear error, no answers
+    that rank regularizers by noise."""
+    config = CNNRegularizationConfig.preset("quick", n_values=(100,), curve_n=100, steps=50,
+                                            seeds=1, learning_rate=10.0)
+    with pytest.raises(DivergedError, match="no network learned|diverged"):
+        exp.run(config)

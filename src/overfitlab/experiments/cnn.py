@@ -27,6 +27,8 @@ from overfitlab.engine import cnn
 from overfitlab.engine.cnn_train import Fit, TrainSettings, evaluate, fit
 from overfitlab.experiments.base import (Answer, Config, ConfigError, Experiment, Progress,
                                          Result, band, no_progress)
+from overfitlab.experiments.budget import Footprint, float_arrays
+from overfitlab.experiments.params import param
 from overfitlab.plots import cnn as plots
 
 DATASETS = ("digits", "mnist", "cifar10")
@@ -49,6 +51,8 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 ARCHITECTURE_NAMES = {"simple": "simple convnet", "lenet5": "LeNet-5",
                       "vgg": "VGG-style convnet"}
+IMAGES = {"digits": 1797, "mnist": 70_000, "cifar10": 60_000}  # at most, train and test
+IMAGE_PIXELS = {"digits": 8 * 8, "mnist": 28 * 28, "cifar10": 32 * 32 * 3}
 TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
 DATA_ENV = "OVERFITLAB_DATA"
 
@@ -65,24 +69,37 @@ class CNNConfig(Config):
     ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
     """
 
-    seeds: int = 1
-    dataset: str = "digits"
-    data_dir: str | None = None
-    architecture: str | None = None  # "simple", "lenet5" or "vgg"
-    width: int = 1
-    dense_hidden: int | None = None  # simple convnet: hidden dense units before the output
-    batch_norm: bool | None = None  # simple convnet: batch normalisation before each ReLU
-    padding: str = "auto"
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    weight_decay: float | None = None
-    dropout: float | None = None
-    augment: bool | None = None
-    shift: int | None = None
-    holdout_fraction: float = 1 / 6
-    holdout: str = "stratified"  # "stratified" (random, fixed) | "last" (end of the file)
-    mlp_hidden: tuple[int, ...] = (256,)
+    seeds: int = param(1, "networks trained one after another (about a minute each on MNIST)",
+                       low=1, high=64)
+    dataset: str = param("digits", "images: the bundled 8x8 digits, or MNIST / CIFAR-10 files "
+                         "from data_dir", choices=DATASETS)
+    data_dir: str | None = param(None, "folder holding the dataset's files (default: "
+                                 f"${DATA_ENV}); nothing is downloaded")
+    architecture: str | None = param(None, "simple convnet, LeNet-5 or VGG-style (none: the "
+                                     "dataset's)", choices=(*cnn.ARCHITECTURES, None))
+    width: int = param(1, "multiplies every layer's channels", low=1, high=16)
+    dense_hidden: int | None = param(None, "simple convnet: hidden dense units before the output "
+                                     "(0: none)", low=0, high=4096)
+    batch_norm: bool | None = param(None, "simple convnet: batch normalisation before each ReLU")
+    padding: str = param("auto", "convolution padding (auto: the architecture's)",
+                         choices=("auto", "same", "valid"))
+    epochs: int | None = param(None, "passes over the training images", low=1, high=1000)
+    batch_size: int | None = param(None, "images per Adam step", low=1, high=4096)
+    learning_rate: float | None = param(None, "peak of the one-cycle learning-rate schedule",
+                                        low=0, low_open=True, high=10,
+                                        example=3e-3)
+    weight_decay: float | None = param(None, "decoupled weight decay (AdamW) on kernels", low=0)
+    dropout: float | None = param(None, "dropout rate before the dense layers", low=0, high=1,
+                                  high_open=True, example=0.5)
+    augment: bool | None = param(None, "random whole-pixel shifts of every training image")
+    shift: int | None = param(None, "largest shift in pixels when augmenting", low=0, high=8)
+    holdout_fraction: float = param(1 / 6, "share of the training file held out as the test set "
+                                    "when the dataset has no test split", low=0, high=1,
+                                    low_open=True, high_open=True)
+    holdout: str = param("stratified", "held-out images: stratified (random, fixed) or the last "
+                         "ones of the file", choices=("stratified", "last"))
+    mlp_hidden: tuple[int, ...] = param((256,), "hidden widths of the fully connected baseline",
+                                        low=1, high=8192)
 
     QUICK: ClassVar[dict[str, Any]] = {"epochs": 8}
 
@@ -96,43 +113,28 @@ class CNNConfig(Config):
         super().__post_init__()
 
     def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"dataset={self.dataset!r} is unknown; "
-                              f"use one of {', '.join(DATASETS)}")
         if self.dataset != "digits" and not self.data_dir:
             raise ConfigError(f"dataset={self.dataset} needs its files: --set data_dir=/path/to/"
                               f"{self.dataset} or set {DATA_ENV} (nothing is downloaded)")
         if self.dataset != "digits" and not os.path.isdir(os.path.expanduser(self.data_dir)):
             raise ConfigError(f"data_dir={self.data_dir!r} is not a directory; point it at the "
                               f"folder holding the {self.dataset} files")
-        if self.architecture not in cnn.ARCHITECTURES:
-            raise ConfigError(f"architecture={self.architecture!r} is unknown; use "
-                              f"{' or '.join(cnn.ARCHITECTURES)}")
-        if self.dense_hidden < 0 or (self.dense_hidden and self.architecture != "simple"):
-            raise ConfigError(f"dense_hidden={self.dense_hidden} needs architecture=simple and "
-                              "a width >= 0 (0: no hidden dense layer)")
+        if self.dense_hidden and self.architecture != "simple":
+            raise ConfigError(f"dense_hidden={self.dense_hidden} needs architecture=simple "
+                              "(0: no hidden dense layer)")
         if self.batch_norm and self.architecture != "simple":
             raise ConfigError("batch_norm=true needs architecture=simple (lenet5 has none; vgg "
                               "always normalises)")
-        if self.padding not in ("auto", "same", "valid"):
-            raise ConfigError(f"padding={self.padding!r}; use auto, same or valid")
-        for name in ("width", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.shift < 0:
-            raise ConfigError(f"shift must be >= 0 pixels, got {self.shift}")
-        if self.holdout not in ("stratified", "last"):
-            raise ConfigError(f"holdout={self.holdout!r}; use stratified or last")
-        if not 0 < self.holdout_fraction < 1:
-            raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
-        if not self.mlp_hidden or min(self.mlp_hidden) < 1:
-            raise ConfigError("mlp_hidden needs positive layer widths, e.g. --set mlp_hidden=256")
+
+    def footprint(self) -> Footprint:
+        """The images (train and test, standardised copies) and one batch's activations of the
+        widest layers: seeds train one after another, so they do not add up."""
+        pixels = IMAGE_PIXELS[self.dataset]
+        images = float_arrays((IMAGES[self.dataset], pixels), copies=3)
+        channels = 64 * self.width * (2 if self.architecture == "vgg" else 1)
+        batch = float_arrays((self.batch_size, pixels, channels), copies=8)
+        mlp = float_arrays((pixels, max(self.mlp_hidden)), copies=4)
+        return Footprint(images + batch + mlp, "--set batch_size, width or mlp_hidden")
 
 
 @dataclass

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,12 +43,16 @@ from overfitlab.data.fashion_mnist import DEBIAN_DIRECTORY, default_directory, l
 from overfitlab.data.mnist import load_mnist
 from overfitlab.engine import cnn
 from overfitlab.engine.cnn_many import ManySettings, Recipe, Subsets, train_many
-from overfitlab.errors import ConfigError
+from overfitlab.engine.train import DIVERGENCE_FACTOR
+from overfitlab.errors import ConfigError, DivergedError
 from overfitlab.experiments._course import require
 from overfitlab.experiments.base import Answer, Config, Experiment, Result
+from overfitlab.experiments._verdicts import alive_or_raise, diverged_note
+from overfitlab.experiments.budget import Footprint, float_arrays
 from overfitlab.experiments.cnn import DATA_ENV, holdout_split
+from overfitlab.experiments.params import param
 from overfitlab.progress import Progress, no_progress, scaled
-from overfitlab.stats import float_band
+from overfitlab.stats import band, float_band
 
 REGULARIZERS = ("plain", "dropout", "weight_decay", "augment", "batch_norm", "early_stopping",
                 "all")
@@ -56,6 +60,8 @@ LABELS = {"plain": "none", "dropout": "dropout", "weight_decay": "weight decay",
           "augment": "random shifts", "batch_norm": "batch norm",
           "early_stopping": "early stopping", "all": "all together"}
 DATASETS = ("digits", "mnist", "fashion-mnist")
+IMAGES = {"digits": 1797, "mnist": 70_000, "fashion-mnist": 70_000}  # train and test, at most
+IMAGE_PIXELS = {"digits": 8 * 8, "mnist": 28 * 28, "fashion-mnist": 28 * 28}
 DIGITS_HELD_OUT = 360  # ceil(0.2 * 1797), scikit-learn's train_test_split(test_size=0.2) count
 # Digits defaults from runs with --seed 100 (2 seeds; n = 100, 400, 1437; median test accuracy):
 # at peak learning rate 3e-3 "all together" reached 86/93/93 % in 300 steps (under-trained), at
@@ -70,6 +76,9 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
               "channels": (8, 16), "dense_hidden": 64, "shift": 2},
 }
 DATASET_DEFAULTS["fashion-mnist"] = DATASET_DEFAULTS["mnist"]
+N_CLASSES = 10  # digits, MNIST and Fashion-MNIST
+CHANCE_MARGIN = 0.05
+"""Below chance + 5 accuracy points at every size and recipe, no network learned."""
 CLOSED_GAP = 0.02
 """The train-test gap "closes" when its median falls to 2 accuracy points or less."""
 
@@ -85,23 +94,37 @@ class CNNRegularizationConfig(Config):
     ``OVERFITLAB_DATA`` and, for Fashion-MNIST, to Debian's ``/usr/share/datasets/fashion-mnist``.
     """
 
-    seeds: int = 3
-    dataset: str = "digits"
-    data_dir: str | None = None
-    n_values: tuple[int, ...] | None = None
-    held_out: int | None = None
-    steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 1e-2
-    channels: tuple[int, ...] | None = None
-    dense_hidden: int | None = None
-    dropout: float = 0.3
-    weight_decay: float = 1.0
-    shift: int | None = None
-    validation_fraction: float = 0.2
-    eval_every: int = 25
-    train_eval_images: int = 200
-    curve_n: int | None = None  # size of the learning-curve figure (default: the smallest)
+    seeds: int = param(3, "initialisations per size and regularizer, trained at once", low=1,
+                       high=64)
+    dataset: str = param("digits", "images: the bundled 8x8 digits, or MNIST / Fashion-MNIST "
+                         "files from data_dir", choices=DATASETS)
+    data_dir: str | None = param(None, f"folder holding the dataset's files (default: "
+                                 f"${DATA_ENV}; Fashion-MNIST also {DEBIAN_DIRECTORY})")
+    n_values: tuple[int, ...] | None = param(None, "training-set sizes (nested subsets), "
+                                             "increasing", low=10, high=100_000,
+                                             example="100,400,1437")
+    held_out: int | None = param(None, "held-out images (half choose the regularizer, half "
+                                 "test)", low=20, high=100_000)
+    steps: int | None = param(None, "AdamW steps of every network", low=10, high=100_000)
+    batch_size: int = param(32, "images per step, drawn with replacement", low=1, high=1024)
+    learning_rate: float = param(1e-2, "peak of the one-cycle cosine schedule", low=0,
+                                 low_open=True, high=10)
+    channels: tuple[int, ...] | None = param(None, "channels of the two convolutions", low=1,
+                                             high=256, example="8,32")
+    dense_hidden: int | None = param(None, "hidden dense units", low=1, high=4096)
+    dropout: float = param(0.3, "dropout rate of the dropout recipe", low=0, high=1,
+                           low_open=True, high_open=True)
+    weight_decay: float = param(1.0, "decoupled weight decay of the weight-decay recipe", low=0,
+                                low_open=True)
+    shift: int | None = param(None, "largest random shift (pixels) of the augment recipe", low=1,
+                              high=8)
+    validation_fraction: float = param(0.2, "share of the n images the early-stopping recipe "
+                                       "holds out", low=0, high=1, low_open=True, high_open=True)
+    eval_every: int = param(25, "steps between checkpoints", low=1)
+    train_eval_images: int = param(200, "training images the train accuracy is measured on",
+                                   low=1, high=100_000)
+    curve_n: int | None = param(None, "size shown in the learning-curve figure (none: the "
+                                "smallest)", low=10)
 
     QUICK: ClassVar[dict[str, Any]] = {"seeds": 2, "n_values": (100, 400, 1437), "steps": 200}
 
@@ -120,8 +143,6 @@ class CNNRegularizationConfig(Config):
         super().__post_init__()
 
     def validate(self) -> None:
-        require((self.dataset in DATASETS,
-                 f"dataset={self.dataset!r} is unknown; use one of {', '.join(DATASETS)}"))
         where = (f"--set data_dir=/path/to/{self.dataset} or set {DATA_ENV}"
                  + (f" (or install Debian's dataset-fashion-mnist into {DEBIAN_DIRECTORY})"
                     if self.dataset == "fashion-mnist" else ""))
@@ -130,33 +151,35 @@ class CNNRegularizationConfig(Config):
              f"dataset={self.dataset} needs its files: {where}; nothing is downloaded"),
             (self.dataset == "digits" or os.path.isdir(os.path.expanduser(self.data_dir or "")),
              f"data_dir={self.data_dir!r} is not a directory; point it at the folder holding "
-             f"the {self.dataset} files"),
-            (self.held_out >= 20, f"held_out must be >= 20 images, got {self.held_out}"))
+             f"the {self.dataset} files"))
         n = self.n_values
-        require((bool(n) and list(n) == sorted(set(n)) and n[0] >= 10,
-                 f"n_values={n} must be increasing training-set sizes >= 10; e.g. --set "
-                 "n_values=100,400,1437"))
         require(
+            (list(n) == sorted(set(n)),
+             f"n_values={','.join(map(str, n))} must be increasing training-set sizes; e.g. "
+             "--set n_values=100,400,1437"),
             (self.dataset != "digits" or n[-1] <= 1797 - self.held_out,
              f"n_values reach {n[-1]} but the digits leave {1797 - self.held_out} training "
              "images after the held-out ones; lower n_values or held_out"),
-            (10 <= self.steps <= 100_000, f"steps must be in [10, 100000], got {self.steps}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
-            (len(self.channels) == 2 and min(self.channels, default=0) >= 1,
-             f"channels={self.channels} must be two positive widths, e.g. --set channels=8,16"),
-            (self.dense_hidden >= 1, f"dense_hidden must be >= 1, got {self.dense_hidden}"),
-            (0 < self.dropout < 1, f"dropout must be in (0, 1), got {self.dropout}"),
-            (self.weight_decay > 0, f"weight_decay must be > 0, got {self.weight_decay}"),
-            (self.shift >= 1, f"shift must be >= 1 pixel, got {self.shift}"),
-            (0 < self.validation_fraction < 1,
-             f"validation_fraction must be in (0, 1), got {self.validation_fraction}"),
-            (1 <= self.eval_every <= self.steps,
-             f"eval_every must be in [1, steps={self.steps}], got {self.eval_every}"),
-            (self.train_eval_images >= 1,
-             f"train_eval_images must be >= 1, got {self.train_eval_images}"),
-            (self.curve_n in n, f"curve_n={self.curve_n} must be one of n_values={n}"),
+            (len(self.channels) == 2,
+             f"channels={','.join(map(str, self.channels))} must be two widths, e.g. --set "
+             "channels=8,16"),
+            (self.eval_every <= self.steps,
+             f"eval_every={self.eval_every} must be at most steps={self.steps}"),
+            (self.curve_n in n, f"curve_n={self.curve_n} must be one of n_values="
+                                f"{','.join(map(str, n))}"),
         )
+
+    def footprint(self) -> Footprint:
+        """All (size x regularizer x seed) networks train at once: per network its parameters
+        with Adam's moments and gradients, and one batch's activations; plus the images."""
+        pixels = IMAGE_PIXELS[self.dataset]
+        c1, c2 = (tuple(self.channels) + (1, 1))[:2]
+        weights = 9 * c1 + 9 * c1 * c2 + (pixels // 16) * c2 * self.dense_hidden
+        activations = self.batch_size * pixels * (c1 + c2 // 4) * 6
+        networks = len(self.n_values) * len(REGULARIZERS) * self.seeds
+        images = float_arrays((IMAGES[self.dataset], pixels), copies=3)
+        return Footprint(float_arrays((networks, 4 * weights + activations)) + images,
+                         "--seeds, --set n_values or --set batch_size")
 
 
 @dataclass
@@ -214,7 +237,7 @@ def load_data(config: CNNRegularizationConfig) -> HeldOutData:
 
 
 def build_model(image_shape: tuple[int, ...], channels: tuple[int, ...], dense_hidden: int,
-                dropout: float, n_classes: int = 10) -> cnn.Model:
+                dropout: float, n_classes: int = N_CLASSES) -> cnn.Model:
     """conv 3x3 "same" - BN - ReLU - max-pool 2 - conv 3x3 "valid" - BN - ReLU - [max-pool 2 when
     the maps are at least 8 wide] - flatten - dropout - dense - BN - ReLU - dropout - dense
     ``n_classes``. On 8x8 digits: 8 -> 4 -> 2, 2 x 2 x c2 features; on 28x28: 28 -> 14 -> 12 ->
@@ -300,8 +323,13 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     progress(0.95, "figures")
     N, R, S = len(config.n_values), len(REGULARIZERS), config.seeds
     grid = lambda a: np.asarray(a).reshape(N, R, S, *np.shape(a)[1:])  # noqa: E731
-    test, choice = grid(fit.final["test_accuracy"]), grid(fit.final["choice_accuracy"])
-    gap = grid(fit.final["train_accuracy"]) - test
+    diverged = diverged_networks(fit.final["test_loss"], N_CLASSES)
+    alive_or_raise(diverged, config.learning_rate, "CNNs")
+    left_out = lambda a: np.where(diverged, np.nan, a)  # noqa: E731
+    test, choice = grid(left_out(fit.final["test_accuracy"])), grid(
+        left_out(fit.final["choice_accuracy"]))
+    gap = grid(left_out(fit.final["train_accuracy"])) - test
+    require_learning(test, config)
     c = config.n_values.index(config.curve_n)
     curves = {name: grid(fit.history[name])[c] for name in ("test_accuracy", "train_accuracy")}
     kept_steps = grid(fit.history["step"][fit.kept])[c]
@@ -316,11 +344,15 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
             kept_steps[REGULARIZERS.index("early_stopping")], config.curve_n),
     }
     answers, summary = _answers(config, test, choice, gap)
+    note = diverged_note(int(diverged.sum()), diverged.size)
+    if note:
+        answers = [replace(a, explanation=a.explanation + note) for a in answers]
+    captions = _captions(config, test, gap, kept_steps[REGULARIZERS.index("early_stopping")])
     parameters = cnn.n_parameters(model, data.x_pool.shape[1:])
     images = len(seeds) * config.steps * config.batch_size
     metrics = {
         **summary,
-        "networks": len(seeds), "parameters": parameters,
+        "networks": len(seeds), "diverged": int(diverged.sum()), "parameters": parameters,
         "parameters_without_batch_norm": parameters - 2 * (sum(config.channels)
                                                            + config.dense_hidden),
         "train_seconds": fit.seconds, "images_per_second": images / fit.seconds,
@@ -328,8 +360,8 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     }
     for i, n in enumerate(config.n_values):
         for j, r in enumerate(REGULARIZERS):
-            metrics[f"test_accuracy_{r}_n{n}"] = float(np.median(test[i, j]))
-            metrics[f"gap_{r}_n{n}"] = float(np.median(gap[i, j]))
+            metrics[f"test_accuracy_{r}_n{n}"] = _median(test[i, j])
+            metrics[f"gap_{r}_n{n}"] = _median(gap[i, j])
     arrays = {"n_values": np.asarray(config.n_values), "regularizers": np.asarray(REGULARIZERS),
               "test_accuracy": test, "choice_accuracy": choice, "gap": gap,
               "curve_steps": fit.history["step"], "curve_test_accuracy": curves["test_accuracy"],
@@ -353,7 +385,59 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     ]
     progress(1.0, "done")
     return Result("cnn-regularization", config, metrics, answers, figures, arrays, notes,
-                  time.perf_counter() - start)
+                  time.perf_counter() - start, captions=captions)
+
+
+def _median(values: Any) -> float:
+    """Median ignoring NaN (diverged networks); NaN, without a warning, when all are NaN."""
+    return float(band(np.ravel(values))[0])
+
+
+def _ranked(accuracies: Any) -> float:
+    """Median accuracy for ranking recipes: -inf where every network diverged (ranks last)."""
+    value = _median(accuracies)
+    return value if np.isfinite(value) else -np.inf
+
+
+def diverged_networks(test_loss: np.ndarray, n_classes: int) -> np.ndarray:
+    """Networks whose test log-loss is non-finite or above ``DIVERGENCE_FACTOR`` times that of
+    the constant uniform prediction, log(n_classes): the engine's rule for the MLP."""
+    loss = np.asarray(test_loss, float)
+    return ~np.isfinite(loss) | (loss > DIVERGENCE_FACTOR * np.log(n_classes))
+
+
+def require_learning(test: np.ndarray, config: CNNRegularizationConfig) -> None:
+    """DivergedError when no (size, recipe) reaches a median test accuracy of
+    ``CHANCE_MARGIN`` above chance: there is then nothing to compare."""
+    chance = 1 / N_CLASSES
+    best = float(np.nanmax(band(test, axis=-1)[0]))
+    if best < chance + CHANCE_MARGIN:
+        raise DivergedError(
+            f"no network learned: the best median test accuracy is {best:.1%}, chance is "
+            f"{chance:.0%}; lower the learning rate (now {config.learning_rate:g}, e.g. --set "
+            f"learning_rate={config.learning_rate / 10:g}) or train longer (--set steps=...)")
+
+
+def _captions(config: CNNRegularizationConfig, test: np.ndarray, gap: np.ndarray,
+              kept_early: np.ndarray) -> dict[str, str]:
+    """What to look at in each figure, with the numbers that show it."""
+    plain = REGULARIZERS.index("plain")
+    bands = "" if config.seeds == 1 else f", bands 10-90 % over {config.seeds} seeds"
+    return {
+        "accuracy_vs_size.png":
+            f"Test accuracy (left) and train-test gap (right) against the training-set size, "
+            f"one line per regularizer{bands}: the plain network goes from "
+            f"{_median(test[0, plain]):.1%} at n = {config.n_values[0]} to "
+            f"{_median(test[-1, plain]):.1%} at n = {config.n_values[-1]}, and its gap from "
+            f"{100 * _median(gap[0, plain]):.1f} to {100 * _median(gap[-1, plain]):.1f} "
+            f"points; look at how far the lines spread at small n and how they meet at large n.",
+        "learning_curves.png":
+            f"Training (left, evaluation mode) and test accuracy (right) at each checkpoint of "
+            f"the {config.steps} steps at n = {config.curve_n}, one line per regularizer: look "
+            f"at where the test curves flatten while the training curves keep rising; the dotted "
+            f"line marks the checkpoint early stopping kept (step "
+            f"{int(_median(kept_early))}, median over seeds).",
+    }
 
 
 def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarray,
@@ -365,7 +449,7 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
 
     def best_at(i: int) -> int:
         """The regularizer of highest median accuracy on the choice half at size index i."""
-        return max(others, key=lambda j: float(np.median(choice[i, j])))
+        return max(others, key=lambda j: _ranked(choice[i, j]))
 
     def gain(i: int, j: int) -> tuple[float, float | None, float | None]:
         """Median and 10-90 % band over seeds (no band for one seed) of the paired
@@ -376,12 +460,12 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
     small, full = best_at(0), best_at(-1)
     g_small, g_full = gain(0, small), gain(-1, full)
     g_small_at_full = gain(-1, small)
-    acc = lambda i, j: float(np.median(test[i, j]))  # noqa: E731
+    acc = lambda i, j: _median(test[i, j])  # noqa: E731
     name = lambda j: LABELS[REGULARIZERS[j]]  # noqa: E731
-    ranking = sorted(others, key=lambda j: -float(np.median(choice[0, j])))
-    gap_small, gap_full = (float(np.median(gap[i, plain])) for i in (0, -1))
+    ranking = sorted(others, key=lambda j: -_ranked(choice[0, j]))
+    gap_small, gap_full = (_median(gap[i, plain]) for i in (0, -1))
     closes = gap_full <= CLOSED_GAP
-    narrowest = min(others, key=lambda j: float(np.median(gap[-1, j])))
+    narrowest = min(others, key=lambda j: _median(gap[-1, j]))
     helps = lambda g: "raises" if g[0] > 0 else "does not raise"  # noqa: E731
     points = lambda g: (f"{100 * g[0]:+.1f} points" + (  # noqa: E731
         f" (10-90 % over {config.seeds} seeds {100 * g[1]:+.1f} to {100 * g[2]:+.1f})"
@@ -391,12 +475,12 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
                f"Which regularizer helps most with only n = {n_small} training images?",
                REGULARIZERS[small],
                f"{name(small).capitalize()}, chosen on the choice half of the held-out images: "
-               f"median accuracy {np.median(choice[0, small]):.1%} against "
-               f"{np.median(choice[0, plain]):.1%} without regularization"
-               + ("" if np.median(choice[0, small]) > np.median(choice[0, plain]) else
+               f"median accuracy {_median(choice[0, small]):.1%} against "
+               f"{_median(choice[0, plain]):.1%} without regularization"
+               + ("" if _median(choice[0, small]) > _median(choice[0, plain]) else
                   " (no regularizer beats the plain network there; this one does least harm)")
                + "; the ranking there is "
-               + ", ".join(f"{name(j)} {np.median(choice[0, j]):.1%}" for j in ranking)
+               + ", ".join(f"{name(j)} {_median(choice[0, j]):.1%}" for j in ranking)
                + f". On the test half it reaches {acc(0, small):.1%} against "
                f"{acc(0, plain):.1%}."),
         Answer("gain_at_small_n",
@@ -424,7 +508,7 @@ def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarr
                + ("it narrows" if gap_full < gap_small else "it does not narrow")
                + f"; 'closes' means {100 * CLOSED_GAP:g} points or less). At n = {n_full} "
                f"{name(narrowest)} leaves the smallest gap, "
-               f"{100 * np.median(gap[-1, narrowest]):.1f} points."),
+               f"{100 * _median(gap[-1, narrowest]):.1f} points."),
     ]
     summary = {"gain_at_small_n": g_small[0], "gain_at_full_n": g_full[0],
                "gap_plain_small_n": gap_small, "gap_plain_full_n": gap_full,

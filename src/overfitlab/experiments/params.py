@@ -31,11 +31,12 @@ class ParamInfo:
     low_open: bool = False  # low itself excluded (e.g. learning_rate > 0)
     high_open: bool = False
     choices: tuple | None = None
+    example: Any = None  # a valid value to suggest where the default is None (dataset-dependent)
 
     def range_text(self) -> str:
         """The allowed values in words, e.g. ``>= 2``, ``in (0, 1)``, ``one of tanh, relu``."""
         if self.choices is not None:
-            return "one of " + ", ".join(str(c) for c in self.choices)
+            return "one of " + ", ".join(str(c) for c in self.choices if c is not None)
         if self.low is not None and self.high is not None:
             return (f"in {'(' if self.low_open else '['}{_num(self.low)}, {_num(self.high)}"
                     f"{')' if self.high_open else ']'}")
@@ -67,10 +68,11 @@ def _num(x: float) -> str:
 
 def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
           low_open: bool = False, high_open: bool = False,
-          choices: Iterable | None = None) -> Any:
-    """A dataclass field with ``default`` and its :class:`ParamInfo` as metadata."""
+          choices: Iterable | None = None, example: Any = None) -> Any:
+    """A dataclass field with ``default`` and its :class:`ParamInfo` as metadata (``example``:
+    the value error messages suggest when ``default`` is None)."""
     info = ParamInfo(help, low, high, low_open, high_open,
-                     None if choices is None else tuple(choices))
+                     None if choices is None else tuple(choices), example)
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple for sequence defaults (configs are frozen)")
     return dataclasses.field(default=default, metadata={"param": info})
@@ -104,7 +106,14 @@ def _plain(value: Any) -> str:
 
 
 def _example(field: dataclasses.Field) -> str:
-    return _plain(field.default)
+    if field.default is not None:
+        return _plain(field.default)
+    meta = info(field)
+    if meta.example is not None:
+        return _plain(meta.example)
+    if meta.choices:
+        return str(next(c for c in meta.choices if c is not None))
+    return _num(meta.low) if meta.low is not None and not meta.low_open else "VALUE"
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
