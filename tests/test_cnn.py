@@ -280,22 +280,35 @@ def test_convolution_forms_and_their_gradients_match_xla(c_in, padding):
                 np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11)
 
 
-def test_batch_norm_gradient_in_closed_form_matches_autodiff():
-    """normalize_batch's custom gradient against JAX differentiating the moments, float64."""
+@pytest.mark.parametrize("n_networks", [None, 1, 4])
+def test_batch_norm_gradient_in_closed_form_matches_autodiff(n_networks):
+    """normalize_batch's custom gradient against JAX differentiating the moments, float64, for
+    one network and under jax.vmap over 1 and 4 networks (as cnn_many runs it): the moments and
+    sums stay per network."""
     with jax.enable_x64(True):
         rng = np.random.default_rng(0)
-        x = jnp.asarray(1.0 + 2.0 * rng.normal(size=(5, 4, 3, 6)))
-        scale, bias = jnp.asarray(rng.normal(size=6)), jnp.asarray(rng.normal(size=6))
+        lead = () if n_networks is None else (n_networks,)
+        x = jnp.asarray(1.0 + 2.0 * rng.normal(size=(*lead, 5, 4, 3, 6)))
+        scale = jnp.asarray(rng.normal(size=(*lead, 6)))
+        bias = jnp.asarray(rng.normal(size=(*lead, 6)))
         g = jnp.asarray(rng.normal(size=x.shape))
 
         def by_autodiff(x, scale, bias):
             return cnn.normalize(x, *cnn.batch_moments(x), {"scale": scale, "bias": bias}, 1e-5)
 
-        ours = jax.vjp(lambda *a: cnn.normalize_batch(*a, 1e-5), x, scale, bias)
-        theirs = jax.vjp(by_autodiff, x, scale, bias)
-        np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-13, atol=1e-13)
-        for a, b in zip(ours[1](g), theirs[1](g)):
-            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+        def closed_form(x, scale, bias):
+            return cnn.normalize_batch(x, scale, bias, 1e-5)
+
+        def vjp(f):
+            def one(x, scale, bias, g):
+                y, back = jax.vjp(f, x, scale, bias)
+                return y, back(g)
+            return jax.jit(one if n_networks is None else jax.vmap(one))(x, scale, bias, g)
+
+        (y, ours), (y_ref, theirs) = vjp(closed_form), vjp(by_autodiff)
+        np.testing.assert_allclose(y, y_ref, rtol=1e-13, atol=1e-13)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-10 * np.abs(b).max())
 
 
 # ---------------------------------------------------------------- config and data

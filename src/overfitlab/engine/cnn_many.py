@@ -119,6 +119,14 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
     only when the recipe's ``batch_norm`` is on; convolutions are products of patches (see
     :func:`cnn.conv2d`: the form that vmap keeps a batched matrix product); other layers are
     :func:`cnn.apply_layer`.
+
+    The bias of a layer that feeds a normalising BatchNorm gets an exactly zero gradient (it is
+    kept, not trained). Batch normalisation subtracts the batch mean, so that gradient is zero in
+    exact arithmetic, but computed it is rounding noise (``sum_M dx``, ~1e-9 in float32); Adam's
+    step ``m / (sqrt(v) + 1e-8)`` scales noise of that size up to steps of the learning rate,
+    and the bias wandered by ~0.05 in 60 steps. Training cancels it, but evaluation subtracts
+    the lagging running mean, so test losses followed the rounding of each compiled program: 5 %
+    apart between a network trained alone and the same network among others.
     """
     moments: list = []
     for i, (layer, p) in enumerate(zip(model, params)):
@@ -129,8 +137,12 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
         elif isinstance(layer, cnn.BatchNorm):
             batch = cnn.batch_moments(x) if train else None
             x = jnp.where(recipe.batch_norm, cnn.apply_layer(layer, p, x, train=train), x)
-        elif isinstance(layer, cnn.Conv):
-            x = cnn.conv2d(x, p["w"], p["b"], layer.padding, patches=True)
+        elif isinstance(layer, (cnn.Conv, cnn.Dense)):
+            if i + 1 < len(model) and isinstance(model[i + 1], cnn.BatchNorm):
+                p = {**p, "b": jnp.where(recipe.batch_norm, jax.lax.stop_gradient(p["b"]),
+                                         p["b"])}
+            x = (cnn.conv2d(x, p["w"], p["b"], layer.padding, patches=True)
+                 if isinstance(layer, cnn.Conv) else cnn.apply_layer(layer, p, x))
         else:
             x = cnn.apply_layer(layer, p, x)
         moments.append(batch)
@@ -238,12 +250,13 @@ def _select(mask, new, old):
     return jax.tree_util.tree_map(pick, new, old)
 
 
-def init_many(model: cnn.Model, seeds: np.ndarray, image_shape: tuple[int, ...]) -> cnn.Params:
-    """Stacked initial parameters ``(K, ...)``, network ``k``'s drawn by NumPy from
+def init_many(model: cnn.Model, seeds: np.ndarray, image_shape: tuple[int, ...],
+              dtype: np.dtype = np.float32) -> cnn.Params:
+    """Stacked initial parameters ``(K, ...)`` of ``dtype``, network ``k``'s drawn by NumPy from
     ``seeds[k]`` (see :func:`cnn.init_host`)."""
     draws = [cnn.init_host(model, np.random.default_rng([int(s), 1]), image_shape)
              for s in seeds]
-    return jax.device_put(jax.tree_util.tree_map(lambda *a: np.stack(a), *draws))
+    return jax.device_put(jax.tree_util.tree_map(lambda *a: np.stack(a).astype(dtype), *draws))
 
 
 def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: np.ndarray,
@@ -255,11 +268,12 @@ def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: 
 
     At each checkpoint every network is evaluated on each shared set ``eval_sets[name] =
     (images, labels)`` (history ``<name>_loss``, ``<name>_accuracy``), on its training images
-    (``train_accuracy``) and on its validation images (``validation_loss``).
+    (``train_accuracy``) and on its validation images (``validation_loss``). The parameters
+    are float64 when ``x_pool`` is and JAX's 64-bit mode is on, else float32.
     """
     start = time.perf_counter()
     k = len(seeds)
-    params = init_many(model, seeds, x_pool.shape[1:])
+    params = init_many(model, seeds, x_pool.shape[1:], np.result_type(x_pool.dtype, np.float32))
     opt_state = _init_optimizer(params, settings=settings)
     recipe = jax.device_put(Recipe(*(np.asarray(a) for a in (
         recipe.dropout, recipe.weight_decay, recipe.augment, recipe.batch_norm))))
