@@ -26,8 +26,9 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed and not root: the browser test will be skipped"; fi; }
 
+# pytest's exit code 5 (no tests collected) is not a failure of the suite.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected" || exit $$rc; }
 
 # PyTorch only for the CNN comparison, pinned to the CPU wheel this machine's pip finds
 # (an unpinned `torch` would pull several GB of CUDA packages); never a package dependency.

@@ -10,7 +10,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
-from _estimator_checks import FLOAT32_REASON, assert_passes_check_estimator
+from _estimator_checks import FLOAT32_REASON, assert_passes_check_estimator, fit_both
 from overfitlab import RegularizedMLPClassifier
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
@@ -18,13 +18,7 @@ NAMES = np.array(["setosa", "versicolor", "virginica"], dtype=object)
 
 
 def _fit_both(X, y, **kw):
-    """MLPClassifier and RegularizedMLPClassifier fitted alike (ours in float64)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk = MLPClassifier(**kw).fit(X, y)
-        with jax.enable_x64(True):
-            ours = RegularizedMLPClassifier(**kw).fit(X, y)
-    return sk, ours
+    return fit_both(MLPClassifier, RegularizedMLPClassifier, X, y, **kw)
 
 
 @pytest.mark.parametrize("n_classes", [3, 2])

@@ -6,26 +6,18 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
-from sklearn.utils.estimator_checks import (check_estimator,
-                                            check_sample_weight_equivalence_on_dense_data)
+from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
+from _estimator_checks import FLOAT32_REASON, assert_passes_check_estimator, fit_both
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.data.synthetic import noisy_function
-
-FLOAT32_REASON = ("the engine computes in float32: weighted and repeated sums agree to float32 "
-                  "rounding, not to the check's rtol=1e-7; test_sample_weight_equivalence_float64 "
-                  "runs the same check in float64")
 
 
 @pytest.mark.slow
 def test_sklearn_estimator_checks():
-    results = check_estimator(
-        RegularizedMLPRegressor(max_iter=100), on_fail=None,
-        expected_failed_checks={"check_sample_weight_equivalence_on_dense_data": FLOAT32_REASON})
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
-              if r["status"] == "failed"]
-    assert not failed
-    assert len(results) > 40
+    assert_passes_check_estimator(
+        RegularizedMLPRegressor(max_iter=100),
+        {"check_sample_weight_equivalence_on_dense_data": FLOAT32_REASON})
 
 
 def test_sample_weight_equivalence_float64():
@@ -36,13 +28,7 @@ def test_sample_weight_equivalence_float64():
 
 
 def _fit_both(X, y, **kw):
-    """MLPRegressor and RegularizedMLPRegressor fitted alike (ours in float64)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk = MLPRegressor(**kw).fit(X, y)
-        with jax.enable_x64(True):
-            ours = RegularizedMLPRegressor(**kw).fit(X, y)
-    return sk, ours
+    return fit_both(MLPRegressor, RegularizedMLPRegressor, X, y, **kw)
 
 
 def test_parity_with_mlpregressor_fit_float64(course_data):

@@ -1,8 +1,8 @@
 """scikit-learn compatible regularized MLPs on the JAX engine.
 
-:class:`RegularizedMLPRegressor` and :class:`RegularizedMLPClassifier` take MLPRegressor's and
+``RegularizedMLPRegressor`` and ``RegularizedMLPClassifier`` take MLPRegressor's and
 MLPClassifier's parameters plus ``l1``, ``dropout`` and ``n_networks``;
-:class:`RegularizedMLPRegressorCV` and :class:`RegularizedMLPClassifierCV` choose their
+``RegularizedMLPRegressorCV`` and ``RegularizedMLPClassifierCV`` choose their
 coefficients by (shuffled) cross-validation, every fold x grid point x seed in one engine call.
 """
 from overfitlab.estimators.classifier import RegularizedMLPClassifier

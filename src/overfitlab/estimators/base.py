@@ -1,6 +1,6 @@
 """What every overfitlab MLP estimator shares: parameters, the engine call, stopping, curves.
 
-:class:`RegularizedMLPBase` holds ``MLPRegressor``/``MLPClassifier``'s parameters with the same
+``RegularizedMLPBase`` holds ``MLPRegressor``/``MLPClassifier``'s parameters with the same
 defaults and meaning (the ``lbfgs`` solver is not offered), plus
 
 * ``l1``: L1 coefficient, applied by a proximal step so weights become exactly 0;

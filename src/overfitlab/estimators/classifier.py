@@ -28,7 +28,7 @@ from overfitlab.estimators.base import RegularizedMLPBase, stochastic_solver
 class RegularizedMLPClassifier(ClassifierMixin, RegularizedMLPBase):
     """Multi-layer perceptron classifier with L2, L1, dropout and ensembling.
 
-    Parameters are those of :class:`sklearn.neural_network.MLPClassifier` (same defaults; the
+    Parameters are those of ``sklearn.neural_network.MLPClassifier`` (same defaults; the
     ``lbfgs`` solver is not offered), plus ``l1`` (float >= 0), ``dropout`` (rate in [0, 1))
     and ``n_networks`` (int >= 1; the members' probabilities are averaged).
 

@@ -1,6 +1,6 @@
 """Cross-validated regularized MLPs: every fold x grid point x seed in one engine call.
 
-:class:`RegularizedMLPRegressorCV` and :class:`RegularizedMLPClassifierCV` (named after
+``RegularizedMLPRegressorCV`` and ``RegularizedMLPClassifierCV`` (named after
 ``RidgeCV`` and ``LogisticRegressionCV``) take the base estimator's parameters plus a grid of
 coefficients (``alphas``, and optionally ``l1s`` and ``dropouts``), choose the grid point with the
 best mean cross-validated score, and refit it on all the data, like ``GridSearchCV`` with
@@ -280,7 +280,7 @@ def _results(candidates: list[dict], scores: np.ndarray, fit_time: float,
 
 
 class RegularizedMLPRegressorCV(RegressorMixin, RegularizedMLPCVBase):
-    """:class:`RegularizedMLPRegressor` with alpha (and optionally l1 and the dropout rate)
+    """``RegularizedMLPRegressor`` with alpha (and optionally l1 and the dropout rate)
     chosen by shuffled K-fold cross-validation, all folds in one vectorized engine call.
 
     Parameters are the regressor's (without ``alpha``, ``l1``, ``dropout`` and ``warm_start``)
@@ -298,7 +298,7 @@ class RegularizedMLPRegressorCV(RegressorMixin, RegularizedMLPCVBase):
     ----------
     alpha_, l1_, dropout_ : the chosen coefficients (0 where not searched).
     best_params_, best_score_, best_index_ : the chosen grid point, its mean CV score, its index.
-    best_estimator_ : a :class:`RegularizedMLPRegressor` with those coefficients, fitted on all
+    best_estimator_ : a ``RegularizedMLPRegressor`` with those coefficients, fitted on all
         the data (it predicts for this estimator).
     cv_results_ : dict in ``GridSearchCV``'s layout (``params``, ``param_*``,
         ``split{k}_test_score``, ``mean_test_score``, ``std_test_score``, ``rank_test_score``,
@@ -310,7 +310,7 @@ class RegularizedMLPRegressorCV(RegressorMixin, RegularizedMLPCVBase):
 
 
 class RegularizedMLPClassifierCV(ClassifierMixin, RegularizedMLPCVBase):
-    """:class:`RegularizedMLPClassifier` with alpha (and optionally l1 and the dropout rate)
+    """``RegularizedMLPClassifier`` with alpha (and optionally l1 and the dropout rate)
     chosen by shuffled, stratified K-fold cross-validation, all folds in one engine call.
 
     Parameters are the classifier's (without ``alpha``, ``l1``, ``dropout`` and
@@ -323,7 +323,7 @@ class RegularizedMLPClassifierCV(ClassifierMixin, RegularizedMLPCVBase):
     is why an integer ``cv`` shuffles here (see :mod:`overfitlab.estimators.cv`). Every network
     has an output for every class of ``y``, also when a fold's training rows lack one.
 
-    Attributes are those of :class:`RegularizedMLPRegressorCV`, plus ``classes_``.
+    Attributes are those of ``RegularizedMLPRegressorCV``, plus ``classes_``.
     """
 
     _estimator_class = RegularizedMLPClassifier

@@ -19,7 +19,7 @@ from overfitlab.estimators.base import RegularizedMLPBase, stochastic_solver
 class RegularizedMLPRegressor(RegressorMixin, RegularizedMLPBase):
     """Multi-layer perceptron regressor with L2, L1, dropout and ensembling.
 
-    Parameters are those of :class:`sklearn.neural_network.MLPRegressor` (same defaults; the
+    Parameters are those of ``sklearn.neural_network.MLPRegressor`` (same defaults; the
     ``lbfgs`` solver and the Poisson loss are not offered), plus ``l1`` (float >= 0), ``dropout``
     (rate in [0, 1)) and ``n_networks`` (int >= 1).
 
