@@ -36,8 +36,12 @@ bench: $(STAMP)
 	$(BIN)/overfitlab bench
 	$(BIN)/python benchmarks/bench_playground.py
 	$(BIN)/python benchmarks/bench_playground.py --load
-	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: CNN benchmark runs JAX only"
+	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: PyTorch columns stay empty"
+	$(BIN)/python benchmarks/bench_many_networks.py
 	$(BIN)/python benchmarks/bench_cnn.py
+	$(BIN)/python benchmarks/bench_cnn_many.py
+	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_cli_progress.py
 
 serve: $(STAMP)
 	$(BIN)/overfitlab serve

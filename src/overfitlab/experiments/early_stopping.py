@@ -183,7 +183,9 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
         title = f"Unstable training: the training error rose {growth:.3g}-fold"
     figures = {
         "data.png": data_figure(data, grid[:, 0], fits_long, T,
-                                f"After {T} iterations the network {regime}{lost_title}"),
+                                f"After {T} iterations: "
+                                + ("unstable training" if growth else f"the network {regime}")
+                                + lost_title),
         "learning_curves.png": curves_figure(steps, train_curve, test_curve, noise, n_star,
                                              best_per_seed[alive], title + lost_title),
         "refit.png": refit_figure(data, grid[:, 0], fits_long, fits_refit, T, n_star),
@@ -205,7 +207,10 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     }
 
     train_text = training_sentence(tr_m, noise, 3 * config.hidden_units + 1, config.n_train)
-    if regime == "overfits":
+    if growth:
+        test_text = (f"training is unstable (see the training MSE), so the gap to the training "
+                     f"error ({te_m - tr_m:.4g}) says nothing about over- or underfitting.")
+    elif regime == "overfits":
         test_text = (f"the test error exceeds the training error by {te_m - tr_m:.4f}: the "
                      f"network overfits.")
     elif regime == "underfits":

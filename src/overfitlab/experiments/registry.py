@@ -34,8 +34,19 @@ class CatalogEntry:
 
 
 def _declared(path: Path) -> CatalogEntry | None:
-    """The literal keyword arguments of ``EXPERIMENT = Experiment(...)`` in a module's source."""
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    """The literal keyword arguments of ``EXPERIMENT = Experiment(...)`` in a module's source.
+
+    Only the source from that top-level statement on is parsed (parsing whole modules took most
+    of ``overfitlab list``'s time)."""
+    source = path.read_text(encoding="utf-8")
+    start = source.find("\nEXPERIMENT = ")
+    if start < 0:
+        return None
+    try:
+        body = ast.parse(source[start + 1:]).body
+    except SyntaxError:  # the declaration is not a self-contained tail of the module
+        body = ast.parse(source).body
+    for node in body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "EXPERIMENT" for t in node.targets) \
                 and isinstance(node.value, ast.Call):
