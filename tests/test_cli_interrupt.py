@@ -124,3 +124,21 @@ def test_report_interrupted_at_random_moments_keeps_old_or_new_results(tmp_path)
                                            trials, random.Random())
     print(outcomes)
     assert (earlier / "results.json").read_text() == '{"experiment": "cnn"}'
+
+
+def test_ctrl_c_after_the_results_are_written_changes_nothing(tmp_path):
+    """Ctrl+C pressed again and again once the command has printed where its results are (the
+    process is then tearing down JAX, up to a second) has nothing left to interrupt: exit code 0
+    and the new results; not a traceback, nor a process killed by the signal (exit status -2)."""
+    out = tmp_path / "results"
+    child = launch([*RUN, "--seed", "1", "--out", str(out)])
+    for line in child.stdout:
+        if line.startswith("results written to"):
+            break
+    while child.poll() is None:
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+    err = child.stderr.read()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err
+    complete_result(out, "early-stopping", 1)

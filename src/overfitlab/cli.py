@@ -56,11 +56,22 @@ class _OneLineErrors(TyperGroup):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
+            _ignore_interrupts_from_now()
         except _UsageError as exc:
             command = exc.ctx.command_path if exc.ctx is not None else "overfitlab"
             _print_error(f"{exc.format_message()} (see `{command} --help`)")
             sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _ignore_interrupts_from_now() -> None:
+    """Once a command has returned, its output is in place: a Ctrl+C during the interpreter's
+    teardown (JAX's threads and backends, up to a second) has nothing left to interrupt, yet
+    would print a traceback, or kill the process (exit status -2) once Python has reset its
+    handler to the default action. Ignored from here on, only in the program itself (not in a
+    test runner or notebook that calls the command in-process)."""
+    if __name__ == "__main__" or Path(sys.argv[0]).name == "overfitlab":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, pretty_exceptions_enable=False,
