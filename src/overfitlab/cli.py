@@ -56,11 +56,14 @@ class _OneLineErrors(TyperGroup):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
-            _ignore_interrupts_from_now()
         except _UsageError as exc:
             command = exc.ctx.command_path if exc.ctx is not None else "overfitlab"
             _print_error(f"{exc.format_message()} (see `{command} --help`)")
             sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, typer.Abort):  # Ctrl+C outside a command's own handling
+            code = 130  # (during start-up, or as a finished command returns)
+            err_console.print("interrupted", highlight=False)
+        _ignore_interrupts_from_now()
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -70,8 +73,17 @@ def _ignore_interrupts_from_now() -> None:
     would print a traceback, or kill the process (exit status -2) once Python has reset its
     handler to the default action. Ignored from here on, only in the program itself (not in a
     test runner or notebook that calls the command in-process)."""
-    if __name__ == "__main__" or Path(sys.argv[0]).name == "overfitlab":
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while _standalone_program():
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return
+        except KeyboardInterrupt:  # one that arrived just before: ignore it, and set again
+            continue
+
+
+def _standalone_program() -> bool:
+    """Whether this process is the ``overfitlab`` program (console script or ``python -m``)."""
+    return __name__ == "__main__" or Path(sys.argv[0]).name == "overfitlab"
 
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, pretty_exceptions_enable=False,
@@ -152,7 +164,8 @@ def _interruptions_reported(outcome: Callable[[], str]) -> Iterator[None]:
             err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
                               soft_wrap=True)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if not _standalone_program():  # the program itself is ending: keep ignoring
+                signal.signal(signal.SIGINT, previous)
         raise typer.Exit(code=130) from None
 
 
