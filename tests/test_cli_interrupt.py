@@ -145,3 +145,20 @@ def test_ctrl_c_pressed_through_the_end_of_a_run_never_kills_it_silently(tmp_pat
     if child.returncode == 130:
         assert err.strip().splitlines()[-1].endswith("early-stopping holds the new results"), err
     complete_result(out, "early-stopping", 1)
+
+
+def test_an_interrupt_inside_a_c_extension_import_counts_as_ctrl_c():
+    """A Ctrl+C that lands while a C extension initialises surfaces as ImportError("initialization
+    failed") caused by the KeyboardInterrupt (seen in CI with scipy's HiGHS bindings); it is
+    reported as an interruption, while any other ImportError stays an error."""
+    from overfitlab.cli import _interrupted
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise ImportError("initialization failed") from interrupt
+    except ImportError as exc:
+        assert _interrupted(exc)
+    assert not _interrupted(ImportError("No module named 'x'"))
+    assert _interrupted(KeyboardInterrupt())

@@ -60,8 +60,10 @@ class _OneLineErrors(TyperGroup):
             command = exc.ctx.command_path if exc.ctx is not None else "overfitlab"
             _print_error(f"{exc.format_message()} (see `{command} --help`)")
             sys.exit(exc.exit_code)
-        except (KeyboardInterrupt, typer.Abort):  # Ctrl+C outside a command's own handling
-            code = 130  # (during start-up, or as a finished command returns)
+        except (KeyboardInterrupt, typer.Abort, ImportError) as exc:
+            if not _interrupted(exc):
+                raise
+            code = 130  # Ctrl+C outside a command's own handling (start-up, or as it returns)
             err_console.print("interrupted", highlight=False)
         _ignore_interrupts_from_now()
         sys.exit(code if isinstance(code, int) else 0)
@@ -79,6 +81,15 @@ def _ignore_interrupts_from_now() -> None:
             return
         except KeyboardInterrupt:  # one that arrived just before: ignore it, and set again
             continue
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl+C: KeyboardInterrupt, click's Abort, or the ImportError that a
+    C extension raises when the interrupt lands while it initialises (scipy's HiGHS bindings,
+    "initialization failed", caused by the KeyboardInterrupt)."""
+    if isinstance(exc, ImportError):
+        return isinstance(exc.__cause__, KeyboardInterrupt)
+    return isinstance(exc, (KeyboardInterrupt, typer.Abort))
 
 
 def _standalone_program() -> bool:
@@ -158,7 +169,9 @@ def _interruptions_reported(outcome: Callable[[], str]) -> Iterator[None]:
     """Ctrl+C in the block: one line, ``interrupted: <outcome()>``, and exit code 130."""
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ImportError) as exc:
+        if not _interrupted(exc):
+            raise
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one cannot cut the line
         try:
             err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
