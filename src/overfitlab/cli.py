@@ -16,13 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 
+def _standalone_program() -> bool:
+    """Whether this process is the ``overfitlab`` program (console script or ``python -m``),
+    not a test runner or notebook that calls the commands in-process."""
+    return __name__ == "__main__" or Path(sys.argv[0]).name == "overfitlab"
+
+
 def _interrupted_while_starting(signum: int, frame: object) -> None:  # noqa: ARG001
     sys.stderr.write("interrupted: nothing written\n")
     os._exit(130)
 
 
-if (__name__ == "__main__" or os.path.basename(sys.argv[0]) == "overfitlab") \
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+if _standalone_program() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     # Started as the program: a Ctrl+C while the imports below load is not a crash either.
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
@@ -90,11 +95,6 @@ def _interrupted(exc: BaseException) -> bool:
     if isinstance(exc, ImportError):
         return isinstance(exc.__cause__, KeyboardInterrupt)
     return isinstance(exc, (KeyboardInterrupt, typer.Abort))
-
-
-def _standalone_program() -> bool:
-    """Whether this process is the ``overfitlab`` program (console script or ``python -m``)."""
-    return __name__ == "__main__" or Path(sys.argv[0]).name == "overfitlab"
 
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, pretty_exceptions_enable=False,

@@ -51,8 +51,11 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 ARCHITECTURE_NAMES = {"simple": "simple convnet", "lenet5": "LeNet-5",
                       "vgg": "VGG-style convnet"}
-IMAGES = {"digits": 1797, "mnist": 70_000, "cifar10": 60_000}  # at most, train and test
-IMAGE_PIXELS = {"digits": 8 * 8, "mnist": 28 * 28, "cifar10": 32 * 32 * 3}
+# Size of every image data set the CNN experiments read (train and test, at most), for their
+# memory footprints.
+IMAGES = {"digits": 1797, "mnist": 70_000, "fashion-mnist": 70_000, "cifar10": 60_000}
+IMAGE_PIXELS = {"digits": 8 * 8, "mnist": 28 * 28, "fashion-mnist": 28 * 28,
+                "cifar10": 32 * 32 * 3}
 TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
 DATA_ENV = "OVERFITLAB_DATA"
 

@@ -49,7 +49,7 @@ from overfitlab.experiments._course import require
 from overfitlab.experiments.base import Answer, Config, Experiment, Result
 from overfitlab.experiments._verdicts import alive_or_raise, diverged_note
 from overfitlab.experiments.budget import Footprint, float_arrays
-from overfitlab.experiments.cnn import DATA_ENV, holdout_split
+from overfitlab.experiments.cnn import DATA_ENV, IMAGE_PIXELS, IMAGES, holdout_split
 from overfitlab.experiments.params import param
 from overfitlab.progress import Progress, no_progress, scaled
 from overfitlab.stats import band, float_band
@@ -60,8 +60,6 @@ LABELS = {"plain": "none", "dropout": "dropout", "weight_decay": "weight decay",
           "augment": "random shifts", "batch_norm": "batch norm",
           "early_stopping": "early stopping", "all": "all together"}
 DATASETS = ("digits", "mnist", "fashion-mnist")
-IMAGES = {"digits": 1797, "mnist": 70_000, "fashion-mnist": 70_000}  # train and test, at most
-IMAGE_PIXELS = {"digits": 8 * 8, "mnist": 28 * 28, "fashion-mnist": 28 * 28}
 DIGITS_HELD_OUT = 360  # ceil(0.2 * 1797), scikit-learn's train_test_split(test_size=0.2) count
 # Digits defaults from runs with --seed 100 (2 seeds; n = 100, 400, 1437; median test accuracy):
 # at peak learning rate 3e-3 "all together" reached 86/93/93 % in 300 steps (under-trained), at
