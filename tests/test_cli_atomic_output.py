@@ -136,9 +136,16 @@ def test_unwritable_target_is_refused_with_the_reason(tmp_path):
         StagedDirectory(Path("/proc/x")).open()
 
 
-def test_sigint_deferred_delivers_ctrl_c_after_the_block():
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's default handler in this process")
+@pytest.fixture
+def python_ctrl_c_handler():
+    """Python's own Ctrl+C handler for the test, as in a terminal: a process started in the
+    background (a CI job, nohup) inherits SIGINT ignored, and Python then installs none."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_sigint_deferred_delivers_ctrl_c_after_the_block(python_ctrl_c_handler):
     reached_end = False
     with pytest.raises(KeyboardInterrupt):
         with sigint_deferred():

@@ -61,6 +61,7 @@ class _OneLineErrors(TyperGroup):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
+            _ignore_interrupts_from_now()
         except _UsageError as exc:
             command = exc.ctx.command_path if exc.ctx is not None else "overfitlab"
             _print_error(f"{exc.format_message()} (see `{command} --help`)")
@@ -69,23 +70,43 @@ class _OneLineErrors(TyperGroup):
             if not _interrupted(exc):
                 raise
             code = 130  # Ctrl+C outside a command's own handling (start-up, or as it returns)
-            err_console.print("interrupted", highlight=False)
-        _ignore_interrupts_from_now()
+            _say_interrupted(lambda: "interrupted")
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _ignore_interrupts_from_now() -> None:
-    """Once a command has returned, its output is in place: a Ctrl+C during the interpreter's
-    teardown (JAX's threads and backends, up to a second) has nothing left to interrupt, yet
-    would print a traceback, or kill the process (exit status -2) once Python has reset its
-    handler to the default action. Ignored from here on, only in the program itself (not in a
-    test runner or notebook that calls the command in-process)."""
-    while _standalone_program():
+def _sigint_ignored() -> object:
+    """Ignore SIGINT from now on; return the handler it had. ``signal.signal`` first delivers
+    any Ctrl+C already pending (as KeyboardInterrupt): that one is dropped, and the call made
+    again; once SIG_IGN is installed, Python discards pending ones."""
+    while True:
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            return
-        except KeyboardInterrupt:  # one that arrived just before: ignore it, and set again
-            continue
+            return signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except KeyboardInterrupt:
+            pass
+
+
+def _ignore_interrupts_from_now() -> None:
+    """Once a command's output is in place, a Ctrl+C during the rest of the run (its last
+    lines, the interpreter's teardown of JAX's threads and backends, up to a second) has nothing
+    left to interrupt, yet would print a traceback, or kill the process (exit status -2) once
+    Python has reset its handler to the default action. Ignored from here on, only in the
+    program itself (not in a test runner or notebook that calls the command in-process)."""
+    if _standalone_program():
+        _sigint_ignored()
+
+
+def _say_interrupted(line: Callable[[], str]) -> None:
+    """Write ``line()`` to stderr with SIGINT ignored meanwhile, so a second Ctrl+C cannot cut it.
+    Written directly, not through rich: a Ctrl+C that landed inside one of rich's prints can
+    leave its console buffering, and the line would never appear. The program itself (it is
+    ending) keeps ignoring SIGINT; in-process callers get their handler back."""
+    previous = _sigint_ignored()
+    try:
+        sys.stderr.write(line() + "\n")
+        sys.stderr.flush()
+    finally:
+        if not _standalone_program():
+            signal.signal(signal.SIGINT, previous)
 
 
 def _interrupted(exc: BaseException) -> bool:
@@ -169,16 +190,11 @@ def _interruptions_reported(outcome: Callable[[], str]) -> Iterator[None]:
     """Ctrl+C in the block: one line, ``interrupted: <outcome()>``, and exit code 130."""
     try:
         yield
+        _ignore_interrupts_from_now()  # the block is done: a Ctrl+C landing here is still its own
     except (KeyboardInterrupt, ImportError) as exc:
         if not _interrupted(exc):
             raise
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one cannot cut the line
-        try:
-            err_console.print(f"interrupted: {outcome()}", markup=False, highlight=False,
-                              soft_wrap=True)
-        finally:
-            if not _standalone_program():  # the program itself is ending: keep ignoring
-                signal.signal(signal.SIGINT, previous)
+        _say_interrupted(lambda: f"interrupted: {outcome()}")
         raise typer.Exit(code=130) from None
 
 
