@@ -219,17 +219,24 @@ def _write_errors_reported(stage: StagedDirectory) -> Iterator[None]:
         fail(f"could not write {stage.shown} ({exc.strerror or exc}); nothing was changed")
 
 
+@contextmanager
+def _refusals_reported(name: str) -> Iterator[None]:
+    """An experiment's refusal (bad settings, every network diverged, unreadable data) in the
+    block: one line naming the experiment, exit code 2."""
+    try:
+        yield
+    except (ConfigError, DivergedError) as exc:
+        fail(f"{name}: {exc}")
+    except OSError as exc:  # a data file that cannot be read
+        fail(f"{name}: cannot read {exc.filename or ''} ({exc.strerror or exc})")
+
+
 def _computed(experiment: Experiment, config: Config, label: str) -> Result:
     """Run ``experiment`` with a progress display; refusals become one line and exit code 2."""
     from overfitlab.terminal import progress_display
 
-    with progress_display(label, err_console) as update:
-        try:
-            return experiment.run(config, update)
-        except (ConfigError, DivergedError) as exc:
-            fail(f"{experiment.name}: {exc}")
-        except OSError as exc:  # a data file that cannot be read
-            fail(f"{experiment.name}: cannot read {exc.filename or ''} ({exc.strerror or exc})")
+    with progress_display(label, err_console) as update, _refusals_reported(experiment.name):
+        return experiment.run(config, update)
 
 
 @app.command("list")
@@ -288,14 +295,17 @@ def report(
     out: Path = typer.Option(Path("results"), help="output directory"),
     seed: int = typer.Option(0, help="master seed for every experiment"),
     only: list[str] = typer.Option([], "--only", help="restrict to these experiments"),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", min=1, max=64,
+                             help="experiments run at once, each in its own process (1: one "
+                                  "after the other, in this process)"),
 ) -> None:
     """Run every experiment and write OUT/report.html (self-contained) plus each result.
 
     Everything is built beside OUT and swapped in at the end; folders in OUT that this report
-    does not write (e.g. from an earlier `run`) are kept.
+    does not write (e.g. from an earlier `run`) are kept. The results do not depend on --jobs.
     """
     from overfitlab.experiments.registry import experiments, get
-    from overfitlab.experiments.results_io import figure_pngs, write_result_files
+    from overfitlab.experiments.results_io import write_result_files
     from overfitlab.report.render import section, write_report
 
     stage = StagedDirectory(out, keep_others=True)
@@ -308,20 +318,52 @@ def report(
             fail(str(exc))
         with _staged(stage):
             enable_compilation_cache()
-            sections = []
-            for i, (exp, config) in enumerate(zip(chosen, configs), start=1):
-                result = _computed(exp, config, f"[{i}/{len(chosen)}] {exp.name}")
-                pngs = figure_pngs(result)
+            sections = {}
+            for i, result, pngs in _report_results(chosen, configs, jobs):
+                exp = chosen[i]
                 with _write_errors_reported(stage):
                     write_result_files(result, stage.path / exp.name, pngs)
-                sections.append(section(result, exp.description, pngs))
+                sections[i] = section(result, exp.description, pngs)
                 console.print(f"[green]✓[/] {exp.name:<20} {result.elapsed_s:6.1f} s")
+            sections = [sections[i] for i in sorted(sections)]
             with _write_errors_reported(stage):
                 write_report(sections, "quick" if quick else "full", stage.path)
                 stage.commit()
         total = sum(s.payload["elapsed_s"] for s in sections)
         console.print(Text.assemble("report written to ", (str(out / "report.html"), "bold"),
                                     f" ({total:.1f} s of experiments)"), soft_wrap=True)
+
+
+def _report_results(chosen: list[Experiment], configs: list[Config],
+                    jobs: int) -> Iterator[tuple[int, Result, dict[str, bytes]]]:
+    """Each experiment's index, Result and rendered figures as it finishes: one after the other
+    in this process with ``jobs`` = 1, else on ``jobs`` worker processes (any order)."""
+    from overfitlab.experiments.results_io import figure_pngs
+
+    labels = [f"[{i}/{len(chosen)}] {exp.name}" for i, exp in enumerate(chosen, start=1)]
+    if jobs == 1 or len(chosen) == 1:
+        for i, (exp, config) in enumerate(zip(chosen, configs)):
+            result = _computed(exp, config, labels[i])
+            yield i, result, figure_pngs(result)
+        return
+    from overfitlab.report.workers import run_in_workers
+    from overfitlab.terminal import ProgressBoard
+
+    with ProgressBoard(err_console) as board:
+        callbacks: dict[int, Callable[[float, str], None]] = {}
+
+        def progress_for(i: int) -> Callable[[float, str], None]:
+            if i not in callbacks:
+                callbacks[i] = board.task(labels[i])
+            return callbacks[i]
+
+        tasks = [(exp.name, config) for exp, config in zip(chosen, configs)]
+        for finished in run_in_workers(tasks, min(jobs, len(chosen)), progress_for):
+            board.finish(labels[finished.index])
+            callbacks[finished.index] = lambda fraction, message: None  # late updates
+            with _refusals_reported(chosen[finished.index].name):
+                result, pngs = finished.unwrap()
+            yield finished.index, result, pngs
 
 
 @app.command()

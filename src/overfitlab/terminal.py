@@ -78,36 +78,70 @@ class ProgressLog:
                            f"{self.message}", markup=False, highlight=False, soft_wrap=True)
 
 
+class ProgressBoard:
+    """The progress of one or more labelled tasks running at once (the report runs experiments
+    side by side): rich bars in one live display on a terminal, :class:`ProgressLog` lines
+    otherwise, with one heartbeat thread for every log. Use as a context manager; :meth:`task`
+    gives a task's ``progress(fraction, message)`` callback, :meth:`finish` takes its bar away."""
+
+    COLUMNS = (SpinnerColumn(), TextColumn("[bold]{task.fields[label]}"), BarColumn(),
+               TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+               TextColumn("{task.description}", markup=False))
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bars = Progress(*self.COLUMNS, console=console, transient=True,
+                              refresh_per_second=5) if console.is_terminal else None
+        self._logs: dict[str, ProgressLog] = {}
+        self._tasks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeats, daemon=True,
+                                      name="overfitlab-progress-log")
+
+    def __enter__(self) -> "ProgressBoard":
+        if self._bars is not None:
+            self._bars.start()
+        else:
+            self._beat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+        else:
+            self._stop.set()
+            self._beat.join()
+
+    def task(self, label: str) -> ProgressCallback:
+        """The progress callback of a new task called ``label``."""
+        if self._bars is None:
+            log = self._logs[label] = ProgressLog(label, self.console)
+            return log
+        bars = self._bars
+        task = self._tasks[label] = bars.add_task("starting", total=1.0, label=escape(label))
+
+        def update(fraction: float, message: str) -> None:
+            bars.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
+
+        return update
+
+    def finish(self, label: str) -> None:
+        """Take ``label``'s bar off the display (logs: nothing more is printed for it)."""
+        if label in self._tasks:
+            self._bars.remove_task(self._tasks.pop(label))
+        self._logs.pop(label, None)
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(1.0):
+            for log in list(self._logs.values()):
+                log.heartbeat()
+
+
 @contextmanager
 def progress_display(label: str, console: Console) -> Iterator[ProgressCallback]:
     """The ``progress(fraction, message)`` callback for ``label``: a bar or log lines."""
-    if not console.is_terminal:
-        log = ProgressLog(label, console)
-        stop = threading.Event()
-        beat = threading.Thread(target=lambda: _beat(log, stop), daemon=True,
-                                name="overfitlab-progress-log")
-        beat.start()
-        try:
-            yield log
-        finally:
-            stop.set()
-            beat.join()
-        return
-    columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[label]}"), BarColumn(),
-               TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-               TextColumn("{task.description}", markup=False))
-    with Progress(*columns, console=console, transient=True, refresh_per_second=5) as bar:
-        task = bar.add_task("starting", total=1.0, label=escape(label))
-
-        def update(fraction: float, message: str) -> None:
-            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
-
-        yield update
-
-
-def _beat(log: ProgressLog, stop: threading.Event) -> None:
-    while not stop.wait(1.0):
-        log.heartbeat()
+    with ProgressBoard(console) as board:
+        yield board.task(label)
 
 
 def answers_table(result: Result) -> Table:

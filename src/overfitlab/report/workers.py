@@ -1,0 +1,118 @@
+"""The report's experiments, several at once, each in a worker process.
+
+An experiment's compiled programs use every core for their large operations, but only part of
+the time: compilation, small steps, NumPy analysis and figure rendering run on one core. Two
+experiments side by side fill those gaps (see the README's report timings).
+
+Workers are spawned processes (JAX does not survive ``fork``) started with Ctrl+C ignored, so
+that the parent alone decides what an interruption means, and they are terminated with it; on
+Linux they also receive SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so that a killed
+report leaves no computation running. A worker runs an experiment, renders its figures to PNG and
+sends back the Result without its matplotlib Figures (their names stay, their PNG bytes travel
+beside them); progress travels on a queue, as ``(task index, fraction, message)``.
+"""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
+
+from overfitlab.experiments.base import Config, Result
+from overfitlab.progress import Progress
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_POLL_S = 0.1
+_progress_queue: multiprocessing.Queue | None = None  # the worker's end of the progress queue
+
+
+@dataclass
+class Finished:
+    """A task's outcome: its Result (figures as names only) and rendered PNGs, or the exception
+    it raised (re-raised by :meth:`unwrap`, where the caller reports it)."""
+
+    index: int
+    result: Result | None = None
+    pngs: dict[str, bytes] | None = None
+    error: BaseException | None = None
+
+    def unwrap(self) -> tuple[Result, dict[str, bytes]]:
+        if self.error is not None:
+            raise self.error
+        return self.result, self.pngs
+
+
+def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
+    """Worker start-up: die with the parent, use the compilation cache, report on the queue."""
+    global _progress_queue
+    _progress_queue = progress_queue
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was asked for
+            os._exit(1)
+    from overfitlab.compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache()
+
+
+def _run_task(index: int, name: str, config: Config) -> Finished:
+    """In a worker: run experiment ``name`` on ``config`` and render its figures."""
+    from overfitlab.experiments.registry import get
+    from overfitlab.experiments.results_io import figure_pngs
+
+    def progress(fraction: float, message: str) -> None:
+        _progress_queue.put((index, fraction, message))
+
+    try:
+        result = get(name).run(config, progress)
+        pngs = figure_pngs(result)
+    except Exception as exc:  # noqa: BLE001  (handed to the parent, which reports it)
+        return Finished(index, error=exc)
+    return Finished(index, replace(result, figures=dict.fromkeys(result.figures)), pngs)
+
+
+def run_in_workers(tasks: list[tuple[str, Config]], workers: int,
+                   progress_for: Callable[[int], Progress]) -> Iterator[Finished]:
+    """Run ``tasks`` (experiment name, config) on ``workers`` processes, in order of submission;
+    yield each as it finishes. ``progress_for(index)`` is task ``index``'s progress callback,
+    called in this process. Leaving the iteration early (an error, Ctrl+C) terminates the
+    workers at once."""
+    context = multiprocessing.get_context("spawn")
+    progress_queue = context.Queue()
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec by workers
+    try:
+        pool = context.Pool(workers, initializer=_start_worker,
+                            initargs=(progress_queue, os.getpid()))
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    try:
+        pending = {i: pool.apply_async(_run_task, (i, name, config))
+                   for i, (name, config) in enumerate(tasks)}
+        while pending:
+            _relay(progress_queue, progress_for, timeout=_POLL_S)
+            for i in [i for i, handle in pending.items() if handle.ready()]:
+                _relay(progress_queue, progress_for, timeout=0.0)  # its last updates first
+                yield pending.pop(i).get()
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        progress_queue.close()
+
+
+def _relay(progress_queue: multiprocessing.Queue, progress_for: Callable[[int], Progress],
+           timeout: float) -> None:
+    """Pass the queued progress updates on; wait up to ``timeout`` for the first."""
+    try:
+        item = progress_queue.get(timeout=timeout) if timeout else progress_queue.get_nowait()
+        while True:
+            index, fraction, message = item
+            progress_for(index)(fraction, message)
+            item = progress_queue.get_nowait()
+    except queue.Empty:
+        return

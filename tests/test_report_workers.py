@@ -1,0 +1,113 @@
+"""The report's experiments on worker processes: the same results as one after the other,
+refusals handed back, progress relayed, and no worker outliving the report."""
+import json
+import multiprocessing
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _cli_subprocess import launch
+from typer.testing import CliRunner
+
+from overfitlab.cli import app
+from overfitlab.errors import DivergedError
+from overfitlab.experiments.early_stopping import EarlyStoppingConfig
+from overfitlab.report.workers import run_in_workers
+
+PAIR = ["--only", "early-stopping", "--only", "convolution"]
+
+
+def test_jobs_do_not_change_any_result(tmp_path):
+    """Two experiments on two workers give byte-for-byte the answers and metrics of the same
+    report run one after the other in one process (each experiment is seeded, not scheduled)."""
+    written = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        run = CliRunner().invoke(app, ["report", "--quick", *PAIR, "--jobs", jobs,
+                                       "--out", str(out)])
+        assert run.exit_code == 0, run.output
+        written[jobs] = {name: json.loads((out / name / "results.json").read_text())
+                         for name in ("early-stopping", "convolution")}
+        html = (out / "report.html").read_text()
+        assert html.index('id="early-stopping"') < html.index('id="convolution"')  # list order
+    for name, one in written["1"].items():
+        two = written["2"][name]
+        assert (one["answers"], one["metrics"], one["figures"]) == \
+               (two["answers"], two["metrics"], two["figures"])
+
+
+def quick(**overrides) -> EarlyStoppingConfig:
+    return EarlyStoppingConfig.preset("quick", **{"seeds": 2, "max_iter": 200, "patience": 50,
+                                                  **overrides})
+
+
+def test_a_refusal_comes_back_as_the_experiment_s_error_and_progress_is_relayed():
+    seen: dict[int, list[float]] = {0: [], 1: []}
+    tasks = [("early-stopping", quick()), ("early-stopping", quick(learning_rate=1e3))]
+    finished = {f.index: f for f in run_in_workers(
+        tasks, 2, lambda i: lambda fraction, message: seen[i].append(fraction))}
+    result, pngs = finished[0].unwrap()
+    assert set(pngs) == set(result.figures) and all(p[:4] == b"\x89PNG" for p in pngs.values())
+    assert result.answer("best_iteration").value > 0
+    with pytest.raises(DivergedError, match="diverged"):
+        finished[1].unwrap()
+    assert seen[0] and seen[0] == sorted(seen[0]) and seen[0][-1] == 1.0
+
+
+def test_leaving_early_terminates_the_workers():
+    """An error or Ctrl+C in the parent closes the iteration: the workers go at once, the long
+    trainings still running or queued are not waited for."""
+    long = quick(max_iter=100_000, patience=100_000, seeds=64)
+    iteration = run_in_workers([("early-stopping", quick()), ("early-stopping", long),
+                                ("early-stopping", long)], 2,
+                               lambda i: lambda fraction, message: None)
+    assert next(iteration).index == 0
+    start = time.monotonic()
+    iteration.close()
+    assert multiprocessing.active_children() == []
+    assert time.monotonic() - start < 10
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal: Linux")
+def test_workers_die_with_a_killed_report(tmp_path):
+    """SIGKILL leaves the parent no chance to clean up: the workers get the parent-death signal
+    and stop at once rather than finish their experiments into an abandoned staging folder."""
+    long_pair = ["--only", "weight-penalty", "--only", "sample-size"]  # full presets: > 20 s each
+    child = launch(["report", *long_pair, "--jobs", "2", "--out", str(tmp_path / "r")])
+    started = set()
+    for line in child.stderr:  # progress lines: both experiments are running in their workers
+        started.update(label for label in ("[1/2]", "[2/2]") if line.startswith(label))
+        if len(started) == 2:
+            break
+    workers = [pid for pid in children(child.pid)
+               if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(workers) == 2
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=60)
+    deadline = time.monotonic() + 3
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(w) for w in workers)
