@@ -165,11 +165,11 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 def build_config(name: str, quick: bool, seed: Optional[int], seeds: Optional[int],
                  assignments: list[str], data_dir: Optional[Path]) -> Config:
-    """Resolve and validate an experiment's configuration from command-line options."""
-    from overfitlab.experiments.registry import get
+    """Resolve and validate an experiment's configuration from command-line options (without
+    importing the experiment, its engine or JAX: a refused configuration costs no start-up)."""
+    from overfitlab.experiments.registry import config_class
 
-    experiment = get(name)
-    cls = experiment.config_class
+    cls = config_class(name)
     overrides = cls.parse_assignments(assignments)
     if seed is not None:
         overrides["seed"] = seed
@@ -261,16 +261,17 @@ def run(
     explain: bool = typer.Option(False, "--explain", help="print every answer's explanation"),
 ) -> None:
     """Run one experiment; write OUT/NAME/{results.json, *.png, arrays.npz}."""
-    from overfitlab.experiments.registry import get
-    from overfitlab.experiments.results_io import write_result_files
-    from overfitlab.terminal import print_result
-
     stage = StagedDirectory(out / name)
     with _interruptions_reported(stage.outcome):
         try:
             config = build_config(name, quick, seed, seeds, set_, data_dir)
         except ConfigError as exc:
             fail(str(exc))
+        # The experiment (JAX, its engine) loads only for a valid configuration.
+        from overfitlab.experiments.registry import get
+        from overfitlab.experiments.results_io import write_result_files
+        from overfitlab.terminal import print_result
+
         with _staged(stage):
             enable_compilation_cache()
             result = _computed(get(name), config, name)
@@ -294,18 +295,22 @@ def report(
     Everything is built beside OUT and swapped in at the end; folders in OUT that this report
     does not write (e.g. from an earlier `run`) are kept.
     """
-    from overfitlab.experiments.registry import experiments, get
-    from overfitlab.experiments.results_io import figure_pngs, write_result_files
-    from overfitlab.report.render import section, write_report
+    from overfitlab.experiments.registry import catalog, config_class
 
     stage = StagedDirectory(out, keep_others=True)
     with _interruptions_reported(stage.outcome):
         try:
-            chosen = [get(n) for n in only] if only else list(experiments().values())
-            configs = [e.config_class.preset("quick" if quick else "full", seed=seed)
-                       for e in chosen]
+            names = only or [e.name for e in catalog()]
+            configs = [config_class(n).preset("quick" if quick else "full", seed=seed)
+                       for n in names]
         except ConfigError as exc:
             fail(str(exc))
+        # The experiments (JAX, their engines) load only once every configuration is valid.
+        from overfitlab.experiments.registry import get
+        from overfitlab.experiments.results_io import figure_pngs, write_result_files
+        from overfitlab.report.render import section, write_report
+
+        chosen = [get(n) for n in names]
         with _staged(stage):
             enable_compilation_cache()
             sections = []
@@ -331,16 +336,16 @@ def params(name: str = typer.Argument(..., help="experiment name (see `overfitla
     from rich.table import Table
 
     from overfitlab.experiments.params import describe
-    from overfitlab.experiments.registry import get
+    from overfitlab.experiments.registry import config_class
 
     try:
-        experiment = get(name)
+        cls = config_class(name)
     except ConfigError as exc:
         fail(str(exc))
     table = Table(title=f"{name}: parameters (set with --set key=value)")
     for column in ("parameter", "type", "full", "quick", "range", "meaning"):
         table.add_column(column, overflow="fold")
-    for row in describe(experiment.config_class):
+    for row in describe(cls):
         table.add_row(row.name, row.type, row.full, row.quick, row.range, row.help)
     console.print(table)
 
