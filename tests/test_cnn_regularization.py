@@ -17,6 +17,7 @@ from overfitlab.engine.cnn_many import (ManySettings, Recipe, Subsets, _optimize
                                         forward, init_many, train_many)
 from overfitlab.errors import ConfigError, DivergedError
 from overfitlab.experiments import cnn_regularization as exp
+from overfitlab.experiments.configs import cnn_regularization as configs
 from overfitlab.experiments.cnn_regularization import (REGULARIZERS, CNNRegularizationConfig,
                                                        build_model, networks)
 from test_image_loaders import write_idx
@@ -295,8 +296,8 @@ def test_answers_are_computed_from_the_arrays(digits_result):
     assert closes.value == ("yes" if gap_full <= exp.CLOSED_GAP else "no")
     assert f"{100 * gap_full:.1f} points at n = 200" in closes.explanation
     assert result.metrics["networks"] == 2 * len(REGULARIZERS) * 2
-    assert result.metrics["n_test"] + result.metrics["n_choice"] == exp.DIGITS_HELD_OUT
-    assert result.metrics["n_pool"] == 1797 - exp.DIGITS_HELD_OUT == 1437
+    assert result.metrics["n_test"] + result.metrics["n_choice"] == configs.DIGITS_HELD_OUT
+    assert result.metrics["n_pool"] == 1797 - configs.DIGITS_HELD_OUT == 1437
     assert set(result.figures) == {"accuracy_vs_size.png", "learning_curves.png"}
     assert result.arrays["curve_test_accuracy"].shape == (len(REGULARIZERS), 2, 3)
     fractions = [f for f, _ in messages]
@@ -323,14 +324,14 @@ def test_fashion_mnist_from_a_directory_and_the_debian_default(tmp_path, monkeyp
     x, y, x_test, y_test = load_fashion_mnist(tmp_path)  # found in the sub-folder
     assert x.shape == (240, 28, 28, 1) and x_test.shape == (80, 28, 28, 1)
     monkeypatch.delenv("OVERFITLAB_DATA", raising=False)
-    monkeypatch.setattr(exp, "default_directory", lambda: folder)
+    monkeypatch.setattr(configs, "default_directory", lambda: folder)
     config = CNNRegularizationConfig.preset("quick", dataset="fashion-mnist", n_values=(40, 100),
                                             held_out=40, seeds=1, steps=20, eval_every=10)
     assert config.data_dir == str(folder)
     result = exp.run(config)
     assert result.metrics["n_pool"] == 240 and result.metrics["n_test"] == 20
     assert "official test images" in result.notes[0]
-    monkeypatch.setattr(exp, "default_directory", lambda: None)
+    monkeypatch.setattr(configs, "default_directory", lambda: None)
     with pytest.raises(ConfigError, match="dataset-fashion-mnist"):
         CNNRegularizationConfig(dataset="fashion-mnist")
 
@@ -368,7 +369,7 @@ def test_cli_bad_sizes_and_missing_files_exit_2_with_one_line(tmp_path, monkeypa
     from overfitlab.cli import app
 
     monkeypatch.delenv("OVERFITLAB_DATA", raising=False)
-    monkeypatch.setattr(exp, "default_directory", lambda: None)
+    monkeypatch.setattr(configs, "default_directory", lambda: None)
     runner = CliRunner()
     for args in (["--set", "n_values=100,5000"], ["--set", "dataset=fashion-mnist"],
                  ["--set", "dataset=mnist", "--data-dir", str(tmp_path / "nowhere")]):

@@ -141,11 +141,12 @@ def test_quick_preset_end_to_end():
 def test_small_network_reuses_the_weight_penalty_sweep():
     """Both experiments build the same setup and values, so the memoised sweep is shared
     (trained once per process), and its arrays cannot be modified by either."""
+    from overfitlab.experiments._sweeps import sweeps_of
     from overfitlab.experiments.weight_penalty import WeightPenaltyConfig
 
     small, penalty = SmallNetworkConfig.preset("quick"), WeightPenaltyConfig.preset("quick")
     assert small.setup() == penalty.setup()
-    sweeps = small.sweeps()
-    assert sweeps is penalty.sweeps()
+    sweeps = sweeps_of(small)
+    assert sweeps is sweeps_of(penalty)
     with pytest.raises(ValueError):
         sweeps.l2.test_mse[0, 0] = 0.0

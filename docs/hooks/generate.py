@@ -119,7 +119,7 @@ def experiment_page(experiment) -> str:
               f"experiment = get({experiment.name!r})\n"
               f"result = experiment.run(experiment.config_class.preset(\"quick\"))\n"
               f"result  # in Jupyter: the answers and figures\n```", "",
-              f"::: {module.__name__}.{cls.__name__}", "    options:",
+              f"::: {cls.__module__}.{cls.__qualname__}", "    options:",
               "      heading_level: 3", "      show_root_full_path: false", ""]
     return "\n".join(lines)
 

@@ -165,11 +165,11 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 def build_config(name: str, quick: bool, seed: Optional[int], seeds: Optional[int],
                  assignments: list[str], data_dir: Optional[Path]) -> Config:
-    """Resolve and validate an experiment's configuration from command-line options."""
-    from overfitlab.experiments.registry import get
+    """Resolve and validate an experiment's configuration from command-line options (without
+    importing the experiment, its engine or JAX: a refused configuration costs no start-up)."""
+    from overfitlab.experiments.registry import config_class
 
-    experiment = get(name)
-    cls = experiment.config_class
+    cls = config_class(name)
     overrides = cls.parse_assignments(assignments)
     if seed is not None:
         overrides["seed"] = seed
@@ -268,16 +268,17 @@ def run(
     explain: bool = typer.Option(False, "--explain", help="print every answer's explanation"),
 ) -> None:
     """Run one experiment; write OUT/NAME/{results.json, *.png, arrays.npz}."""
-    from overfitlab.experiments.registry import get
-    from overfitlab.experiments.results_io import write_result_files
-    from overfitlab.terminal import print_result
-
     stage = StagedDirectory(out / name)
     with _interruptions_reported(stage.outcome):
         try:
             config = build_config(name, quick, seed, seeds, set_, data_dir)
         except ConfigError as exc:
             fail(str(exc))
+        # The experiment (JAX, its engine) loads only for a valid configuration.
+        from overfitlab.experiments.registry import get
+        from overfitlab.experiments.results_io import write_result_files
+        from overfitlab.terminal import print_result
+
         with _staged(stage):
             enable_compilation_cache()
             result = _computed(get(name), config, name)
@@ -304,27 +305,30 @@ def report(
     Everything is built beside OUT and swapped in at the end; folders in OUT that this report
     does not write (e.g. from an earlier `run`) are kept. The results do not depend on --jobs.
     """
-    from overfitlab.experiments.registry import experiments, get
-    from overfitlab.experiments.results_io import write_result_files
-    from overfitlab.report.render import section, write_report
+    from overfitlab.experiments.registry import catalog, config_class
 
     stage = StagedDirectory(out, keep_others=True)
     with _interruptions_reported(stage.outcome):
         try:
-            chosen = [get(n) for n in only] if only else list(experiments().values())
-            configs = [e.config_class.preset("quick" if quick else "full", seed=seed)
-                       for e in chosen]
+            names = only or [e.name for e in catalog()]
+            configs = [config_class(n).preset("quick" if quick else "full", seed=seed)
+                       for n in names]
         except ConfigError as exc:
             fail(str(exc))
+        # The experiments (JAX, their engines) load only once every configuration is valid,
+        # and only in the process that runs them.
+        from overfitlab.experiments.results_io import write_result_files
+        from overfitlab.report.render import section, write_report
+
+        descriptions = {e.name: e.description for e in catalog()}
         with _staged(stage):
-            enable_compilation_cache()
             sections = {}
-            for i, result, pngs in _report_results(chosen, configs, jobs):
-                exp = chosen[i]
+            for i, result, pngs in _report_results(names, configs, jobs):
+                name = names[i]
                 with _write_errors_reported(stage):
-                    write_result_files(result, stage.path / exp.name, pngs)
-                sections[i] = section(result, exp.description, pngs)
-                console.print(f"[green]✓[/] {exp.name:<20} {result.elapsed_s:6.1f} s")
+                    write_result_files(result, stage.path / name, pngs)
+                sections[i] = section(result, descriptions[name], pngs)
+                console.print(f"[green]✓[/] {name:<20} {result.elapsed_s:6.1f} s")
             sections = [sections[i] for i in sorted(sections)]
             with _write_errors_reported(stage):
                 write_report(sections, "quick" if quick else "full", stage.path)
@@ -334,16 +338,18 @@ def report(
                                     f" ({total:.1f} s of experiments)"), soft_wrap=True)
 
 
-def _report_results(chosen: list[Experiment], configs: list[Config],
+def _report_results(names: list[str], configs: list[Config],
                     jobs: int) -> Iterator[tuple[int, Result, dict[str, bytes]]]:
     """Each experiment's index, Result and rendered figures as it finishes: one after the other
     in this process with ``jobs`` = 1, else on ``jobs`` worker processes (any order)."""
-    from overfitlab.experiments.results_io import figure_pngs
+    labels = [f"[{i}/{len(names)}] {name}" for i, name in enumerate(names, start=1)]
+    if jobs == 1 or len(names) == 1:
+        from overfitlab.experiments.registry import get
+        from overfitlab.experiments.results_io import figure_pngs
 
-    labels = [f"[{i}/{len(chosen)}] {exp.name}" for i, exp in enumerate(chosen, start=1)]
-    if jobs == 1 or len(chosen) == 1:
-        for i, (exp, config) in enumerate(zip(chosen, configs)):
-            result = _computed(exp, config, labels[i])
+        enable_compilation_cache()
+        for i, (name, config) in enumerate(zip(names, configs)):
+            result = _computed(get(name), config, labels[i])
             yield i, result, figure_pngs(result)
         return
     from overfitlab.report.workers import run_in_workers
@@ -357,11 +363,11 @@ def _report_results(chosen: list[Experiment], configs: list[Config],
                 callbacks[i] = board.task(labels[i])
             return callbacks[i]
 
-        tasks = [(exp.name, config) for exp, config in zip(chosen, configs)]
-        for finished in run_in_workers(tasks, min(jobs, len(chosen)), progress_for):
+        tasks = list(zip(names, configs))
+        for finished in run_in_workers(tasks, min(jobs, len(names)), progress_for):
             board.finish(labels[finished.index])
             callbacks[finished.index] = lambda fraction, message: None  # late updates
-            with _refusals_reported(chosen[finished.index].name):
+            with _refusals_reported(names[finished.index]):
                 result, pngs = finished.unwrap()
             yield finished.index, result, pngs
 
@@ -373,16 +379,16 @@ def params(name: str = typer.Argument(..., help="experiment name (see `overfitla
     from rich.table import Table
 
     from overfitlab.experiments.params import describe
-    from overfitlab.experiments.registry import get
+    from overfitlab.experiments.registry import config_class
 
     try:
-        experiment = get(name)
+        cls = config_class(name)
     except ConfigError as exc:
         fail(str(exc))
     table = Table(title=f"{name}: parameters (set with --set key=value)")
     for column in ("parameter", "type", "full", "quick", "range", "meaning"):
         table.add_column(column, overflow="fold")
-    for row in describe(experiment.config_class):
+    for row in describe(cls):
         table.add_row(row.name, row.type, row.full, row.quick, row.range, row.help)
     console.print(table)
 

@@ -42,6 +42,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from overfitlab.engine.names import CNN_ARCHITECTURES
+
 Params = list  # one dict per layer: {"w": kernel, "b": bias}, BatchNorm's four arrays, or {}
 RUNNING_STATS = ("mean", "var")  # BatchNorm state: carried in the params, never trained
 
@@ -541,6 +543,7 @@ def mlp(n_classes: int = 10, hidden: Sequence[int] = (256,), dropout_rate: float
     return (*layers, Dense(n_classes))
 
 
+# One builder per name of CNN_ARCHITECTURES (the names configurations offer), in its order.
 ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5, "vgg": vgg_convnet}
 
 
@@ -551,6 +554,9 @@ def build(architecture: str, n_classes: int, image_shape: Sequence[int], padding
     feature maps still fit the pools with it (e.g. 28x28) and "same" otherwise (e.g. 8x8).
     ``dense_hidden > 0`` and ``batch_norm`` (the simple convnet only) add a hidden dense layer of
     that width and batch normalisation."""
+    if architecture not in CNN_ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(CNN_ARCHITECTURES)}, got "
+                         f"{architecture!r}")
     make = ARCHITECTURES[architecture]
     if dense_hidden or batch_norm:
         if architecture != "simple":

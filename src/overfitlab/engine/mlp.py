@@ -19,8 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from overfitlab.engine.names import MLP_ACTIVATIONS
+
 Params = dict  # {"coefs": list[Array], "intercepts": list[Array]}
 
+# One function per name of MLP_ACTIVATIONS (the names configurations offer), in its order.
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda z: z,
     "logistic": jax.nn.sigmoid,
@@ -62,9 +65,9 @@ OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def check_activation(name: str) -> None:
     """Raise ValueError naming the allowed activations if ``name`` is not one of them."""
-    if name not in ACTIVATIONS:
+    if name not in MLP_ACTIVATIONS:
         raise ValueError(
-            f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+            f"activation must be one of {sorted(MLP_ACTIVATIONS)}, got {name!r}"
         )
 
 

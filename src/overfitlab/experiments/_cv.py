@@ -23,8 +23,6 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from overfitlab.engine.train import Hyper, TrainSpec, stack_networks, train
-from overfitlab.experiments._course import CourseConfig, require
-from overfitlab.experiments.params import param
 from overfitlab.progress import Progress, no_progress
 
 
@@ -55,25 +53,6 @@ def cv_choice(cv_mse: np.ndarray) -> tuple[int, np.ndarray]:
     """
     curve = np.nanmean(cv_mse, axis=(0, 2))
     return int(np.nanargmin(curve)), curve
-
-
-@dataclass(frozen=True)
-class CrossValidation(CourseConfig):
-    """The cross-validation fields of the experiments that choose a coefficient."""
-
-    cv_folds: int = param(5, "folds of the shuffled cross-validation that chooses the "
-                          "coefficient on the training points", low=2, high=1000)
-    cv_seeds: int = param(5, "initialisations averaged per candidate in the "
-                          "cross-validation", low=1, high=1000)
-
-    def validate(self) -> None:
-        super().validate()
-        require(
-            (self.cv_folds <= self.n_train,
-             f"cv_folds={self.cv_folds} cannot exceed n_train={self.n_train} (each fold holds "
-             "out at least one point)"),
-            (self.cv_seeds <= self.seeds,
-             f"cv_seeds={self.cv_seeds} cannot exceed seeds={self.seeds}"))
 
 
 @dataclass(frozen=True)

@@ -18,50 +18,28 @@ counts of its own resample (sample_weight = counts), which adds data diversity t
 initialisation diversity.
 
 The module also holds what the ensemble, dropout and sample-size experiments share on top of
-:class:`~overfitlab.experiments._course.CourseConfig` (:class:`NetworkConfig`,
+the course protocol (:class:`~overfitlab.experiments.configs.course.NetworkConfig`, and
 :func:`course_spec`, :func:`predict`, :func:`mse` in ``_course``).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import ClassVar
 
 import jax
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData
 from overfitlab.engine.train import Hyper, init_many, make_hyper, train
-from overfitlab.experiments._course import (NetworkConfig, course_spec, mse, networks_footprint,
-                                           predict)
-from overfitlab.experiments.budget import Footprint
-from overfitlab.experiments.params import param
+from overfitlab.experiments.configs.course import NetworkConfig
+from overfitlab.experiments.configs.ensemble import FIT_GRID, EnsembleConfig
+from overfitlab.experiments._course import course_spec, mse, predict
 from overfitlab.experiments._verdicts import alive_or_raise, diverged_note
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
 from overfitlab.stats import float_band, without_diverged
 
-FIT_GRID = 201
-"""Points of the [-1, 1] grid on which fitted curves are drawn."""
-
 
 # --------------------------------------------------------------------------- ensemble
-@dataclass(frozen=True)
-class EnsembleConfig(NetworkConfig):
-    """``seeds`` independent ensembles of ``members`` networks; defaults are the full preset."""
-
-    seeds: int = param(5, "independent ensembles (repetitions)", low=1)
-    members: int = param(50, "networks per ensemble", low=2, high=10_000)
-    bagging: bool = param(False, "train each member on a bootstrap resample of the data")
-
-    QUICK: ClassVar[dict] = {"max_iter": 10000, "members": 20, "seeds": 3}
-
-    def footprint(self) -> Footprint:
-        """seeds x members networks and their predictions on the fit grid and test set."""
-        footprint = networks_footprint(self, self.seeds * self.members, grid_points=FIT_GRID)
-        return super().footprint() + Footprint(footprint.bytes, "--seeds or --set members")
-
-
 def bootstrap_counts(rng: np.random.Generator, n_networks: int, n_samples: int) -> np.ndarray:
     """How often each sample appears in each network's bootstrap resample, (B, n).
 

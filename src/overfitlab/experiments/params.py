@@ -7,7 +7,7 @@ An experiment's Config declares each field with :func:`param`::
 The metadata serves three readers at once: :func:`check_fields` validates every value against it
 (one :class:`ConfigError` naming the field and a valid example), ``overfitlab params NAME`` lists
 it (:func:`describe`), and the documentation shows it. Checks that tie several fields together
-stay in the Config's ``validate``.
+stay in the Config's ``validate`` (written with :func:`require`).
 """
 from __future__ import annotations
 
@@ -99,6 +99,14 @@ def check_fields(config: Any) -> None:
                 raise ConfigError(f"{field.name}={_plain(value)}: {field.name} must be "
                                   f"{meta.range_text()}; e.g. --set {field.name}="
                                   f"{_example(field)}")
+
+
+def require(*checks: tuple[bool, str]) -> None:
+    """Raise ConfigError with the message of the first failed ``(ok, message)`` check (the
+    checks of a Config's ``validate`` that tie several fields together)."""
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 def _plain(value: Any) -> str:

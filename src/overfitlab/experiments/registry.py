@@ -3,6 +3,8 @@
 :func:`catalog` reads the names, descriptions and order from the modules' source without
 importing them (importing every experiment pulls in JAX and costs seconds), for
 ``overfitlab list``, ``--help`` and name suggestions; :func:`experiments` imports them all.
+:func:`config_class` gives an experiment's Config class from :mod:`overfitlab.experiments.configs`
+without importing the experiment (nor JAX), so that a configuration is validated at once.
 """
 from __future__ import annotations
 
@@ -13,14 +15,15 @@ import pkgutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from overfitlab.errors import ConfigError
 
 if TYPE_CHECKING:
-    from overfitlab.experiments.base import Experiment
+    from overfitlab.experiments.base import Config, Experiment
 
-_NOT_EXPERIMENTS = {"base", "budget", "display", "params", "registry", "results_io"}
+_NOT_EXPERIMENTS = {"base", "budget", "configs", "display", "params", "registry", "results_io"}
 
 
 @dataclass(frozen=True)
@@ -106,16 +109,10 @@ def get(name: str) -> Experiment:
     module_name = name.replace("-", "_")
     if module_name.isidentifier() and module_name not in _NOT_EXPERIMENTS \
             and not module_name.startswith("_"):
-        full_name = f"overfitlab.experiments.{module_name}"
-        try:
-            module = importlib.import_module(full_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != full_name:  # the module exists but one of its imports is missing
-                raise
-        else:
-            experiment = getattr(module, "EXPERIMENT", None)
-            if isinstance(experiment, Experiment) and experiment.name == name:
-                return experiment
+        module = _import_if_present(f"overfitlab.experiments.{module_name}")
+        experiment = getattr(module, "EXPERIMENT", None)
+        if isinstance(experiment, Experiment) and experiment.name == name:
+            return experiment
     known = [e.name for e in catalog()]
     if name not in known:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
@@ -123,3 +120,35 @@ def get(name: str) -> Experiment:
         raise ConfigError(f"unknown experiment {name!r}; {hint} (`overfitlab list` describes "
                           f"them)")
     return experiments()[name]
+
+
+def config_class(name: str) -> type[Config]:
+    """The Config class of the experiment called ``name``, imported without the experiment.
+
+    The experiment of module ``a_b`` defines its Config subclass in ``configs/a_b.py`` by
+    convention, as the one Config subclass defined there: that module alone is imported (it
+    needs neither JAX nor matplotlib, scikit-learn or SciPy), with :func:`get` as fallback, which
+    also raises the ConfigError of an unknown name.
+    """
+    from overfitlab.experiments.base import Config
+
+    entry = next((e for e in catalog() if e.name == name), None)
+    module = None if entry is None else _import_if_present(
+        f"overfitlab.experiments.configs.{entry.module}")
+    if module is not None:
+        defined = [c for c in vars(module).values() if isinstance(c, type)
+                   and issubclass(c, Config) and c.__module__ == module.__name__]
+        if len(defined) == 1:
+            return defined[0]
+    return get(name).config_class
+
+
+def _import_if_present(full_name: str) -> ModuleType | None:
+    """The module ``full_name``, or None where there is no such module (a module that exists but
+    lacks one of its own imports still raises)."""
+    try:
+        return importlib.import_module(full_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != full_name:
+            raise
+        return None

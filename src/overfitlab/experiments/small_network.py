@@ -25,52 +25,21 @@ Then:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, ClassVar
 
 import jax
 import numpy as np
 
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, n_parameters
 from overfitlab.engine.train import init_many, make_hyper
-from overfitlab.experiments._sweeps import (
-    SWEEP_QUICK, PenaltySweepConfig, SweepSetup, best_index, mse, predict,
-)
-from overfitlab.experiments._course import networks_footprint
+from overfitlab.experiments.configs.small_network import SmallNetworkConfig
+from overfitlab.experiments._sweeps import (SweepSetup, best_index, mse, predict, sweep_spec,
+                                             sweeps_of)
 from overfitlab.experiments._cv import cv_choice, fold_masks, held_out_mse, train_with_folds
 from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note, edge_advice,
                                               minimum_at_edge)
 from overfitlab.progress import scaled
-from overfitlab.experiments.budget import Footprint
-from overfitlab.experiments.params import param
 from overfitlab.stats import float_band, integer_band, without_diverged
-from overfitlab.experiments.base import (
-    Answer, ConfigError, Experiment, Progress, Result, no_progress,
-)
-
-
-@dataclass(frozen=True)
-class SmallNetworkConfig(PenaltySweepConfig):
-    """The weight-penalty sweep's fields, the significance threshold (a fraction of the
-    largest unit contribution) and the widths trained without penalty."""
-
-    significance: float = param(0.1, "a unit is significant when its contribution exceeds "
-                                "this fraction of the largest one", low=0.0, high=1.0,
-                                low_open=True, high_open=True)
-    widths: tuple[int, ...] = param((1, 2, 3, 4, 6, 8), "widths of the small networks trained "
-                                    "from scratch without penalty", low=1, high=10_000)
-
-    QUICK: ClassVar[dict[str, Any]] = {**SWEEP_QUICK, "widths": (1, 2, 3, 4)}
-
-    def validate(self) -> None:
-        super().validate()
-        if not all(w < self.hidden_units for w in self.widths):
-            raise ConfigError(f"widths must be smaller than hidden_units={self.hidden_units}, "
-                              f"got {self.widths}")
-
-    def footprint(self) -> Footprint:
-        """The sweeps, plus seeds x widths small networks (padded to hidden_units)."""
-        return super().footprint() + networks_footprint(self, self.seeds * len(self.widths))
+from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 
 
 def unit_contributions(params: dict) -> np.ndarray:
@@ -143,7 +112,7 @@ def train_small_networks(setup: SweepSetup, widths, progress: Progress = no_prog
     inits, unit_masks = jax.tree_util.tree_map(by_seed, params), by_seed(masks)  # (S, W, ...)
     configs = [make_hyper(alpha=0.0, learning_rate=setup.learning_rate,
                           unit_masks=(unit_masks[0, w],)) for w in range(W)]
-    run = train_with_folds(setup.spec(), inits, configs, setup.cv_seeds,
+    run = train_with_folds(sweep_spec(setup), inits, configs, setup.cv_seeds,
                            fold_masks(setup.n_train, setup.cv_folds, setup.seed),
                            data.X_train, data.y_train, key, progress)
     train_mse, test_mse = (without_diverged(
@@ -165,7 +134,7 @@ def run(config: SmallNetworkConfig, progress: Progress = no_progress) -> Result:
     data = setup.data()
     S, H = config.seeds, config.hidden_units
     progress(0.02, "the weight-penalty sweep (reused if already trained in this process)")
-    l2 = config.sweeps(scaled(progress, 0.02, 0.4)).l2
+    l2 = sweeps_of(config, scaled(progress, 0.02, 0.4)).l2
     ib = best_index(l2.test_mse, first=1)
     alpha_star = float(l2.values[ib])
     alive = alive_or_raise(l2.diverged[:, ib], config.learning_rate)

@@ -16,21 +16,16 @@ initialisations, naive N(0, 1), Glorot (variance 2 / (fan_in + fan_out)) and He 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from overfitlab.experiments.budget import Footprint, float_arrays
-from overfitlab.experiments.params import param
+from overfitlab.experiments.configs.vanishing_gradient import ANSWER_LENGTH, VanishingGradientConfig
 from overfitlab.experiments.base import (
     Answer,
-    Config,
-    ConfigError,
     Experiment,
     Progress,
     Result,
@@ -49,40 +44,7 @@ from overfitlab.theory.chain import (
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
 INIT_NAMES = ("naive", "glorot", "he")
 BOUND_RTOL = 1e-5  # float32 rounding allowance when checking the bound
-ANSWER_LENGTH = 10  # the chain length the answers are about
 MLP_STREAM = 0  # random stream of the MLP draws (chain lengths are >= 3, so never clash)
-
-
-@dataclass(frozen=True)
-class VanishingGradientConfig(Config):
-    """Defaults are the full preset; ``QUICK`` shortens training."""
-
-    lengths: tuple[int, ...] = param((5, 10, 20), "lengths of the chain networks (neurons)",
-                                     low=3, high=40)
-    epochs: int = param(1000, "gradient-descent epochs of the chains", low=1, high=1_000_000)
-    learning_rate: float = param(1e-2, "gradient-descent rate of the chains", low=0.0,
-                                 low_open=True, high=1e3)
-    x: float = param(0.5, "the chain's input", low=-1.0, high=1.0)
-    mlp_depth: int = param(20, "hidden layers of the deep MLP at initialisation", low=2, high=40)
-    mlp_width: int = param(64, "units per hidden layer of the deep MLP", low=1, high=4096)
-    mlp_batch: int = param(256, "inputs through the deep MLP", low=1, high=100_000)
-
-    QUICK: ClassVar[dict] = {"epochs": 100, "mlp_batch": 128}
-
-    def validate(self) -> None:
-        if ANSWER_LENGTH not in self.lengths:
-            raise ConfigError(
-                f"lengths={self.lengths} must include {ANSWER_LENGTH} (the answers are about the "
-                f"chain of {ANSWER_LENGTH} neurons); e.g. --set lengths=5,10,20"
-            )
-
-    def footprint(self) -> Footprint:
-        """Per-epoch gradients of every chain and seed, and the deep MLP's activations."""
-        return Footprint(
-            float_arrays((self.seeds, len(self.lengths), self.epochs, max(self.lengths)),
-                         copies=6)
-            + float_arrays((self.seeds, self.mlp_depth, self.mlp_batch, self.mlp_width),
-                           copies=6), "--seeds or --set epochs")
 
 
 # ----------------------------------------------------------------------------- the chain

@@ -17,27 +17,19 @@ every weight, by exactly -alpha W / n and not at all for the biases.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import jax
 import numpy as np
 
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train
-from overfitlab.experiments._sweeps import (
-    PenaltySweepConfig, SweepSetup, best_index, per_seed_best,
-    predict,
-)
+from overfitlab.experiments.configs.weight_penalty import WeightPenaltyConfig
+from overfitlab.experiments._sweeps import SweepSetup, best_index, per_seed_best, predict, sweeps_of
 from overfitlab.stats import float_band, geometric_band, integer_band, without_diverged
 from overfitlab.experiments._cv import cv_choice
 from overfitlab.experiments._verdicts import (CLOSE, alive_or_raise, diverged_note, edge_advice,
                                               fit_regime, minimum_at_edge)
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.progress import scaled
-
-
-@dataclass(frozen=True)
-class WeightPenaltyConfig(PenaltySweepConfig):
-    """Course protocol, the L2 sweep and the L1 sweep (see :class:`PenaltySweepConfig`)."""
 
 
 def weight_decay_check(setup: SweepSetup, params: dict, alpha: float, X, y) -> tuple[float, float]:
@@ -82,7 +74,7 @@ def run(config: WeightPenaltyConfig, progress: Progress = no_progress) -> Result
     progress(0.02, f"training ({S} + {config.cv_seeds} x {config.cv_folds} folds) seeds x "
                    f"({config.n_alphas + 1} alphas + {config.n_l1} l1) networks x "
                    f"{config.max_iter} iterations")
-    sweeps = config.sweeps(scaled(progress, 0.02, 0.9))
+    sweeps = sweeps_of(config, scaled(progress, 0.02, 0.9))
     l2, l1 = sweeps.l2, sweeps.l1
     all_diverged = np.concatenate([l2.diverged.ravel(), l1.diverged.ravel()])
     alive_or_raise(all_diverged, config.learning_rate)
