@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from overfitlab.cli import app
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.early_stopping import EarlyStoppingConfig
-from overfitlab.report.workers import run_in_workers
+from overfitlab.experiments.registry import catalog
+from overfitlab.report.workers import groups_reusing, run_in_workers
 
 PAIR = ["--only", "early-stopping", "--only", "convolution"]
 
@@ -47,7 +48,7 @@ def test_a_refusal_comes_back_as_the_experiment_s_error_and_progress_is_relayed(
     seen: dict[int, list[float]] = {0: [], 1: []}
     tasks = [("early-stopping", quick()), ("early-stopping", quick(learning_rate=1e3))]
     finished = {f.index: f for f in run_in_workers(
-        tasks, 2, lambda i: lambda fraction, message: seen[i].append(fraction))}
+        tasks, [[0], [1]], 2, lambda i: lambda fraction, message: seen[i].append(fraction))}
     result, pngs = finished[0].unwrap()
     assert set(pngs) == set(result.figures) and all(p[:4] == b"\x89PNG" for p in pngs.values())
     assert result.answer("best_iteration").value > 0
@@ -61,13 +62,27 @@ def test_leaving_early_terminates_the_workers():
     trainings still running or queued are not waited for."""
     long = quick(max_iter=100_000, patience=100_000, seeds=64)
     iteration = run_in_workers([("early-stopping", quick()), ("early-stopping", long),
-                                ("early-stopping", long)], 2,
+                                ("early-stopping", long)], [[0], [1], [2]], 2,
                                lambda i: lambda fraction, message: None)
     assert next(iteration).index == 0
     start = time.monotonic()
     iteration.close()
     assert multiprocessing.active_children() == []
     assert time.monotonic() - start < 10
+
+
+def test_an_experiment_runs_after_the_one_whose_computations_it_reuses():
+    """small-network reuses weight-penalty's penalty sweep from memory: in the report they share
+    a worker, in that order (apart, small-network would train the whole sweep again)."""
+    reuses = {e.name: e.reuses for e in catalog()}
+    assert reuses["small-network"] == ("weight-penalty",)
+    names = [e.name for e in catalog()]
+    groups = groups_reusing(names, reuses)
+    assert sorted(i for g in groups for i in g) == list(range(len(names)))
+    pair = [g for g in groups if names.index("small-network") in g]
+    assert [names[i] for i in pair[0]] == ["weight-penalty", "small-network"]
+    assert groups_reusing(["small-network", "dropout"], reuses) == [[0], [1]]  # nothing earlier
+    assert groups_reusing(["weight-penalty", "cnn", "small-network"], reuses) == [[0, 2], [1]]
 
 
 def children(pid: int) -> list[int]:

@@ -320,14 +320,15 @@ def report(
         from overfitlab.experiments.results_io import write_result_files
         from overfitlab.report.render import section, write_report
 
-        descriptions = {e.name: e.description for e in catalog()}
+        entries = {e.name: e for e in catalog()}
         with _staged(stage):
             sections = {}
-            for i, result, pngs in _report_results(names, configs, jobs):
+            reuses = {name: entries[name].reuses for name in names}
+            for i, result, pngs in _report_results(names, configs, reuses, jobs):
                 name = names[i]
                 with _write_errors_reported(stage):
                     write_result_files(result, stage.path / name, pngs)
-                sections[i] = section(result, descriptions[name], pngs)
+                sections[i] = section(result, entries[name].description, pngs)
                 console.print(f"[green]✓[/] {name:<20} {result.elapsed_s:6.1f} s")
             sections = [sections[i] for i in sorted(sections)]
             with _write_errors_reported(stage):
@@ -338,12 +339,16 @@ def report(
                                     f" ({total:.1f} s of experiments)"), soft_wrap=True)
 
 
-def _report_results(names: list[str], configs: list[Config],
+def _report_results(names: list[str], configs: list[Config], reuses: dict[str, tuple[str, ...]],
                     jobs: int) -> Iterator[tuple[int, Result, dict[str, bytes]]]:
     """Each experiment's index, Result and rendered figures as it finishes: one after the other
-    in this process with ``jobs`` = 1, else on ``jobs`` worker processes (any order)."""
+    in this process with ``jobs`` = 1, else on ``jobs`` worker processes (any order; those that
+    reuse another's computations, ``reuses[name]``, run after it in its worker)."""
+    from overfitlab.report.workers import groups_reusing, run_in_workers
+
     labels = [f"[{i}/{len(names)}] {name}" for i, name in enumerate(names, start=1)]
-    if jobs == 1 or len(names) == 1:
+    groups = groups_reusing(names, reuses)
+    if jobs == 1 or len(groups) == 1:
         from overfitlab.experiments.registry import get
         from overfitlab.experiments.results_io import figure_pngs
 
@@ -352,7 +357,6 @@ def _report_results(names: list[str], configs: list[Config],
             result = _computed(get(name), config, labels[i])
             yield i, result, figure_pngs(result)
         return
-    from overfitlab.report.workers import run_in_workers
     from overfitlab.terminal import ProgressBoard
 
     with ProgressBoard(err_console) as board:
@@ -363,8 +367,8 @@ def _report_results(names: list[str], configs: list[Config],
                 callbacks[i] = board.task(labels[i])
             return callbacks[i]
 
-        tasks = list(zip(names, configs))
-        for finished in run_in_workers(tasks, min(jobs, len(names)), progress_for):
+        for finished in run_in_workers(list(zip(names, configs)), groups,
+                                       min(jobs, len(groups)), progress_for):
             board.finish(labels[finished.index])
             callbacks[finished.index] = lambda fraction, message: None  # late updates
             with _refusals_reported(names[finished.index]):

@@ -238,3 +238,6 @@ class Experiment:
     config_class: type[Config]
     run: Callable[..., Result]  # run(config, progress=no_progress) -> Result
     order: int = 100  # position in `overfitlab list` and in the report
+    reuses: tuple[str, ...] = ()
+    """Experiments whose computations this one reuses when they ran before it in the same process
+    (a literal, read by the catalog: the report runs such experiments in one worker, in order)."""

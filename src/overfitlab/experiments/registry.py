@@ -34,6 +34,7 @@ class CatalogEntry:
     description: str
     order: int
     module: str
+    reuses: tuple[str, ...] = ()
 
 
 def _declared(path: Path) -> CatalogEntry | None:
@@ -58,7 +59,8 @@ def _declared(path: Path) -> CatalogEntry | None:
                 return CatalogEntry(ast.literal_eval(fields["name"]),
                                     ast.literal_eval(fields["description"]),
                                     ast.literal_eval(fields.get("order", ast.Constant(100))),
-                                    path.stem)
+                                    path.stem,
+                                    ast.literal_eval(fields.get("reuses", ast.Tuple([]))))
             except (KeyError, ValueError):
                 return None
     return None

@@ -296,4 +296,5 @@ EXPERIMENT = Experiment(
     name="small-network",
     description="Count the significant hidden units of the best L2 network, prune it, and "
                 "train a network of that width without penalty.",
-    config_class=SmallNetworkConfig, run=run, order=30)
+    config_class=SmallNetworkConfig, run=run, order=30,
+    reuses=("weight-penalty",))  # its penalty sweep (memoised in _sweeps.py)

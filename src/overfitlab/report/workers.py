@@ -9,7 +9,9 @@ that the parent alone decides what an interruption means, and they are terminate
 Linux they also receive SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so that a killed
 report leaves no computation running. A worker runs an experiment, renders its figures to PNG and
 sends back the Result without its matplotlib Figures (their names stay, their PNG bytes travel
-beside them); progress travels on a queue, as ``(task index, fraction, message)``.
+beside them); progress travels on a queue, as ``(task index, fraction, message)``. Experiments
+that reuse another's computations in memory (``Experiment.reuses``) run in that one's worker,
+after it.
 """
 from __future__ import annotations
 
@@ -76,12 +78,34 @@ def _run_task(index: int, name: str, config: Config) -> Finished:
     return Finished(index, replace(result, figures=dict.fromkeys(result.figures)), pngs)
 
 
-def run_in_workers(tasks: list[tuple[str, Config]], workers: int,
+def _run_group(group: list[tuple[int, str, Config]]) -> list[Finished]:
+    """In a worker: run the tasks of ``group`` one after the other."""
+    return [_run_task(index, name, config) for index, name, config in group]
+
+
+def groups_reusing(names: list[str], reuses: dict[str, tuple[str, ...]]) -> list[list[int]]:
+    """The indices of ``names`` in groups to run in one worker each: an experiment joins the
+    group of an earlier one it reuses (``reuses[name]``, see ``Experiment.reuses``), so that it
+    finds that one's computations in memory; every other experiment is a group of its own."""
+    group_of: dict[str, int] = {}
+    groups: list[list[int]] = []
+    for i, name in enumerate(names):
+        shared = [group_of[earlier] for earlier in reuses.get(name, ()) if earlier in group_of]
+        group_of[name] = shared[0] if shared else len(groups)
+        if shared:
+            groups[shared[0]].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], workers: int,
                    progress_for: Callable[[int], Progress]) -> Iterator[Finished]:
-    """Run ``tasks`` (experiment name, config) on ``workers`` processes, in order of submission;
-    yield each as it finishes. ``progress_for(index)`` is task ``index``'s progress callback,
-    called in this process. Leaving the iteration early (an error, Ctrl+C) terminates the
-    workers at once."""
+    """Run ``tasks`` (experiment name, config) on ``workers`` processes, each group of task
+    indices in one worker in its order, the groups in order of submission; yield the tasks as
+    their groups finish. ``progress_for(index)`` is task ``index``'s progress callback, called
+    in this process. Leaving the iteration early (an error, Ctrl+C) terminates the workers at
+    once."""
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
     ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec by workers
@@ -91,13 +115,13 @@ def run_in_workers(tasks: list[tuple[str, Config]], workers: int,
     finally:
         signal.signal(signal.SIGINT, ignored)
     try:
-        pending = {i: pool.apply_async(_run_task, (i, name, config))
-                   for i, (name, config) in enumerate(tasks)}
+        pending = {g: pool.apply_async(_run_group, ([(i, *tasks[i]) for i in group],))
+                   for g, group in enumerate(groups)}
         while pending:
             _relay(progress_queue, progress_for, timeout=_POLL_S)
-            for i in [i for i, handle in pending.items() if handle.ready()]:
+            for g in [g for g, handle in pending.items() if handle.ready()]:
                 _relay(progress_queue, progress_for, timeout=0.0)  # its last updates first
-                yield pending.pop(i).get()
+                yield from pending.pop(g).get()
         pool.close()
     finally:
         pool.terminate()
