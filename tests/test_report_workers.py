@@ -2,6 +2,7 @@
 refusals handed back, progress relayed, and no worker outliving the report."""
 import json
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -15,7 +16,7 @@ from overfitlab.cli import app
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.early_stopping import EarlyStoppingConfig
 from overfitlab.experiments.registry import catalog
-from overfitlab.report.workers import groups_reusing, run_in_workers
+from overfitlab.report.workers import WorkerDiedError, groups_reusing, run_in_workers
 
 PAIR = ["--only", "early-stopping", "--only", "convolution"]
 
@@ -83,6 +84,42 @@ def test_an_experiment_runs_after_the_one_whose_computations_it_reuses():
     assert [names[i] for i in pair[0]] == ["weight-penalty", "small-network"]
     assert groups_reusing(["small-network", "dropout"], reuses) == [[0], [1]]  # nothing earlier
     assert groups_reusing(["weight-penalty", "cnn", "small-network"], reuses) == [[0, 2], [1]]
+
+
+def workers_of(pid: int) -> list[int]:
+    """The pool's worker processes among ``pid``'s children (not the resource tracker)."""
+    return [c for c in children(pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the worker in /proc")
+def test_a_worker_killed_mid_experiment_is_an_error_not_an_endless_wait():
+    """multiprocessing.Pool replaces a dead worker and would wait forever for its result; the
+    report names the experiment instead (the out-of-memory killer is the usual cause)."""
+    long = quick(max_iter=100_000, patience=100_000, seeds=64)
+    killed = []
+
+    def progress_for(index):
+        def update(fraction, message):
+            if not killed:  # the experiment is under way in the worker: kill that worker
+                killed.extend(workers_of(os.getpid()))
+                for pid in killed:
+                    os.kill(pid, signal.SIGKILL)
+        return update
+
+    def hung(signum, frame):
+        raise TimeoutError("still waiting for the killed worker")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        with pytest.raises(WorkerDiedError, match="ended without a result") as caught:
+            list(run_in_workers([("early-stopping", quick()), ("early-stopping", long)],
+                                [[0, 1]], 1, progress_for))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(killed) == 1 and caught.value.index == 0
+    assert multiprocessing.active_children() == []
 
 
 def children(pid: int) -> list[int]:

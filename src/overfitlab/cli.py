@@ -344,7 +344,7 @@ def _report_results(names: list[str], configs: list[Config], reuses: dict[str, t
     """Each experiment's index, Result and rendered figures as it finishes: one after the other
     in this process with ``jobs`` = 1, else on ``jobs`` worker processes (any order; those that
     reuse another's computations, ``reuses[name]``, run after it in its worker)."""
-    from overfitlab.report.workers import groups_reusing, run_in_workers
+    from overfitlab.report.workers import WorkerDiedError, groups_reusing, run_in_workers
 
     labels = [f"[{i}/{len(names)}] {name}" for i, name in enumerate(names, start=1)]
     groups = groups_reusing(names, reuses)
@@ -367,13 +367,18 @@ def _report_results(names: list[str], configs: list[Config], reuses: dict[str, t
                 callbacks[i] = board.task(labels[i])
             return callbacks[i]
 
-        for finished in run_in_workers(list(zip(names, configs)), groups,
-                                       min(jobs, len(groups)), progress_for):
-            board.finish(labels[finished.index])
-            callbacks[finished.index] = lambda fraction, message: None  # late updates
-            with _refusals_reported(names[finished.index]):
-                result, pngs = finished.unwrap()
-            yield finished.index, result, pngs
+        finishing = run_in_workers(list(zip(names, configs)), groups, min(jobs, len(groups)),
+                                   progress_for)
+        try:
+            for finished in finishing:
+                board.finish(labels[finished.index])
+                callbacks[finished.index] = lambda fraction, message: None  # late updates
+                with _refusals_reported(names[finished.index]):
+                    result, pngs = finished.unwrap()
+                yield finished.index, result, pngs
+        except WorkerDiedError as exc:
+            fail(f"{names[exc.index]}: {exc}; nothing was changed (--jobs 1 runs the "
+                 "experiments one after the other, in this process)")
 
 
 @app.command()

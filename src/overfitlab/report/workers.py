@@ -70,6 +70,7 @@ def _run_task(index: int, name: str, config: Config) -> Finished:
     def progress(fraction: float, message: str) -> None:
         _progress_queue.put((index, fraction, message))
 
+    _progress_queue.put((index, None, os.getpid()))  # started, in this process
     try:
         result = get(name).run(config, progress)
         pngs = figure_pngs(result)
@@ -99,13 +100,24 @@ def groups_reusing(names: list[str], reuses: dict[str, tuple[str, ...]]) -> list
     return groups
 
 
+class WorkerDiedError(RuntimeError):
+    """A worker process ended without handing back its experiment's result (killed: by the
+    system's out-of-memory killer, or by a signal); ``index`` is that experiment's task."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__("its worker process ended without a result (killed, e.g. by the "
+                         "system when memory ran out)")
+        self.index = index
+
+
 def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], workers: int,
                    progress_for: Callable[[int], Progress]) -> Iterator[Finished]:
     """Run ``tasks`` (experiment name, config) on ``workers`` processes, each group of task
     indices in one worker in its order, the groups in order of submission; yield the tasks as
     their groups finish. ``progress_for(index)`` is task ``index``'s progress callback, called
-    in this process. Leaving the iteration early (an error, Ctrl+C) terminates the workers at
-    once."""
+    in this process. A worker that dies while it runs a task raises :class:`WorkerDiedError`
+    (``multiprocessing.Pool`` itself would replace it and wait forever for the lost result).
+    Leaving the iteration early (an error, Ctrl+C) terminates the workers at once."""
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
     ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec by workers
@@ -114,14 +126,22 @@ def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], wor
                             initargs=(progress_queue, os.getpid()))
     finally:
         signal.signal(signal.SIGINT, ignored)
+    group_of = {i: g for g, group in enumerate(groups) for i in group}
+    running: dict[int, tuple[int, int]] = {}  # group -> (task index, worker pid) it runs now
     try:
         pending = {g: pool.apply_async(_run_group, ([(i, *tasks[i]) for i in group],))
                    for g, group in enumerate(groups)}
         while pending:
-            _relay(progress_queue, progress_for, timeout=_POLL_S)
+            for index, pid in _relay(progress_queue, progress_for, timeout=_POLL_S):
+                running[group_of[index]] = (index, pid)
             for g in [g for g, handle in pending.items() if handle.ready()]:
-                _relay(progress_queue, progress_for, timeout=0.0)  # its last updates first
+                running.pop(g, None)
+                for index, pid in _relay(progress_queue, progress_for, timeout=0.0):
+                    running[group_of[index]] = (index, pid)  # (its last updates come first)
                 yield from pending.pop(g).get()
+            for g, (index, pid) in running.items():
+                if not _exists(pid) and not pending[g].ready():
+                    raise WorkerDiedError(index)
         pool.close()
     finally:
         pool.terminate()
@@ -129,14 +149,30 @@ def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], wor
         progress_queue.close()
 
 
+def _exists(pid: int) -> bool:
+    """Whether process ``pid`` exists (a dead worker is reaped by the pool within 0.1 s)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _relay(progress_queue: multiprocessing.Queue, progress_for: Callable[[int], Progress],
-           timeout: float) -> None:
-    """Pass the queued progress updates on; wait up to ``timeout`` for the first."""
+           timeout: float) -> list[tuple[int, int]]:
+    """Pass the queued progress updates on (waiting up to ``timeout`` for the first); return
+    the tasks that started meanwhile, as (task index, worker pid)."""
+    started = []
     try:
         item = progress_queue.get(timeout=timeout) if timeout else progress_queue.get_nowait()
         while True:
             index, fraction, message = item
-            progress_for(index)(fraction, message)
+            if fraction is None:
+                started.append((index, message))
+            else:
+                progress_for(index)(fraction, message)
             item = progress_queue.get_nowait()
     except queue.Empty:
-        return
+        return started
