@@ -96,12 +96,12 @@ def test_a_worker_killed_mid_experiment_is_an_error_not_an_endless_wait():
     """multiprocessing.Pool replaces a dead worker and would wait forever for its result; the
     report names the experiment instead (the out-of-memory killer is the usual cause)."""
     long = quick(max_iter=100_000, patience=100_000, seeds=64)
-    killed = []
+    killed, earlier = [], set(workers_of(os.getpid()))  # (another test's processes: not ours)
 
     def progress_for(index):
         def update(fraction, message):
             if not killed:  # the experiment is under way in the worker: kill that worker
-                killed.extend(workers_of(os.getpid()))
+                killed.extend(set(workers_of(os.getpid())) - earlier)
                 for pid in killed:
                     os.kill(pid, signal.SIGKILL)
         return update
