@@ -7,8 +7,8 @@ import pytest
 from _synthetic_results import LONG_TEXT, filter_result, sweep_result
 from rich.console import Console
 
-from overfitlab.terminal import (LOG_EVERY_S, ProgressLog, answers_table, print_result,
-                                 progress_display)
+from overfitlab.terminal import (LOG_EVERY_S, ProgressBoard, ProgressLog, answers_table,
+                                 print_result, progress_display)
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,20 @@ def test_progress_display_is_a_bar_on_a_terminal_and_a_log_otherwise():
         assert not isinstance(update, ProgressLog)
         update(0.5, "half way [not markup]")
     assert terminal.file.getvalue()  # the bar was drawn
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_board_gives_one_callback_per_task_and_a_finished_one_stays_silent(terminal):
+    """The report relays updates from its workers: an update can arrive after its experiment
+    has finished (and even before any other of that experiment's): it shows nothing."""
+    out = console(terminal=terminal)
+    with ProgressBoard(out) as board:
+        first = board.task("[1/2] a")
+        assert board.task("[1/2] a") is first
+        first(0.5, "half way")
+        board.finish("[1/2] a")
+        board.finish("[2/2] b")  # finished before it reported anything
+        first(0.9, "late update")
+        board.task("[2/2] b")(0.7, "late first update")
+    shown = out.file.getvalue()
+    assert "[1/2] a" in shown and "late" not in shown and "[2/2] b" not in shown

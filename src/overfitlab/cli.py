@@ -360,19 +360,11 @@ def _report_results(names: list[str], configs: list[Config], reuses: dict[str, t
     from overfitlab.terminal import ProgressBoard
 
     with ProgressBoard(err_console) as board:
-        callbacks: dict[int, Callable[[float, str], None]] = {}
-
-        def progress_for(i: int) -> Callable[[float, str], None]:
-            if i not in callbacks:
-                callbacks[i] = board.task(labels[i])
-            return callbacks[i]
-
         finishing = run_in_workers(list(zip(names, configs)), groups, min(jobs, len(groups)),
-                                   progress_for)
+                                   lambda i: board.task(labels[i]))
         try:
             for finished in finishing:
                 board.finish(labels[finished.index])
-                callbacks[finished.index] = lambda fraction, message: None  # late updates
                 with _refusals_reported(names[finished.index]):
                     result, pngs = finished.unwrap()
                 yield finished.index, result, pngs

@@ -92,8 +92,9 @@ class ProgressBoard:
         self.console = console
         self._bars = Progress(*self.COLUMNS, console=console, transient=True,
                               refresh_per_second=5) if console.is_terminal else None
-        self._logs: dict[str, ProgressLog] = {}
-        self._tasks: dict[str, int] = {}
+        self._callbacks: dict[str, ProgressCallback] = {}
+        self._logs: dict[str, ProgressLog] = {}  # the running tasks' logs (heartbeats)
+        self._tasks: dict[str, int] = {}  # the running tasks' bars
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeats, daemon=True,
                                       name="overfitlab-progress-log")
@@ -113,7 +114,13 @@ class ProgressBoard:
             self._beat.join()
 
     def task(self, label: str) -> ProgressCallback:
-        """The progress callback of a new task called ``label``."""
+        """The progress callback of the task called ``label``, created on first use; silent
+        once the task is finished."""
+        if label not in self._callbacks:
+            self._callbacks[label] = self._new_task(label)
+        return self._callbacks[label]
+
+    def _new_task(self, label: str) -> ProgressCallback:
         if self._bars is None:
             log = self._logs[label] = ProgressLog(label, self.console)
             return log
@@ -121,15 +128,20 @@ class ProgressBoard:
         task = self._tasks[label] = bars.add_task("starting", total=1.0, label=escape(label))
 
         def update(fraction: float, message: str) -> None:
-            bars.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
+            if label in self._tasks:
+                bars.update(task, completed=min(max(fraction, 0.0), 1.0), description=message)
 
         return update
 
     def finish(self, label: str) -> None:
-        """Take ``label``'s bar off the display (logs: nothing more is printed for it)."""
+        """Take ``label``'s bar off the display; its callback prints nothing more (late updates
+        of a task that ran elsewhere may still arrive)."""
+        self._callbacks.setdefault(label, lambda fraction, message: None)
         if label in self._tasks:
             self._bars.remove_task(self._tasks.pop(label))
-        self._logs.pop(label, None)
+        log = self._logs.pop(label, None)
+        if log is not None:
+            log.finished = True
 
     def _heartbeats(self) -> None:
         while not self._stop.wait(1.0):

@@ -31,6 +31,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": jax.nn.relu,
 }
 
+
 def expit(z: np.ndarray) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-z)), scipy.special.expit itself (exact in the tails,
     which 1 / (1 + exp(-z)) is not), imported when first used: SciPy costs 0.3 s of start-up."""

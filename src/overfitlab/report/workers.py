@@ -9,7 +9,9 @@ that the parent alone decides what an interruption means, and they are terminate
 Linux they also receive SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so that a killed
 report leaves no computation running. A worker runs an experiment, renders its figures to PNG and
 sends back the Result without its matplotlib Figures (their names stay, their PNG bytes travel
-beside them); progress travels on a queue, as ``(task index, fraction, message)``. Experiments
+beside them); progress travels on a queue, as ``(task index, fraction, message)``, and so does
+the start of each task, as ``(task index, None, worker pid)``, which lets the parent notice a
+worker that dies. Experiments
 that reuse another's computations in memory (``Experiment.reuses``) run in that one's worker,
 after it.
 """
@@ -128,16 +130,19 @@ def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], wor
         signal.signal(signal.SIGINT, ignored)
     group_of = {i: g for g, group in enumerate(groups) for i in group}
     running: dict[int, tuple[int, int]] = {}  # group -> (task index, worker pid) it runs now
+
+    def relay(timeout: float) -> None:
+        for index, pid in _relay(progress_queue, progress_for, timeout):
+            running[group_of[index]] = (index, pid)
+
     try:
         pending = {g: pool.apply_async(_run_group, ([(i, *tasks[i]) for i in group],))
                    for g, group in enumerate(groups)}
         while pending:
-            for index, pid in _relay(progress_queue, progress_for, timeout=_POLL_S):
-                running[group_of[index]] = (index, pid)
+            relay(timeout=_POLL_S)
             for g in [g for g, handle in pending.items() if handle.ready()]:
+                relay(timeout=0.0)  # its last updates first
                 running.pop(g, None)
-                for index, pid in _relay(progress_queue, progress_for, timeout=0.0):
-                    running[group_of[index]] = (index, pid)  # (its last updates come first)
                 yield from pending.pop(g).get()
             for g, (index, pid) in running.items():
                 if not _exists(pid) and not pending[g].ready():
