@@ -384,7 +384,10 @@ def test_same_seed_same_result_and_other_seed_differs():
 
 def test_vgg_with_batch_norm_learns_digits_and_updates_running_statistics():
     """Two epochs of the VGG-style net on the 8x8 digits ('same' padding is picked): well above
-    chance (10 %) at evaluation, which uses the running statistics the steps maintained."""
+    chance (10 %) at evaluation, which uses the running statistics the steps maintained. The
+    biases of the layers that feed a BatchNorm stay at their initial 0 (their gradient is zero
+    in exact arithmetic; computed, Adam amplified its rounding noise into a drift), while the
+    output layer, which feeds none, learns its bias."""
     data = load_data(CNNConfig())
     model = cnn.build("vgg", 10, (8, 8, 1))
     assert model[0] == cnn.Conv(32, 3, "same")
@@ -394,6 +397,11 @@ def test_vgg_with_batch_norm_learns_digits_and_updates_running_statistics():
     norm = fit_.params[1]  # the first BatchNorm: running statistics moved away from N(0, 1)
     assert np.abs(np.asarray(norm["mean"])).max() > 0.01
     assert np.abs(np.asarray(norm["var"]) - 1).max() > 0.01
+    feeding = [i for i in range(len(model)) if cnn.feeds_batch_norm(model, i)]
+    assert feeding == [0, 4, 7, 13]  # three convolutions and the hidden dense layer
+    for i in feeding:
+        assert np.abs(np.asarray(fit_.params[i]["b"])).max() == 0
+    assert np.abs(np.asarray(fit_.params[-1]["b"])).max() > 1e-3
 
 
 def test_quick_preset_end_to_end():

@@ -12,7 +12,7 @@ import optax
 import pytest
 
 from overfitlab.data.fashion_mnist import load_fashion_mnist
-from overfitlab.engine import cnn
+from overfitlab.engine import cnn, cnn_many
 from overfitlab.engine.cnn_many import (ManySettings, Recipe, Subsets, _optimizer, evaluate,
                                         forward, init_many, train_many)
 from overfitlab.errors import ConfigError, DivergedError
@@ -193,7 +193,7 @@ def test_gradients_under_vmap_equal_one_networks():
                 return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
             return jax.grad(loss)(p)
 
-        compile_ = partial(jax.jit, compiler_options=cnn.COMPILER_OPTIONS)
+        compile_ = partial(jax.jit, compiler_options=cnn_many.COMPILER_OPTIONS)
         single, together = compile_(gradient), compile_(jax.vmap(gradient))
         for n in (1, 4):
             params = init_many(model, np.arange(n), (8, 8, 1), np.float64)

@@ -105,13 +105,6 @@ Model = tuple  # tuple[Layer, ...]
 _ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
 
 
-COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
-"""For ``jax.jit(compiler_options=...)`` of CNN training programs. XLA's CPU backend runs the
-convolutions and matrix products through its YNNPACK kernels whatever the options; the options
-only change how the element-wise fusions around them are compiled. The older LLVM emitters and
-LLVM optimisation level 1 compiled the many-networks training step of cnn-regularization in 6.4 s
-of CPU time instead of 14.6 s (level 3) or 16.5 s (the defaults), and it ran as fast (41-46 ms
-of CPU time per step either way; 2 busy cores). Other backends ignore them."""
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 SMALL_CHANNELS = 4
 """Inputs with at most this many channels (the image itself) use the shifted-product forms."""
@@ -403,10 +396,28 @@ def apply(model: Model, params: Params, x: jax.Array, key: jax.Array | None = No
     return apply_train(model, params, x, key)[0] if train else _forward(model, params, x)
 
 
+def feeds_batch_norm(model: Model, i: int) -> bool:
+    """Whether layer ``i`` is a convolution or dense layer whose output goes straight into a
+    BatchNorm layer.
+
+    The bias of such a layer is kept, not trained (its gradient is stopped). Batch normalisation
+    subtracts the batch mean, so that gradient is zero in exact arithmetic, but computed it is
+    rounding noise (``sum_M dx``, ~1e-9 in float32); Adam's step ``m / (sqrt(v) + 1e-8)`` scales
+    noise of that size up to steps of the learning rate, and the bias wandered by ~0.05 in 60
+    steps. Training cancels it, but evaluation subtracts the lagging running mean, so test
+    losses followed the rounding of each compiled program: 5 % apart between a network trained
+    alone and the same network among others (:mod:`overfitlab.engine.cnn_many`).
+    """
+    return (isinstance(model[i], (Conv, Dense)) and i + 1 < len(model)
+            and isinstance(model[i + 1], BatchNorm))
+
+
 def _forward(model: Model, params: Params, x: jax.Array, key: jax.Array | None = None,
              train: bool = False, moments: list | None = None) -> jax.Array:
     for i, (layer, p) in enumerate(zip(model, params)):
         k = jax.random.fold_in(key, i) if (train and isinstance(layer, Dropout)) else None
+        if feeds_batch_norm(model, i):
+            p = {**p, "b": jax.lax.stop_gradient(p["b"])}
         if moments is not None:  # the same moments apply_layer normalises with (XLA's CSE
             # computes them once)
             moments.append(batch_moments(x) if isinstance(layer, BatchNorm) else None)

@@ -35,6 +35,16 @@ from overfitlab.engine import cnn
 from overfitlab.engine.cnn_train import random_shift
 from overfitlab.progress import Progress, no_progress
 
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+"""For ``jax.jit(compiler_options=...)`` of the many-networks programs. XLA's CPU backend runs the
+convolutions and matrix products through its YNNPACK kernels whatever the options; the options
+only change how the element-wise fusions around them are compiled. The older LLVM emitters and
+LLVM optimisation level 1 compiled the many-networks training step of cnn-regularization in 6.4 s
+of CPU time instead of 14.6 s (level 3) or 16.5 s (the defaults), and it ran as fast (41-46 ms
+of CPU time per step either way; 2 busy cores). Not for one network's step
+(:mod:`overfitlab.engine.cnn_train`), which level 1 slowed from about 1,700 to 1,100 training
+images/s (simple convnet, batch 128). Other backends ignore them."""
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -121,12 +131,7 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
     :func:`cnn.apply_layer`.
 
     The bias of a layer that feeds a normalising BatchNorm gets an exactly zero gradient (it is
-    kept, not trained). Batch normalisation subtracts the batch mean, so that gradient is zero in
-    exact arithmetic, but computed it is rounding noise (``sum_M dx``, ~1e-9 in float32); Adam's
-    step ``m / (sqrt(v) + 1e-8)`` scales noise of that size up to steps of the learning rate,
-    and the bias wandered by ~0.05 in 60 steps. Training cancels it, but evaluation subtracts
-    the lagging running mean, so test losses followed the rounding of each compiled program: 5 %
-    apart between a network trained alone and the same network among others.
+    kept, not trained; see :func:`cnn.feeds_batch_norm`).
     """
     moments: list = []
     for i, (layer, p) in enumerate(zip(model, params)):
@@ -138,7 +143,7 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
             batch = cnn.batch_moments(x) if train else None
             x = jnp.where(recipe.batch_norm, cnn.apply_layer(layer, p, x, train=train), x)
         elif isinstance(layer, (cnn.Conv, cnn.Dense)):
-            if i + 1 < len(model) and isinstance(model[i + 1], cnn.BatchNorm):
+            if cnn.feeds_batch_norm(model, i):
                 p = {**p, "b": jnp.where(recipe.batch_norm, jax.lax.stop_gradient(p["b"]),
                                          p["b"])}
             x = (cnn.conv2d(x, p["w"], p["b"], layer.padding, patches=True)
@@ -158,13 +163,13 @@ def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
 
-@partial(jax.jit, static_argnames="settings", compiler_options=cnn.COMPILER_OPTIONS)
+@partial(jax.jit, static_argnames="settings", compiler_options=COMPILER_OPTIONS)
 def _init_optimizer(params, *, settings):
     return jax.vmap(_optimizer(settings, 0.0).init)(params)
 
 
 @partial(jax.jit, static_argnames=("model", "settings"), donate_argnums=(0,),
-         compiler_options=cnn.COMPILER_OPTIONS)
+         compiler_options=COMPILER_OPTIONS)
 def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *, model,
                 settings):
     """Step ``t`` of every network (vmapped over the leading axis of all but the pool)."""
@@ -191,7 +196,7 @@ def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *
     return jax.vmap(one)(params, opt_state, train_index, n_train, recipe, seeds)
 
 
-@partial(jax.jit, static_argnames="model", compiler_options=cnn.COMPILER_OPTIONS)
+@partial(jax.jit, static_argnames="model", compiler_options=COMPILER_OPTIONS)
 def _evaluate_chunk(params, recipe, x, y, rows, weights, *, model):
     """Per network, summed weighted losses and correct predictions on the images
     ``x[rows[k]]`` (``rows`` ``(K, m)``) under each of the weightings ``weights`` ``(K, S, m)``:
@@ -242,7 +247,7 @@ def _evaluation_rows(subsets: Subsets, shared_rows: list[np.ndarray], train_imag
     return np.concatenate(parts, axis=1), weights
 
 
-@partial(jax.jit, compiler_options=cnn.COMPILER_OPTIONS)
+@partial(jax.jit, compiler_options=COMPILER_OPTIONS)
 def _select(mask, new, old):
     """Per network (leading axis), ``new`` where ``mask`` else ``old``."""
     def pick(a, b):

@@ -83,8 +83,7 @@ def make_optimizer(settings: TrainSettings, total_steps: int) -> optax.GradientT
     return optax.adamw(schedule, weight_decay=settings.weight_decay, mask=kernels_only)
 
 
-@partial(jax.jit, static_argnames=("model", "optimizer", "shift"), donate_argnums=(0,),
-         compiler_options=cnn.COMPILER_OPTIONS)
+@partial(jax.jit, static_argnames=("model", "optimizer", "shift"), donate_argnums=(0,))
 def train_step(state, x_all, y_all, batches, keys, i, *, model, optimizer, shift):
     """Optimizer step ``i`` of an epoch, on the images ``x_all[batches[i]]`` with random key
     ``keys[i]``; returns the new state, the batch loss and the batch accuracy. Indexing inside
@@ -109,7 +108,7 @@ def train_step(state, x_all, y_all, batches, keys, i, *, model, optimizer, shift
     return (params, opt_state), loss, accuracy
 
 
-@partial(jax.jit, static_argnames="model", compiler_options=cnn.COMPILER_OPTIONS)
+@partial(jax.jit, static_argnames="model")
 def _logits(params, x, *, model):
     return cnn.apply(model, params, x)
 
