@@ -55,7 +55,7 @@ def _quiet(fit):
 def test_regressor_choice_equals_gridsearchcv(sorted_data, engine_calls):
     """Same folds (an int cv is KFold(shuffle=True, random_state)), n_seeds=1 and the same
     random_state, so every fold's network starts from MLPRegressor's own initial weights and,
-    trained full batch on its fold's rows (a 0/1 weight mask), is the network GridSearchCV fits
+    trained full batch on its fold's rows (the engine's rows), is the network GridSearchCV fits
     on that fold: in float64 every split score agrees to rounding, so does the choice. All
     4 folds x 5 alphas train in one engine call; the refit is a second."""
     X, y = sorted_data
@@ -71,6 +71,23 @@ def test_regressor_choice_equals_gridsearchcv(sorted_data, engine_calls):
     assert 0 < ours.best_index_ < len(ALPHAS) - 1  # an interior optimum: the test can fail
     assert ours.best_score_ == pytest.approx(grid.best_score_, rel=1e-8)
     np.testing.assert_allclose(ours.predict(X), grid.predict(X), rtol=1e-8)
+
+
+def test_unequal_folds_are_padded_with_weightless_rows(sorted_data):
+    """3 folds of 40 points train on 27, 27 and 26 rows: the last fold's networks get one
+    padding row of sample weight 0, and every split score still equals GridSearchCV's
+    (float64)."""
+    X, y = sorted_data
+    folds = KFold(3, shuffle=True, random_state=0)
+    assert sorted(len(train) for train, _ in folds.split(X)) == [26, 27, 27]
+    grid = _quiet(lambda: GridSearchCV(MLPRegressor(**REG), {"alpha": ALPHAS[:2]},
+                                       cv=folds).fit(X, y))
+    with jax.enable_x64(True):
+        ours = _quiet(lambda: RegularizedMLPRegressorCV(alphas=ALPHAS[:2], cv=3, **REG).fit(
+            X, y))
+    for k in range(3):
+        np.testing.assert_allclose(ours.cv_results_[f"split{k}_test_score"],
+                                   grid.cv_results_[f"split{k}_test_score"], rtol=1e-8)
 
 
 def test_early_stopping_folds_equal_gridsearchcv(sorted_data):

@@ -261,6 +261,28 @@ def test_per_network_targets_equal_separate_runs(course_data):
         np.testing.assert_allclose(together.loss_curve[b], alone.loss_curve[0], rtol=1e-5)
 
 
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_rows_train_each_network_on_its_own_rows(course_data, batch_size):
+    """``rows`` (B, m) make network b train on X[rows[b]] exactly as if given those rows as its
+    data (full batch, and mini-batches drawn from the same key); shared rows (m,) apply to all.
+    Cross-validation trains every fold's networks on their fold's rows this way."""
+    X, y = course_data.X_train, course_data.y_train
+    rows = np.array([[0, 2, 3, 5, 7, 9], [1, 2, 4, 6, 8, 9], [0, 1, 2, 3, 4, 5]])
+    spec = TrainSpec((1, 8, 1), "tanh", max_iter=60, tol=None, batch_size=batch_size)
+    params = init_stack(np.random.RandomState(0), 3, spec.layer_sizes, "tanh")
+    keys = np.arange(6, dtype=np.uint32).reshape(3, 2)
+    hyper = stack_networks([make_hyper(learning_rate=1e-2)] * 3)
+    together = train(spec, params, keys, hyper, X, y, rows=rows)
+    shared = train(spec, params, keys, hyper, X, y, rows=rows[0])
+    for b in range(3):
+        take = lambda tree: jax.tree_util.tree_map(lambda a: a[b:b + 1], tree)  # noqa: E731
+        alone = train(spec, take(params), keys[b:b + 1], take(hyper), X[rows[b]], y[rows[b]])
+        np.testing.assert_allclose(together.loss_curve[b], alone.loss_curve[0], rtol=1e-5)
+        first = train(spec, take(params), keys[b:b + 1], take(hyper), X[rows[0]], y[rows[0]])
+        np.testing.assert_allclose(shared.loss_curve[b], first.loss_curve[0], rtol=1e-5)
+    assert not np.allclose(together.loss_curve[0], together.loss_curve[1], rtol=1e-2)
+
+
 def test_unit_weights_equal_no_weights(course_data):
     """Omitting sample weights (the engine skips their arithmetic) equals weights of one."""
     spec = TrainSpec((1, 8, 1), "tanh", max_iter=100, tol=None)

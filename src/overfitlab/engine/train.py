@@ -3,7 +3,9 @@
 One call trains B networks (seeds x configurations x folds, flattened) at once. Each network has
 its own hyper-parameters (:class:`Hyper`: alpha, l1, learning rate, dropout rate, optional
 hidden-unit masks and sample weights), its own initial weights and its own PRNG stream; the data
-are shared, or given per network with a leading network axis (e.g. one noise draw per network).
+are shared, or given per network with a leading network axis (e.g. one noise draw per network), and
+a network may train on its own rows of shared data (``rows``: a cross-validation fold's training
+rows, gathered in the compiled program rather than copied per network).
 
 The objective of one network on a batch of m samples with weights s_i (all 1 by default) is
 scikit-learn's, for a regressor (identity output, ``loss="squared_error"``)
@@ -144,7 +146,8 @@ class Hyper(NamedTuple):
     learning_rate: jax.Array
     dropout: jax.Array  # inverted-dropout rate on hidden units, in [0, 1)
     unit_masks: tuple | None  # one (h_l,) 0/1 array per hidden layer
-    sample_weight: jax.Array | None  # (n_samples,), e.g. bootstrap counts or a CV fold mask
+    sample_weight: jax.Array | None  # (n_samples,) (or one per row of ``rows``), e.g. bootstrap
+    #                                  counts or a CV fold mask
 
 
 def make_hyper(alpha=1e-4, l1=0.0, learning_rate=1e-3, dropout=0.0, unit_masks=None,
@@ -204,8 +207,10 @@ def stack_networks(trees: Sequence):
 class Data(NamedTuple):
     """Training, evaluation and validation arrays (None when absent).
 
-    Shared arrays are 2-D ``(n, features)`` (``w_val``: 1-D); an array with one more leading axis
-    holds one version per network (e.g. per-network targets ``y`` of shape (B, n, k)).
+    Shared arrays are 2-D ``(n, features)`` (``w_val`` and ``rows``: 1-D); an array with one more
+    leading axis holds one version per network (e.g. per-network targets ``y`` of shape (B, n, k)).
+    ``rows`` (m,) or (B, m), when given, are the indices of the rows of ``X``/``y`` a network
+    trains on (its training set is ``X[rows]``, in that order; sample weights align with them).
     """
 
     X: jax.Array
@@ -215,10 +220,11 @@ class Data(NamedTuple):
     X_val: jax.Array | None
     y_val: jax.Array | None
     w_val: jax.Array | None
+    rows: jax.Array | None
 
     def network_axes(self) -> "Data":
         """``vmap`` in_axes: 0 for per-network arrays, None for shared ones."""
-        shared_ndim = Data(2, 2, 2, 2, 2, 2, 1)
+        shared_ndim = Data(2, 2, 2, 2, 2, 2, 1, 1)
         return Data(*(None if a is None or a.ndim == d else 0
                       for a, d in zip(self, shared_ndim)))
 
@@ -403,9 +409,14 @@ def _batches(key, n: int, batch_size: int, shuffle: bool):
 
 
 def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_now, t):
-    """Epoch ``t`` (0-based, of this call) of one network: the new state and recorded values."""
-    X, y = data.X, data.y
-    n = X.shape[0]
+    """Epoch ``t`` (0-based, of this call) of one network: the new state and recorded values.
+
+    With ``data.rows`` the network's training set is ``X[rows]``: a mini-batch gathers its rows
+    through them, and the whole set (a full batch, the stopping rule's objective, the recorded
+    training loss) is gathered where it is used."""
+    X, y, rows = data.X, data.y, data.rows
+    n = X.shape[0] if rows is None else rows.shape[0]
+    X_fit, y_fit = (X, y) if rows is None else (X[rows], y[rows])
     batch_size = n if spec.batch_size is None else min(spec.batch_size, n)
     one_batch = batch_size == n
     if spec.use_dropout or (spec.shuffle and not one_batch):
@@ -432,7 +443,7 @@ def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_no
 
     if one_batch:
         params, opt_state, epoch_loss, epoch_trained = step(
-            state.params, state.opt_state, X, y, hyper.sample_weight, k_drop)
+            state.params, state.opt_state, X_fit, y_fit, hyper.sample_weight, k_drop)
     else:
         idx, valid = _batches(k_perm, n, batch_size, spec.shuffle)
 
@@ -442,8 +453,9 @@ def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_no
             w = b_valid.astype(X.dtype)
             if hyper.sample_weight is not None:
                 w = w * hyper.sample_weight[b_idx]
-            new_params, new_opt, reported, trained = step(params, opt_state, X[b_idx],
-                                                          y[b_idx], w, b_key)
+            data_idx = b_idx if rows is None else rows[b_idx]
+            new_params, new_opt, reported, trained = step(params, opt_state, X[data_idx],
+                                                          y[data_idx], w, b_key)
             # A batch whose sample weights are all 0 carries no information: skip it.
             empty = jnp.sum(w) == 0
             params, opt_state = jax.tree_util.tree_map(
@@ -477,7 +489,8 @@ def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_no
     best_params, best_iter = state.best_params, state.best_iter
     if spec.tol is not None and _stochastic_stopping(spec, one_batch):
         # Minus the full-training-set objective without dropout, judged over doubling windows.
-        metric = -_objective(params, X, y, hyper.sample_weight, hyper, k_drop, spec, False)[1][0]
+        metric = -_objective(params, X_fit, y_fit, hyper.sample_weight, hyper, k_drop, spec,
+                             False)[1][0]
         window_best = jnp.maximum(window_best, metric)
         at_end = n_iter == window_end
         window = window_end - window_end // 2  # the first window is n_iter_no_change long
@@ -514,7 +527,7 @@ def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_no
     if spec.early_stopping:
         outputs["val_score"] = metric
     if data.X_eval is not None:
-        outputs.update(_recorded_metrics(params, data, spec, masks, record_now))
+        outputs.update(_recorded_metrics(params, data, X_fit, y_fit, spec, masks, record_now))
     new = NetState(params, opt_state, key, lr, best_metric, no_improve, window_best, window_end,
                    done, n_iter, samples_seen, best_params, best_iter, ref_loss, diverged_at)
     # Networks that had already stopped (or ran out of iterations) keep their state.
@@ -530,7 +543,8 @@ def _stochastic_stopping(spec: TrainSpec, one_batch: bool) -> bool:
     return not spec.early_stopping and (spec.use_dropout or not one_batch)
 
 
-def _recorded_metrics(params, data: Data, spec: TrainSpec, masks, record_now) -> dict:
+def _recorded_metrics(params, data: Data, X_fit, y_fit, spec: TrainSpec, masks,
+                      record_now) -> dict:
     """Evaluation (and training) loss/accuracy after the update on recorded iterations, NaN on
     the others (a real branch: the predicate is shared by all networks). ``record_now`` None
     records every iteration, with no branch at all."""
@@ -539,7 +553,7 @@ def _recorded_metrics(params, data: Data, spec: TrainSpec, masks, record_now) ->
                _predict_metrics(params, data.X_eval, data.y_eval, spec, masks).items()}
         if spec.record_train:
             out.update({f"train_{k}": v for k, v in
-                        _predict_metrics(params, data.X, data.y, spec, masks).items()})
+                        _predict_metrics(params, X_fit, y_fit, spec, masks).items()})
         return out
 
     if record_now is None:
@@ -590,7 +604,8 @@ def _initial_state(params, opt_state, keys, hyper: Hyper, data: Data, spec: Trai
         opt_state = (optim.AdamState(np.zeros(n_nets, np.int32), zeros, zeros)
                      if spec.solver == "adam" else optim.SGDState(zeros))
     w = None if hyper.sample_weight is None else np.asarray(hyper.sample_weight, dtype)
-    baseline = np.broadcast_to(constant_loss(np.asarray(data.y, np.float64), w, spec), (n_nets,))
+    y = _training_targets(np.asarray(data.y, np.float64), data.rows)
+    baseline = np.broadcast_to(constant_loss(y, w, spec), (n_nets,))
     scalar = lambda value, dt=dtype: np.full(n_nets, value, dt)  # noqa: E731
     return NetState(
         params=params, opt_state=opt_state, key=np.asarray(keys, np.uint32),
@@ -603,7 +618,17 @@ def _initial_state(params, opt_state, keys, hyper: Hyper, data: Data, spec: Trai
         ref_loss=baseline.astype(dtype), diverged_at=scalar(0, np.int32))
 
 
-def _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val) -> Data:
+def _training_targets(y: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``y[rows]``, the targets the networks train on, for shared or per-network ``y`` and
+    ``rows`` (host)."""
+    if rows is None:
+        return y
+    if y.ndim == 2:
+        return y[rows]
+    return y[:, rows] if rows.ndim == 1 else np.take_along_axis(y, rows[..., None], axis=1)
+
+
+def _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val, rows=None) -> Data:
     """Host arrays in X's floating dtype (float32 unless x64 is enabled), targets 2-D per network.
 
     Prepared with NumPy: eager JAX casts and reshapes would each compile a program.
@@ -627,19 +652,22 @@ def _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val) -> Data:
 
     X, X_eval, X_val = inputs(X), inputs(X_eval), inputs(X_val)
     w_val = None if w_val is None else np.asarray(w_val, dtype)
+    rows = None if rows is None else np.asarray(rows, np.int32)
     return Data(X, targets(y, X), X_eval, targets(y_eval, X_eval), X_val, targets(y_val, X_val),
-                w_val)
+                w_val, rows)
 
 
 def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None, y_eval=None,
           X_val=None, y_val=None, w_val=None, record: str | int | None = None, opt_state=None,
-          progress: Progress = no_progress) -> TrainResult:
+          progress: Progress = no_progress, rows=None) -> TrainResult:
     """Train B networks at once from stacked initial ``params`` (leading axis B).
 
     ``keys`` (B, 2) seed each network's shuffling and dropout; ``hyper`` is stacked along B.
     ``X``/``y`` (and the other data) are shared 2-D arrays, or carry a leading network axis to give
-    each network its own (``y`` (B, n, k): per-network targets). ``X_eval``/``y_eval`` enable the
-    evaluation curves on the iterations chosen by ``record`` (see :func:`record_grid`);
+    each network its own (``y`` (B, n, k): per-network targets). ``rows`` (m,) or (B, m) make a
+    network train on ``X[rows]``, ``y[rows]`` only (sample weights then align with ``rows``):
+    a cross-validation fold's rows, without copying the data per network. ``X_eval``/``y_eval``
+    enable the evaluation curves on the iterations chosen by ``record`` (see :func:`record_grid`);
     ``X_val``/``y_val`` (and optional weights ``w_val``) are required with ``spec.early_stopping``.
     ``opt_state`` (stacked) continues a previous run's optimizer, as ``partial_fit`` does.
     ``progress(fraction, message)`` is called after each chunk of ``spec.chunk`` epochs.
@@ -648,7 +676,7 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
         raise ValueError("early_stopping needs validation data X_val, y_val")
     if X_eval is None and record is not None:
         raise ValueError("recording evaluation curves needs X_eval and y_eval")
-    data = _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val)
+    data = _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val, rows)
     dtype = data.X.dtype
     hyper = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), hyper)
     steps = record_grid(spec.max_iter, record)

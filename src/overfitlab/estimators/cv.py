@@ -4,14 +4,17 @@
 ``RidgeCV`` and ``LogisticRegressionCV``) take the base estimator's parameters plus a grid of
 coefficients (``alphas``, and optionally ``l1s`` and ``dropouts``), choose the grid point with the
 best mean cross-validated score, and refit it on all the data, like ``GridSearchCV`` with
-``refit=True``. What differs is how: a fold is a 0/1 *sample-weight mask* over the training
-rows, so the F folds x G grid points x S seeds (x ``n_networks`` members) are B = F G S
-``n_networks`` networks with their own weights and coefficients, trained side by side in **one**
-compiled, vectorized engine call, where ``GridSearchCV`` makes F G separate fits. With weights
-s_i in {0, 1} the engine's objective sum_i s_i l_i / sum_i s_i (+ penalties / sum_i s_i) is the
-objective on the fold's training rows alone, so in full-batch training (the default ``batch_size``
-for folds of up to 200 training rows) each network retraces the fit on its fold exactly. With
-mini-batches the batches run over all the rows, the held-out ones weighing nothing.
+``refit=True``. What differs is how: a fold is the list of its training rows (the engine's
+``rows``, gathered inside the compiled program, so the data are not copied per network), and the
+F folds x G grid points x S seeds (x ``n_networks`` members) are B = F G S ``n_networks`` networks
+with their own rows and coefficients, trained side by side in **one** compiled, vectorized engine
+call, where ``GridSearchCV`` makes F G separate fits. Each network trains on its fold's rows alone,
+in full batch and in mini-batches; in full-batch training (the default ``batch_size`` for folds of
+up to 200 training rows) it retraces the fit on its fold exactly. Folds of different sizes are
+padded to the largest with rows of sample weight 0, which the objective
+sum_i s_i l_i / sum_i s_i (+ penalties / sum_i s_i) ignores. (Training every network on all the
+rows with the held-out ones weighted 0, the previous form, took 1.7x as long for the course
+network: more rows, and the weights' arithmetic.)
 
 **Why the folds are shuffled.** scikit-learn's ``KFold``, and ``cv=int`` in ``GridSearchCV`` or
 ``cross_val_score`` for a regressor, cut the rows *in order*. The course's inputs are a sorted
@@ -166,30 +169,33 @@ class RegularizedMLPCVBase(BaseEstimator):
         rng = check_random_state(self.random_state)
         inits = init_stack(rng, n_seeds * n_members, base._layer_sizes(X.shape[1]),
                            self.activation, dtype)
-        fit_masks, val_masks = [], []
+        fit_rows, val_masks = [], []
         for train_idx, _ in splits:
-            fit_rows = train_idx
+            rows = train_idx
             if self.early_stopping:  # as the fold's own fit would draw it, after its weights
                 f, v = base._validation_split(copy.deepcopy(rng), Y[train_idx])
-                fit_rows = train_idx[f]
+                rows = train_idx[f]
                 val_masks.append(_mask(len(X), train_idx[v], weights))
-            fit_masks.append(_mask(len(X), fit_rows, weights))
+            fit_rows.append(rows)
+        rows, fit_weights = _padded_rows(fit_rows, weights)
+        per_fold = len(candidates) * n_seeds * n_members  # networks per fold
         per_fit = n_seeds * n_members  # networks per (fold, candidate)
         hyper = stack_networks([
             make_hyper(p["alpha"], p.get("l1", 0.0), self.learning_rate_init,
-                       p.get("dropout", 0.0), sample_weight=mask, dtype=dtype)
-            for mask in fit_masks for p in candidates for _ in range(per_fit)])
-        n_nets = n_folds * len(candidates) * per_fit
+                       p.get("dropout", 0.0), sample_weight=w, dtype=dtype)
+            for w in fit_weights for p in candidates for _ in range(per_fit)])
+        n_nets = n_folds * per_fold
         params = {k: [np.tile(a, (n_nets // per_fit,) + (1,) * (a.ndim - 1)) for a in v]
                   for k, v in inits.items()}
-        spec = base._spec(X.shape[1], _fold_batch_size(base, fit_masks), self.max_iter,
+        spec = base._spec(X.shape[1], _fold_batch_size(base, fit_rows), self.max_iter,
                           self.tol)
         val = {}
         if self.early_stopping:
             val = dict(X_val=X.astype(dtype), y_val=Y.astype(dtype),
-                       w_val=np.repeat(np.stack(val_masks), len(candidates) * per_fit, axis=0))
+                       w_val=np.repeat(np.stack(val_masks), per_fold, axis=0))
         return run_engine(spec, params, host_keys(rng, n_nets), hyper, X.astype(dtype),
-                          Y.astype(dtype), check=False, **val)
+                          Y.astype(dtype), check=False, rows=np.repeat(rows, per_fold, axis=0),
+                          **val)
 
     def _score(self, base, X, y, dtype, trained, splits, candidates, scorer):
         """Scores (folds, candidates, seeds) on each fold's held-out rows, and the scoring time
@@ -240,10 +246,27 @@ def _mask(n: int, rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     return mask if weights is None else mask * weights
 
 
-def _fold_batch_size(base, fit_masks) -> int | None:
-    """The batch size over all rows: one full batch when the base estimator would train every
-    fold in one batch (then each network is exactly its fold's fit), else its batch size."""
-    sizes = [base._batch_size(int(np.count_nonzero(m))) for m in fit_masks]
+def _padded_rows(fit_rows: list[np.ndarray], weights: np.ndarray | None
+                 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """Each fold's training rows padded to the largest fold's count (F, m), and each fold's
+    sample weights over them: the given weights (or 1), 0 on the padding rows (copies of the
+    fold's first row). The weights are None when no weights are given and no fold is padded,
+    so that the engine skips their arithmetic."""
+    m = max(len(r) for r in fit_rows)
+    if weights is None and all(len(r) == m for r in fit_rows):
+        return np.stack(fit_rows), [None] * len(fit_rows)
+    padded, fold_weights = [], []
+    for r in fit_rows:
+        w = np.ones(len(r)) if weights is None else weights[r]
+        padded.append(np.concatenate([r, np.repeat(r[:1], m - len(r))]))
+        fold_weights.append(np.concatenate([w, np.zeros(m - len(r))]))
+    return np.stack(padded), fold_weights
+
+
+def _fold_batch_size(base, fit_rows) -> int | None:
+    """One full batch when the base estimator would train every fold in one batch (then each
+    network is exactly its fold's fit), else its batch size for the largest fold."""
+    sizes = [base._batch_size(len(r)) for r in fit_rows]
     return None if all(b is None for b in sizes) else max(b for b in sizes if b is not None)
 
 
