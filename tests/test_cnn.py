@@ -79,6 +79,18 @@ def test_max_pool_gradient_matches_reduce_window(shape, size):
     assert np.count_nonzero(ours) == g.size  # one winner per window (no ties in random data)
 
 
+def test_max_pool_ties_go_to_the_first_maximum_and_nan_propagates():
+    """A window of equal entries sends its gradient to its first entry (row-major), as argmax
+    would; a NaN input makes its window's output NaN in training too (divergence shows)."""
+    x = jnp.zeros((1, 4, 4, 1)).at[0, 2, 3, 0].set(jnp.nan)
+    out, pullback = jax.vjp(lambda b: cnn.max_pool(b, 2), x)
+    assert np.isnan(out[0, 1, 1, 0]) and np.isfinite(np.ravel(out)[:3]).all()
+    dx = np.asarray(pullback(jnp.ones((1, 2, 2, 1)))[0])[0, :, :, 0]
+    first = np.zeros((4, 4))
+    first[::2, ::2] = 1  # the NaN never wins a comparison: its window's first entry does
+    np.testing.assert_array_equal(dx, first)
+
+
 def test_pool_too_small_map_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot pool a 1x1 map"):
         cnn.max_pool(jnp.ones((1, 1, 1, 1)), 2)
