@@ -116,7 +116,7 @@ penalty
 # *extrapolate* the parabola there: the scores measure extrapolation, not fit.
 #
 # `RegularizedMLPRegressorCV` turns `cv=3` into a shuffled `KFold` seeded by `random_state`,
-# and trains every fold x alpha in one vectorized call (a fold is a 0/1 sample-weight mask).
+# and trains every fold x alpha in one vectorized call (each network on its fold's rows).
 # The score is minus the held-out MSE: R² on three or four held-out points divides by their
 # tiny spread and is too noisy to choose with.
 
