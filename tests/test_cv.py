@@ -80,14 +80,20 @@ def test_unequal_folds_are_padded_with_weightless_rows(sorted_data):
     X, y = sorted_data
     folds = KFold(3, shuffle=True, random_state=0)
     assert sorted(len(train) for train, _ in folds.split(X)) == [26, 27, 27]
-    grid = _quiet(lambda: GridSearchCV(MLPRegressor(**REG), {"alpha": ALPHAS[:2]},
-                                       cv=folds).fit(X, y))
+    _three_fold_searches(X, y, REG, ALPHAS[:2])
+
+
+def _three_fold_searches(X, y, kw: dict, alphas: list) -> tuple:
+    """GridSearchCV(MLPRegressor) on shuffled 3-fold KFold and ours with cv=3 (the same folds,
+    float64), after checking that every split score agrees to 1e-8."""
+    grid = _quiet(lambda: GridSearchCV(MLPRegressor(**kw), {"alpha": alphas},
+                                       cv=KFold(3, shuffle=True, random_state=0)).fit(X, y))
     with jax.enable_x64(True):
-        ours = _quiet(lambda: RegularizedMLPRegressorCV(alphas=ALPHAS[:2], cv=3, **REG).fit(
-            X, y))
+        ours = _quiet(lambda: RegularizedMLPRegressorCV(alphas=alphas, cv=3, **kw).fit(X, y))
     for k in range(3):
         np.testing.assert_allclose(ours.cv_results_[f"split{k}_test_score"],
                                    grid.cv_results_[f"split{k}_test_score"], rtol=1e-8)
+    return grid, ours
 
 
 def test_early_stopping_folds_equal_gridsearchcv(sorted_data):
@@ -97,14 +103,7 @@ def test_early_stopping_folds_equal_gridsearchcv(sorted_data):
     X, y = sorted_data
     kw = dict(REG, max_iter=300, early_stopping=True, validation_fraction=0.25, tol=1e-3,
               n_iter_no_change=20)
-    grid = _quiet(lambda: GridSearchCV(MLPRegressor(**kw), {"alpha": ALPHAS[:3]},
-                                       cv=KFold(3, shuffle=True, random_state=0)).fit(X, y))
-    with jax.enable_x64(True):
-        ours = _quiet(lambda: RegularizedMLPRegressorCV(alphas=ALPHAS[:3], cv=3, **kw).fit(
-            X, y))
-    for k in range(3):
-        np.testing.assert_allclose(ours.cv_results_[f"split{k}_test_score"],
-                                   grid.cv_results_[f"split{k}_test_score"], rtol=1e-8)
+    grid, ours = _three_fold_searches(X, y, kw, ALPHAS[:3])
     assert ours.best_estimator_.n_iter_ == grid.best_estimator_.n_iter_ < 300
 
 
