@@ -11,9 +11,8 @@ report leaves no computation running. A worker runs an experiment, renders its f
 sends back the Result without its matplotlib Figures (their names stay, their PNG bytes travel
 beside them); progress travels on a queue, as ``(task index, fraction, message)``, and so does
 the start of each task, as ``(task index, None, worker pid)``, which lets the parent notice a
-worker that dies. Experiments
-that reuse another's computations in memory (``Experiment.reuses``) run in that one's worker,
-after it.
+worker that dies. Experiments that reuse another's computations in memory (``Experiment.reuses``)
+run in that one's worker, after it.
 """
 from __future__ import annotations
 
