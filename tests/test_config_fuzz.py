@@ -35,3 +35,17 @@ def test_random_assignments_give_a_config_or_one_clear_error(name, data):
         assert message and "\n" not in message and "Traceback" not in message
     else:
         assert dataclasses.is_dataclass(config)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_value_of_the_wrong_type_is_refused_with_an_example_that_parses(name):
+    """``--set key=abc`` on a numeric or boolean field names the type and a valid value (its
+    default, declared example or bound), and that example is accepted by the same parser."""
+    cls = experiments()[name].config_class
+    for field in dataclasses.fields(cls):
+        try:
+            cls.parse_assignments([f"{field.name}=abc"])
+        except ConfigError as exc:
+            assert "is not a valid" in str(exc), str(exc)
+            example = str(exc).split(f"e.g. --set {field.name}=")[1]
+            cls.parse_assignments([f"{field.name}={example}"])

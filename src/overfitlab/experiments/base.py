@@ -18,7 +18,7 @@ import numpy as np
 
 from overfitlab.errors import ConfigError
 from overfitlab.experiments import budget
-from overfitlab.experiments.params import check_fields, param, suggest
+from overfitlab.experiments.params import check_fields, example, param, suggest
 from overfitlab.formatting import format_band, format_value
 from overfitlab.progress import Progress, no_progress
 from overfitlab.stats import band
@@ -85,7 +85,8 @@ class Config:
     def parse_assignments(cls, assignments: list[str]) -> dict[str, Any]:
         """Turn ``["key=value", ...]`` into typed overrides, using the field annotations."""
         hints = typing.get_type_hints(cls)
-        names = {f.name for f in dataclasses.fields(cls)}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        names = set(fields)
         out: dict[str, Any] = {}
         for item in assignments:
             if "=" not in item:
@@ -95,7 +96,7 @@ class Config:
                 raise ConfigError(
                     f"unknown parameter {key!r}{suggest(key, names)}; known parameters: "
                     f"{', '.join(sorted(names))} (see `overfitlab params NAME`)")
-            out[key] = _coerce(raw, hints[key], key)
+            out[key] = _coerce(raw, hints[key], key, example(fields[key]))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,19 +104,20 @@ class Config:
         return {k: _jsonable(v) for k, v in dataclasses.asdict(self).items()}
 
 
-def _coerce(raw: str, annotation: Any, key: str) -> Any:
-    """Convert the text ``raw`` to the annotated type of field ``key``."""
+def _coerce(raw: str, annotation: Any, key: str, valid: str) -> Any:
+    """Convert the text ``raw`` to the annotated type of field ``key`` (``valid``: a valid value,
+    the error message's example)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null", "") and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(raw, inner[0], key)
+        return _coerce(raw, inner[0], key, valid)
     if origin is tuple:
         parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
         elem = args[0] if args else float
-        return tuple(_coerce(p.strip(), elem, key) for p in parts)
+        return tuple(_coerce(p.strip(), elem, key, valid) for p in parts)
     try:
         if annotation is bool:
             if raw.lower() in ("1", "true", "yes", "on"):
@@ -135,7 +137,7 @@ def _coerce(raw: str, annotation: Any, key: str) -> Any:
             return value
     except ValueError:
         raise ConfigError(
-            f"{key}={raw!r} is not a valid {annotation.__name__}; e.g. --set {key}=..."
+            f"{key}={raw!r} is not a valid {annotation.__name__}; e.g. --set {key}={valid}"
         ) from None
     return raw
 

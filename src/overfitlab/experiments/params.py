@@ -93,12 +93,12 @@ def check_fields(config: Any) -> None:
         values = value if isinstance(value, tuple) else (value,)
         if isinstance(value, tuple) and not value:
             raise ConfigError(f"{field.name} must list at least one value; e.g. "
-                              f"--set {field.name}={_example(field)}")
+                              f"--set {field.name}={example(field)}")
         for v in values:
             if not meta.admits(v):
                 raise ConfigError(f"{field.name}={_plain(value)}: {field.name} must be "
                                   f"{meta.range_text()}; e.g. --set {field.name}="
-                                  f"{_example(field)}")
+                                  f"{example(field)}")
 
 
 def require(*checks: tuple[bool, str]) -> None:
@@ -113,7 +113,9 @@ def _plain(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def _example(field: dataclasses.Field) -> str:
+def example(field: dataclasses.Field) -> str:
+    """A valid value of ``field`` as ``--set`` takes it (its default, its declared example, a
+    choice, its lower bound, or VALUE)."""
     if field.default is not None:
         return _plain(field.default)
     meta = info(field)

@@ -55,7 +55,8 @@ class CNNConfig(Config):
     width: int = param(1, "multiplies every layer's channels", low=1, high=16)
     dense_hidden: int | None = param(None, "simple convnet: hidden dense units before the output "
                                      "(0: none)", low=0, high=4096)
-    batch_norm: bool | None = param(None, "simple convnet: batch normalisation before each ReLU")
+    batch_norm: bool | None = param(None, "simple convnet: batch normalisation before each ReLU",
+                                    example=True)
     padding: str = param("auto", "convolution padding (auto: the architecture's)",
                          choices=("auto", "same", "valid"))
     epochs: int | None = param(None, "passes over the training images", low=1, high=1000)
@@ -66,7 +67,8 @@ class CNNConfig(Config):
     weight_decay: float | None = param(None, "decoupled weight decay (AdamW) on kernels", low=0)
     dropout: float | None = param(None, "dropout rate before the dense layers", low=0, high=1,
                                   high_open=True, example=0.5)
-    augment: bool | None = param(None, "random whole-pixel shifts of every training image")
+    augment: bool | None = param(None, "random whole-pixel shifts of every training image",
+                                 example=True)
     shift: int | None = param(None, "largest shift in pixels when augmenting", low=0, high=8)
     holdout_fraction: float = param(1 / 6, "share of the training file held out as the test set "
                                     "when the dataset has no test split", low=0, high=1,
