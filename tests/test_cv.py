@@ -221,6 +221,35 @@ def test_seeds_are_averaged_per_grid_point(sorted_data):
                                    by_seed[k].mean(axis=1))
 
 
+@pytest.mark.parametrize("task", ["multi-output regression", "multiclass", "multilabel"])
+def test_default_score_equals_the_scorer_of_the_same_metric(sorted_data, task, monkeypatch):
+    """The default scoring (a fold's networks predict together in one batched forward pass)
+    gives every split score that scikit-learn's scorer of the same metric gives when handed one
+    fitted estimator per grid point and seed, as GridSearchCV hands it (n_seeds=2 and
+    n_networks=2, so seeds and members are grouped right): R^2 averaged over outputs, accuracy,
+    subset accuracy. Only the predictions' summation order may differ (float64). Every network
+    goes through the forward pass alone here (FORWARD_ELEMENTS=1), so members of one group are
+    summed across passes (the other CV tests predict a fold's networks in one pass)."""
+    monkeypatch.setattr(estimator_base, "FORWARD_ELEMENTS", 1)
+    X, y = sorted_data
+    if task == "multi-output regression":
+        estimator, metric, y = RegularizedMLPRegressorCV, "r2", np.column_stack([y, X[:, 0]])
+    else:
+        X, y = X_IRIS, Y_IRIS
+        estimator, metric = RegularizedMLPClassifierCV, "accuracy"
+        if task == "multilabel":
+            y = np.column_stack([y == 0, y == 1, X[:, 0] > 5.8]).astype(int)
+    kw = dict(REG, max_iter=60, alphas=ALPHAS[:3], cv=3, n_seeds=2, n_networks=2)
+    with jax.enable_x64(True):
+        own, named = (_quiet(lambda: estimator(scoring=scoring, **kw).fit(X, y))
+                      for scoring in (None, metric))
+    for k in range(3):
+        np.testing.assert_allclose(own.cv_results_[f"split{k}_test_score"],
+                                   named.cv_results_[f"split{k}_test_score"], rtol=1e-12)
+    scores = own.cv_results_["mean_test_score"]
+    assert np.ptp(scores) > 0  # the grid points differ, so a mix-up of groups would show
+
+
 def test_pipeline_and_clone():
     search = RegularizedMLPClassifierCV((5,), alphas=[1e-3, 1.0], cv=3, max_iter=200,
                                         learning_rate_init=0.01, random_state=0)

@@ -336,6 +336,25 @@ def test_progress_is_reported_between_chunks(course_data):
     assert calls[-1][1] == "iteration 1000 of 1000"
 
 
+def test_networks_are_split_by_the_work_of_a_step(monkeypatch):
+    """Concurrent parts (one per core; 4 cores here) follow a step's multiply-adds, rows per
+    step x weights: 127 course networks (10 rows x 61 weights) stay one part and 128 make two,
+    as measured; two digits networks (mini-batches of 200 rows x 2,410 weights) already make
+    two; never more parts than networks or cores."""
+    import overfitlab.engine.train as engine
+
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert [engine._parallel_parts(n, 10 * 61) for n in (127, 128, 400, 10**6)] == [1, 2, 4, 4]
+    assert [engine._parallel_parts(n, 200 * 2410) for n in (1, 2, 3)] == [1, 2, 3]
+    params = init_stack(np.random.RandomState(0), 3, (64, 32, 10), "relu")
+    X, y = np.zeros((1437, 64)), np.zeros((1437, 10))
+    step = lambda spec, rows=None: engine._step_work(  # noqa: E731
+        params, engine._prepare_data(X, y, None, None, None, None, None, rows), spec)
+    assert step(TrainSpec((64, 32, 10), "relu", batch_size=200)) == 200 * 2410
+    assert step(TrainSpec((64, 32, 10), "relu", batch_size=200), np.zeros((3, 90))) == 90 * 2410
+    assert step(TrainSpec((64, 32, 10), "relu")) == 1437 * 2410
+
+
 def test_parallel_parts_equal_one_part(course_data, monkeypatch):
     """Splitting many networks into concurrent parts (one per core) gives the same networks, up
     to float32 rounding (another batch size changes XLA's vector split of the same sums: weights
@@ -346,9 +365,9 @@ def test_parallel_parts_equal_one_part(course_data, monkeypatch):
     hyper = stack_networks([make_hyper(alpha=a) for a in np.geomspace(1e-4, 1.0, 7)])
     run = lambda: train_grid(spec, jax.random.PRNGKey(0), 19, hyper,  # noqa: E731
                              course_data.X_train, course_data.y_train)
-    monkeypatch.setattr(engine, "_parallel_parts", lambda n: 3)  # 133 networks in 3 parts
+    monkeypatch.setattr(engine, "_parallel_parts", lambda *_: 3)  # 133 networks in 3 parts
     split = run()
-    monkeypatch.setattr(engine, "_parallel_parts", lambda n: 1)
+    monkeypatch.setattr(engine, "_parallel_parts", lambda *_: 1)
     whole = run()
     np.testing.assert_array_equal(split.n_iter, whole.n_iter)
     for a, b in zip(jax.tree_util.tree_leaves(split.params),

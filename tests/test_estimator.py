@@ -9,6 +9,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
 from _estimator_checks import FLOAT32_REASON, assert_passes_check_estimator, fit_both
+import overfitlab.estimators.base as estimator_base
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.data.synthetic import noisy_function
 
@@ -131,7 +132,9 @@ def test_l1_gives_exact_zeros_and_l1_zero_is_plain(course_data):
     np.testing.assert_array_equal(plain.predict(X), zero.predict(X))
 
 
-def test_ensemble_of_one_and_mean_of_members(course_data):
+def test_ensemble_of_one_and_mean_of_members(course_data, monkeypatch):
+    """An ensemble predicts the mean of its members' predictions, also when its members go
+    through the batched forward pass one at a time (a tiny FORWARD_ELEMENTS)."""
     X, y = course_data.X_train, course_data.y_train
     kw = dict(hidden_layer_sizes=(8,), activation="tanh", max_iter=200, tol=0.0,
               n_iter_no_change=10**6, random_state=3)
@@ -148,6 +151,9 @@ def test_ensemble_of_one_and_mean_of_members(course_data):
         m.n_features_in_, m.n_outputs_, m.n_networks = 1, 1, 1
         members.append(m.predict(X))
     np.testing.assert_allclose(many.predict(X), np.mean(members, axis=0), rtol=1e-12)
+    together = many.predict(X)
+    monkeypatch.setattr(estimator_base, "FORWARD_ELEMENTS", 1)
+    np.testing.assert_allclose(many.predict(X), together, rtol=1e-12)
 
 
 def test_dropout_trains_and_predicts_deterministically(course_data):

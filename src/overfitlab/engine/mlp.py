@@ -50,9 +50,10 @@ NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax exp(z - max z) / sum exp(z - max z), as scikit-learn computes it."""
-    e = np.exp(z - np.max(z, axis=1, keepdims=True))
-    return e / np.sum(e, axis=1, keepdims=True)
+    """Softmax exp(z - max z) / sum exp(z - max z) over the last axis (a row's classes), as
+    scikit-learn computes it."""
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
 
 
 OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -121,6 +122,14 @@ def forward(params: Params, X: jax.Array, activation: str,
         if hidden_masks is not None:
             a = a * hidden_masks[l]
     return a @ params["coefs"][-1] + params["intercepts"][-1]
+
+
+def forward_stack(params: Params, X: np.ndarray, activation: str) -> np.ndarray:
+    """Outputs (P, n_samples, n_outputs) of P networks stacked along a leading axis (weights
+    (P, fan_in, fan_out), biases (P, fan_out)) on the same inputs X, in NumPy: one batched
+    matrix product per layer instead of P."""
+    lifted = {"coefs": params["coefs"], "intercepts": [b[:, None, :] for b in params["intercepts"]]}
+    return forward(lifted, X, activation, backend="numpy")
 
 
 def n_parameters(layer_sizes: Sequence[int]) -> int:

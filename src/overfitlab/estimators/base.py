@@ -63,8 +63,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from overfitlab.compilation_cache import enable_compilation_cache
-from overfitlab.engine.mlp import OUTPUT_ACTIVATIONS, forward, init_stack
+from overfitlab.engine.mlp import OUTPUT_ACTIVATIONS, forward_stack, init_stack
 from overfitlab.engine.train import TrainSpec, host_keys, make_hyper, stack_networks, train
+
+FORWARD_ELEMENTS = 2**23
+"""Hidden activations per batched forward pass of prediction (64 MiB in float64)."""
 
 PARAMETER_CONSTRAINTS = {
     **{k: v for k, v in BaseMultilayerPerceptron._parameter_constraints.items()
@@ -421,26 +424,34 @@ class RegularizedMLPBase(BaseEstimator):
         return float(rates[0]) if n_members == 1 else rates
 
     # ---------------------------------------------------------------- predict
-    def _members(self):
-        """Each member network's parameters (public layout: leading axis when several)."""
-        if np.ndim(self.coefs_[0]) == 2:
-            yield {"coefs": self.coefs_, "intercepts": self.intercepts_}
-            return
-        for i in range(np.shape(self.coefs_[0])[0]):
-            yield {"coefs": [W[i] for W in self.coefs_],
-                   "intercepts": [b[i] for b in self.intercepts_]}
-
     def _output(self, X) -> np.ndarray:
         """Mean output activation of the member networks (dropout off), (n_samples, n_outputs),
         computed in NumPy in the dtype of X and the parameters."""
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self._mean_outputs(self._engine_params(None), X, n_members=None)[0]
+
+    def _mean_outputs(self, params: dict, X: np.ndarray, n_members: int | None) -> np.ndarray:
+        """Output activations of stacked networks ``params`` (leading axis) on validated X,
+        averaged over consecutive groups of ``n_members`` (None: all of them):
+        (groups, n_samples, n_outputs). The networks go through batched forward passes of at
+        most ``FORWARD_ELEMENTS`` hidden activations each (at least one network)."""
         # weights set by hand (as scikit-learn's tests do) may come without out_activation_
         activate = OUTPUT_ACTIVATIONS[getattr(self, "out_activation_", None)
                                       or self._out_activation()]
-        outputs = [activate(forward(member, X, self.activation, backend="numpy"))
-                   for member in self._members()]
-        return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0)
+        n = len(params["coefs"][0])
+        n_members = n_members or n
+        width = max(np.shape(W)[-1] for W in params["coefs"])
+        step = max(1, FORWARD_ELEMENTS // (X.shape[0] * width))
+        sums = None
+        for start in range(0, n, step):
+            part = {k: [a[start:start + step] for a in v] for k, v in params.items()}
+            out = activate(forward_stack(part, X, self.activation))
+            if sums is None:
+                sums = np.zeros((n // n_members, *out.shape[1:]), out.dtype)
+            for i, member_out in enumerate(out, start):
+                sums[i // n_members] += member_out
+        return sums / n_members
 
 
 def validated_weights(sample_weight, X) -> np.ndarray | None:

@@ -109,9 +109,12 @@ class RegularizedMLPClassifier(ClassifierMixin, RegularizedMLPBase):
 
     def predict(self, X):
         """The most probable class (softmax), or each label with probability > 0.5 (logistic)."""
-        proba = self._output(X)
+        return self._predictions(self._output(X))
+
+    def _predictions(self, output):
+        """``predict``'s answer for mean probabilities (n_samples, n_outputs): the labels."""
         return self._label_binarizer.inverse_transform(
-            proba.ravel() if self.n_outputs_ == 1 else proba)
+            output.ravel() if self.n_outputs_ == 1 else output)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -49,7 +49,7 @@ from numbers import Integral
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
-from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.metrics import (accuracy_score, check_scoring, get_scorer_names, r2_score)
 from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold, check_cv
 from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -144,8 +144,7 @@ class RegularizedMLPCVBase(BaseEstimator):
         trained = self._train(base, Xv, Y, weights, splits, candidates)
         fit_time = time.perf_counter() - start
         scorer = check_scoring(base, scoring=self.scoring)
-        scores, score_times = self._score(base, X, y, Xv.dtype, trained, splits, candidates,
-                                          scorer)
+        scores, score_times = self._score(base, X, Xv, y, trained, splits, candidates, scorer)
         self.cv_results_ = _results(candidates, scores, fit_time, score_times)
         self.n_splits_ = len(splits)
         self.scorer_ = scorer
@@ -197,33 +196,47 @@ class RegularizedMLPCVBase(BaseEstimator):
                           Y.astype(dtype), check=False, rows=np.repeat(rows, per_fold, axis=0),
                           **val)
 
-    def _score(self, base, X, y, dtype, trained, splits, candidates, scorer):
+    def _score(self, base, X, Xv, y, trained, splits, candidates, scorer):
         """Scores (folds, candidates, seeds) on each fold's held-out rows, and the scoring time
-        (candidates, folds). A network that diverged (its loss exploded, see the engine) scores
-        NaN, as a failed fit does in ``GridSearchCV``; so does the seed average it is part of."""
-        n_seeds, n_members = self.n_seeds, self.n_networks
-        scores = np.full((len(splits), len(candidates), n_seeds), np.nan)
+        (candidates, folds: each fold's time shared evenly among its candidates). A network
+        that diverged (its loss exploded, see the engine) scores NaN, as a failed fit does in
+        ``GridSearchCV``; so does the seed average it is part of.
+
+        With the default ``scoring`` (the estimator's own ``score``), a fold's networks predict
+        together in one batched forward pass, and R^2 or accuracy is computed from those
+        predictions as ``score`` would (scikit-learn's metric on them); another scorer gets one
+        fitted estimator per network group, as ``GridSearchCV`` would pass it."""
+        n_fits, n_members = len(candidates) * self.n_seeds, self.n_networks
+        failed = trained.diverged.reshape(len(splits), n_fits, n_members).any(axis=2)
+        for v in trained.params.values():
+            for a in v:
+                finite = np.isfinite(a.reshape(len(splits), n_fits, n_members, -1))
+                failed |= ~finite.all(axis=(2, 3))
+        scores = np.full((len(splits), n_fits), np.nan)
         times = np.zeros((len(candidates), len(splits)))
-        network = 0
         for f, (_, test_idx) in enumerate(splits):
-            X_test, y_test = _safe_indexing(X, test_idx), _safe_indexing(y, test_idx)
-            for g, candidate in enumerate(candidates):
-                for s in range(n_seeds):
-                    members = {k: [a[network:network + n_members] for a in v]
-                               for k, v in trained.params.items()}
-                    failed = trained.diverged[network:network + n_members].any() or not all(
-                        np.isfinite(a).all() for v in members.values() for a in v)
-                    network += n_members
-                    start = time.perf_counter()
-                    if not failed:
-                        model = base._with_params(members, dtype).set_params(**candidate)
-                        scores[f, g, s] = scorer(model, X_test, y_test)
-                    times[g, f] += time.perf_counter() - start
+            fold = slice(f * n_fits * n_members, (f + 1) * n_fits * n_members)
+            params = {k: [np.asarray(a[fold], Xv.dtype) for a in v]
+                      for k, v in trained.params.items()}
+            y_test = _safe_indexing(y, test_idx)
+            start = time.perf_counter()
+            if self.scoring is None:
+                ok = np.flatnonzero(~failed[f])
+                outputs = base._mean_outputs(params, Xv[test_idx], n_members)[ok]
+                scores[f, ok] = _own_scores(base, y_test, outputs)
+            else:
+                X_test = _safe_indexing(X, test_idx)
+                for i in np.flatnonzero(~failed[f]):
+                    group = slice(i * n_members, (i + 1) * n_members)
+                    members = {k: [a[group] for a in v] for k, v in params.items()}
+                    scores[f, i] = scorer(base._with_params(members, Xv.dtype).set_params(
+                        **candidates[i // self.n_seeds]), X_test, y_test)
+            times[:, f] = (time.perf_counter() - start) / len(candidates)
         if np.isnan(scores).any():
             warnings.warn(f"{int(np.isnan(scores).sum())} of {scores.size} cross-validation "
                           "fits diverged (their training loss exploded) or scored NaN: they "
                           "rank last; lower learning_rate_init.", UserWarning)
-        return scores, times
+        return scores.reshape(len(splits), len(candidates), self.n_seeds), times
 
     # ------------------------------------------------------------- predict
     def predict(self, X):
@@ -237,6 +250,23 @@ class RegularizedMLPCVBase(BaseEstimator):
         tags.target_tags = base_tags.target_tags
         tags.classifier_tags = base_tags.classifier_tags
         return tags
+
+
+def _own_scores(base, y_test, outputs: np.ndarray) -> np.ndarray:
+    """``base.score`` of each mean output activation in ``outputs`` (groups, n_test, n_outputs)
+    against ``y_test``: scikit-learn's metric of the mixin's ``score`` (accuracy, R^2) on what
+    ``predict`` returns. R^2 takes one call for all groups, one column per group and output
+    (``multioutput="raw_values"``), then the mean over a group's outputs, as
+    ``multioutput="uniform_average"`` does."""
+    if is_classifier(base):
+        return np.array([accuracy_score(y_test, base._predictions(out)) for out in outputs])
+    n_groups, n_test, n_outputs = outputs.shape
+    if n_groups == 0:
+        return np.zeros(0)
+    y_columns = np.tile(np.asarray(y_test).reshape(n_test, -1), (1, n_groups))
+    predictions = outputs.transpose(1, 0, 2).reshape(n_test, -1)
+    raw = r2_score(y_columns, predictions, multioutput="raw_values")
+    return raw.reshape(n_groups, n_outputs).mean(axis=1)
 
 
 def _mask(n: int, rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray:

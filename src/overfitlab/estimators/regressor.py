@@ -56,8 +56,11 @@ class RegularizedMLPRegressor(RegressorMixin, RegularizedMLPBase):
 
     def predict(self, X):
         """Mean prediction of the member networks (dropout off)."""
-        pred = self._output(X)
-        return pred.ravel() if pred.shape[1] == 1 else pred
+        return self._predictions(self._output(X))
+
+    def _predictions(self, output):
+        """``predict``'s answer for a mean output (n_samples, n_outputs): the output itself."""
+        return output.ravel() if output.shape[1] == 1 else output
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
