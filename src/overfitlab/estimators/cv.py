@@ -35,9 +35,12 @@ is the one ``GridSearchCV(base_estimator(random_state=r), cv=same folds)`` fits 
 ``early_stopping``, each fold's validation split is drawn as that fold's own fit would draw it).
 
 **Scores** are computed by ``scoring`` (default: the estimator's ``score``, R^2 or accuracy) on
-each fold's held-out rows only, from networks whose training never weighed those rows.
+each fold's held-out rows only, from networks whose training never weighed those rows. With the
+default, a fold's networks predict in one batched forward pass and the metric is applied to those
+predictions; any other scorer is called once per grid point and seed with a fitted estimator.
 ``cv_results_`` has ``GridSearchCV``'s layout and key order; ``mean_fit_time`` is the one engine
-call's time divided evenly among the F G fits it replaces (``std_fit_time`` is 0).
+call's time divided evenly among the F G fits it replaces (``std_fit_time`` is 0), and a fold's
+scoring time is likewise shared evenly among its grid points.
 """
 from __future__ import annotations
 
@@ -219,14 +222,17 @@ class RegularizedMLPCVBase(BaseEstimator):
             params = {k: [np.asarray(a[fold], Xv.dtype) for a in v]
                       for k, v in trained.params.items()}
             y_test = _safe_indexing(y, test_idx)
+            ok = np.flatnonzero(~failed[f])  # the failed networks are not evaluated
             start = time.perf_counter()
-            if self.scoring is None:
-                ok = np.flatnonzero(~failed[f])
-                outputs = base._mean_outputs(params, Xv[test_idx], n_members)[ok]
+            if self.scoring is None and len(ok):
+                networks = (ok[:, None] * n_members + np.arange(n_members)).ravel()
+                outputs = base._mean_outputs({k: [a[networks] for a in v]
+                                              for k, v in params.items()},
+                                             Xv[test_idx], n_members)
                 scores[f, ok] = _own_scores(base, y_test, outputs)
-            else:
+            elif self.scoring is not None:
                 X_test = _safe_indexing(X, test_idx)
-                for i in np.flatnonzero(~failed[f]):
+                for i in ok:
                     group = slice(i * n_members, (i + 1) * n_members)
                     members = {k: [a[group] for a in v] for k, v in params.items()}
                     scores[f, i] = scorer(base._with_params(members, Xv.dtype).set_params(
@@ -261,8 +267,6 @@ def _own_scores(base, y_test, outputs: np.ndarray) -> np.ndarray:
     if is_classifier(base):
         return np.array([accuracy_score(y_test, base._predictions(out)) for out in outputs])
     n_groups, n_test, n_outputs = outputs.shape
-    if n_groups == 0:
-        return np.zeros(0)
     y_columns = np.tile(np.asarray(y_test).reshape(n_test, -1), (1, n_groups))
     predictions = outputs.transpose(1, 0, 2).reshape(n_test, -1)
     raw = r2_score(y_columns, predictions, multioutput="raw_values")
