@@ -70,7 +70,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from overfitlab.engine import optim
+from overfitlab.engine import optim, programs
 from overfitlab.engine.mlp import Params, check_activation, forward, init_stack
 from overfitlab.engine.regularizers import dropout_masks, l1_penalty, l2_penalty, prox_l1
 from overfitlab.progress import Progress, no_progress
@@ -173,13 +173,16 @@ def _fill_unused(hypers: Sequence[Hyper]) -> list[Hyper]:
 
 
 def to_device(a) -> jax.Array:
-    """A host array on the device, in JAX's canonical dtype (float32 unless x64 is enabled).
+    """A host array on the default device, in JAX's canonical dtype (float32 unless x64 is
+    enabled), committed to that device as the outputs of an exported program are (so the
+    chunks after the first find the program the first one compiled).
 
     ``jax.device_put`` of a host array compiles nothing, while ``jnp.asarray`` compiles a small
     program per shape (jax 0.10): cold starts pay for each of those.
     """
     a = np.asarray(a)
-    return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False))
+    return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False),
+                          jax.devices()[0])
 
 
 def host_keys(rng: np.random.RandomState, n: int) -> np.ndarray:
@@ -592,6 +595,7 @@ COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 _run_chunk_compiled = jax.jit(_run_chunk, static_argnames=("spec",),
                               compiler_options=COMPILER_OPTIONS)
+programs.register_types(Hyper, Data, NetState, optim.AdamState, optim.SGDState)
 
 
 def _initial_state(params, opt_state, keys, hyper: Hyper, data: Data, spec: TrainSpec,
@@ -756,7 +760,9 @@ def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarr
     pieces = []
     for t0 in range(0, total, chunk):
         record_now = None if record_mask.all() else record_mask[t0:t0 + chunk]
-        state, outs = _run_chunk_compiled(state, hyper, data, record_now, np.int32(t0), spec)
+        state, outs = programs.run(_run_chunk_compiled, _run_chunk,
+                                   (state, hyper, data, record_now, np.int32(t0)),
+                                   {"spec": spec}, COMPILER_OPTIONS)
         pieces.append(outs)
         done_epochs = min(t0 + chunk, spec.max_iter)
         state.n_iter.block_until_ready()  # dispatch is asynchronous: report finished work
