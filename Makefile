@@ -34,6 +34,7 @@ test: $(STAMP) browser
 # (an unpinned `torch` would pull several GB of CUDA packages); never a package dependency.
 bench: $(STAMP)
 	$(BIN)/overfitlab bench
+	$(BIN)/python benchmarks/bench_cold_fit.py
 	$(BIN)/python benchmarks/bench_playground.py
 	$(BIN)/python benchmarks/bench_playground.py --load
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch unavailable: PyTorch columns stay empty"

@@ -1,0 +1,64 @@
+"""Cold fit in a new process, with and without the kept lowered programs (engine/programs.py).
+
+Each repeat starts two fresh Python processes one after the other, both on the same warm
+compilation cache (a temporary ``OVERFITLAB_CACHE``, filled by a first untimed run of each kind):
+one loads the kept lowered training program, the other traces and lowers the engine as before
+(its program folder switched off). Each process times its first ``RegularizedMLPRegressor.fit``
+(the course network: 10 points, 20 tanh units, 20000 iterations, test curve recorded), which is
+what a notebook kernel or a CLI run pays. Prints the medians and their ratio.
+
+Usage: python benchmarks/bench_cold_fit.py [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+CHILD = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+if sys.argv[1] == "traced":
+    import overfitlab.engine.programs as programs
+    programs._directory = lambda: None
+from overfitlab.data.synthetic import noisy_function
+from overfitlab.estimators import RegularizedMLPRegressor
+data = noisy_function(n_train=10, seed=0)
+model = RegularizedMLPRegressor((20,), "tanh", max_iter=20000, tol=0.0, random_state=0)
+start = time.perf_counter()
+model.fit(data.X_train, data.y_train, eval_set=(data.X_test, data.y_test))
+print(time.perf_counter() - start)
+"""
+
+
+def cold_fit(kind: str, cache: str) -> float:
+    """Seconds of the first fit in a new process (``kind``: "kept" or "traced")."""
+    out = subprocess.run([sys.executable, "-c", CHILD, kind], capture_output=True, text=True,
+                         check=True, env={**os.environ, "OVERFITLAB_CACHE": cache})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as cache:
+        for kind in ("kept", "traced"):  # fill the caches: compiled and lowered programs
+            cold_fit(kind, cache)
+        times: dict[str, list[float]] = {"kept": [], "traced": []}
+        for _ in range(args.repeats):
+            for kind in times:
+                times[kind].append(cold_fit(kind, cache))
+    load = os.getloadavg()[0]
+    for kind, label in (("kept", "lowered program loaded"), ("traced", "engine traced")):
+        runs = ", ".join(f"{t:.2f}" for t in times[kind])
+        print(f"{label:24s} median {statistics.median(times[kind]):.3f} s  ({runs})")
+    ratio = statistics.median(times["kept"]) / statistics.median(times["traced"])
+    print(f"ratio kept / traced: {ratio:.2f} (load average {load:.2f})")
+
+
+if __name__ == "__main__":
+    main()
