@@ -1,9 +1,10 @@
 """Cold fit in a new process, with and without the kept lowered programs (engine/programs.py).
 
 Each repeat starts two fresh Python processes one after the other, both on the same warm
-compilation cache (a temporary ``OVERFITLAB_CACHE``, filled by a first untimed run of each kind):
-one loads the kept lowered training program, the other traces and lowers the engine as before
-(its program folder switched off). Each process times its first ``RegularizedMLPRegressor.fit``
+compilation cache (a temporary ``OVERFITLAB_CACHE``, filled by untimed runs: two with programs
+kept, since a key's second process keeps its program, and one without): one loads the kept
+lowered training program, the other traces and lowers the engine (its program folder switched
+off). Each process times its first ``RegularizedMLPRegressor.fit``
 (the course network: 10 points, 20 tanh units, 20000 iterations, test curve recorded), which is
 what a notebook kernel or a CLI run pays. Prints the medians and their ratio.
 
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
-        for kind in ("kept", "traced"):  # fill the caches: compiled and lowered programs
+        for kind in ("kept", "kept", "traced"):  # mark, keep; the compiled programs
             cold_fit(kind, cache)
         times: dict[str, list[float]] = {"kept": [], "traced": []}
         for _ in range(args.repeats):

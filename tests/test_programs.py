@@ -1,5 +1,6 @@
-"""Training programs kept on disk (engine/programs.py): a new process loads the lowered program
-instead of tracing the engine, and gets exactly the same networks."""
+"""Training programs kept on disk (engine/programs.py): the first process of a key runs the plain
+program and marks the key, the second exports and keeps the program, later ones load it instead
+of tracing the engine, and all of them train exactly the same networks."""
 import jax
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train
 
 @pytest.fixture
 def program_dir(tmp_path, monkeypatch):
-    """A fresh folder of programs, and a process that has not loaded any yet."""
+    """A fresh folder of programs, and a process that has not prepared any yet."""
     monkeypatch.setattr(programs, "_directory", lambda: tmp_path)
     monkeypatch.setattr(programs, "_programs", {})
     return tmp_path
@@ -19,7 +20,7 @@ def program_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def traces(monkeypatch):
-    """How many times the engine's chunk program is traced (run as Python)."""
+    """How many times the engine's chunk program is traced, for jax.jit or for an export."""
     count = []
     run_chunk = engine._run_chunk
 
@@ -29,6 +30,8 @@ def traces(monkeypatch):
 
     counting.__qualname__ = run_chunk.__qualname__  # the key names the function
     monkeypatch.setattr(engine, "_run_chunk", counting)
+    monkeypatch.setattr(engine, "_run_chunk_compiled", jax.jit(
+        counting, static_argnames=("spec",), compiler_options=engine.COMPILER_OPTIONS))
     return count
 
 
@@ -40,55 +43,67 @@ def _fit(course_data, max_iter=300):
                       course_data.y_train, course_data.X_test, course_data.y_test)
 
 
+def _new_process(monkeypatch):
+    monkeypatch.setattr(programs, "_programs", {})
+
+
 def _assert_same(a, b):
     for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_a_new_process_loads_the_program_instead_of_tracing(course_data, program_dir, traces,
-                                                           monkeypatch):
-    """The first fit traces the chunk program once (3 chunks, one program) and writes it; a
-    process that has loaded nothing yet (emptied in-process table) finds the file, traces
-    nothing, and trains bit for bit the same networks, curves included."""
-    first = _fit(course_data)
-    assert len(traces) == 1 and len(list(program_dir.glob("*.jaxexport"))) == 1
-    assert not list(program_dir.glob("*.tmp"))  # the temporary file was renamed into place
-    monkeypatch.setattr(programs, "_programs", {})
-    second = _fit(course_data)
-    assert len(traces) == 1
-    _assert_same(first, second)
+def _files(folder, suffix):
+    return list(folder.glob(f"*{suffix}"))
+
+
+def test_a_program_is_kept_by_its_second_process_and_loaded_by_the_third(
+        course_data, program_dir, traces, monkeypatch):
+    """First process: the plain program, traced once for its 3 chunks, and a mark. Second:
+    exported (traced once more) and kept. Third: loaded, nothing traced. The three train bit
+    for bit the same networks, curves included."""
+    plain = _fit(course_data)
+    assert len(traces) == 1 and len(_files(program_dir, ".seen")) == 1
+    assert not _files(program_dir, ".jaxexport")
+    _new_process(monkeypatch)
+    exported = _fit(course_data)
+    assert len(traces) == 2 and len(_files(program_dir, ".jaxexport")) == 1
+    _new_process(monkeypatch)
+    loaded = _fit(course_data)
+    assert len(traces) == 2
+    assert not _files(program_dir, ".tmp")  # every file was renamed into place
+    _assert_same(plain, exported)
+    _assert_same(plain, loaded)
 
 
 def test_another_spec_or_engine_source_is_another_program(course_data, program_dir, traces,
                                                          monkeypatch):
-    """The key covers the static spec and the engine's source: changing either traces anew."""
+    """The key covers the static spec and the engine's source: changing either is a new key."""
     _fit(course_data)
     _fit(course_data, max_iter=200)
-    assert len(traces) == 2 and len(list(program_dir.glob("*.jaxexport"))) == 2
+    assert len(_files(program_dir, ".seen")) == 2
     monkeypatch.setattr(programs, "_source_digest", lambda: "edited engine")
-    monkeypatch.setattr(programs, "_programs", {})
+    _new_process(monkeypatch)
     _fit(course_data)
-    assert len(traces) == 3 and len(list(program_dir.glob("*.jaxexport"))) == 3
+    assert len(_files(program_dir, ".seen")) == 3
 
 
-def test_a_damaged_file_is_traced_again_and_replaced(course_data, program_dir, traces,
-                                                     monkeypatch):
+def test_a_damaged_program_is_exported_again(course_data, program_dir, traces, monkeypatch):
     first = _fit(course_data)
-    (path,) = program_dir.glob("*.jaxexport")
+    _new_process(monkeypatch)
+    _fit(course_data)
+    (path,) = _files(program_dir, ".jaxexport")
     path.write_bytes(b"not a program")
-    monkeypatch.setattr(programs, "_programs", {})
+    _new_process(monkeypatch)
     again = _fit(course_data)
-    assert len(traces) == 2
+    assert len(traces) == 3  # plain, exported, exported again
     _assert_same(first, again)
-    monkeypatch.setattr(programs, "_programs", {})
+    _new_process(monkeypatch)
     _fit(course_data)  # the replacement is a whole program: loaded, not traced
-    assert len(traces) == 2
+    assert len(traces) == 3
 
 
-def test_without_a_cache_directory_the_plain_program_runs(course_data, traces, monkeypatch):
-    """No compilation cache configured: the engine's own jax.jit program runs (it was compiled
-    from the engine function itself, not through an export), and nothing is kept."""
+def test_without_a_cache_directory_nothing_is_kept(course_data, traces, monkeypatch):
     monkeypatch.setattr(programs, "_directory", lambda: None)
     monkeypatch.setattr(programs, "_programs", {})
     _fit(course_data)
-    assert not traces and programs._programs == {}
+    assert len(traces) == 1 and programs._programs == {}

@@ -2,16 +2,21 @@
 
 JAX's persistent compilation cache (enabled by the CLI and the estimators) keeps compiled XLA
 executables, but it is looked up by the lowered program: a new process must still trace the
-Python engine and lower it to StableHLO before it can hit that cache, about 0.3-0.5 s per program
-on a 2-core machine (a cross-validated search traces two: the folds' and the refit's). This module
+Python engine and lower it to StableHLO before it can hit that cache, 0.3-0.6 s per program on a
+2-core machine (a cross-validated search traces two: the folds' and the refit's). This module
 keeps the lowered programs themselves (``jax.export``, serialized) in a ``programs`` folder inside
 the compilation cache directory, one file per key: a hash of everything the trace depends on (the
 engine's source files, the JAX version, the platform, the static spec, and the tree structure,
-shapes and dtypes of the arguments). A hit deserializes the program in milliseconds and compiles
-it through the compilation cache; a miss traces as usual and writes the program to a temporary
-file renamed into place, so a file is whole or absent. A file that cannot be read is traced
-again and replaced. With no compilation cache directory configured nothing is kept on disk and
-the plain ``jax.jit`` program runs.
+shapes and dtypes of the arguments).
+
+A key's first process runs the plain ``jax.jit`` program and leaves a ``.seen`` mark; the next
+process that needs the key exports the program (tracing and lowering for export costs about
+0.3 s more than for ``jax.jit``) and keeps it; every process after that loads it in milliseconds
+and compiles it through the compilation cache. So a program used once (a first report, a test
+run on a fresh machine) costs nothing extra, and one used again and again stops being traced.
+Files are written to a temporary file renamed into place, so a file is whole or absent; a kept
+program that cannot be read is exported again. With no compilation cache directory configured
+nothing is kept and the plain program runs.
 
 The exported program computes exactly what the traced one does (the same StableHLO); the argument
 types must be registered for serialization (:func:`register_types`). The key cannot see a
@@ -32,7 +37,7 @@ import jax
 import numpy as np
 from jax import export
 
-_programs: dict[str, Callable] = {}  # key -> jitted call of the exported program
+_programs: dict[str, Callable] = {}  # key -> the kept program's jitted call, or the plain one
 _lock = threading.Lock()  # concurrent parts with the same key trace it once
 
 
@@ -46,20 +51,33 @@ def register_types(*types: type) -> None:
 def run(jitted: Callable, fn: Callable, args: tuple, static: dict, compiler_options: dict):
     """``jitted(*args, **static)``, the engine's ``jax.jit`` of ``fn`` with the keyword arguments
     ``static`` static; when a compilation cache directory is configured, the same program
-    exported and kept on disk under its key instead."""
+    loaded from disk once it has been kept (see the module docstring)."""
     directory = _directory()
     if directory is None:
         return jitted(*args, **static)
     key = _key(fn, args, static)
     with _lock:
         if key not in _programs:
-            path = directory / f"{key}.jaxexport"
-            exported = _load(path, jax.tree_util.tree_structure((args, {})))
-            if exported is None:
-                exported = export.export(jax.jit(partial(fn, **static)))(*args)
-                _write(path, exported)
-            _programs[key] = jax.jit(exported.call, compiler_options=compiler_options)
+            _programs[key] = _prepare(directory / key, jitted, fn, args, static,
+                                      compiler_options)
     return _programs[key](*args)
+
+
+def _prepare(path: Path, jitted: Callable, fn: Callable, args: tuple, static: dict,
+             compiler_options: dict) -> Callable:
+    """The callable of ``args`` for this key: the kept program; else, when an earlier process
+    marked the key as seen, the program exported now and kept; else the plain program, after
+    marking the key as seen (a program used once, as in a first report or a test run, is not
+    worth the export: exporting traces and lowers more slowly than ``jax.jit`` does)."""
+    program, seen = path.with_suffix(".jaxexport"), path.with_suffix(".seen")
+    exported = _load(program, jax.tree_util.tree_structure((args, {})))
+    if exported is None and seen.exists():
+        exported = export.export(jax.jit(partial(fn, **static)))(*args)
+        _write(program, exported.serialize())
+    if exported is None:
+        _write(seen, b"")
+        return partial(jitted, **static)
+    return jax.jit(exported.call, compiler_options=compiler_options)
 
 
 def _directory() -> Path | None:
@@ -102,17 +120,16 @@ def _load(path: Path, tree) -> export.Exported | None:
     return exported if exported.in_tree == tree else None
 
 
-def _write(path: Path, exported: export.Exported) -> None:
-    """Write ``exported`` to ``path`` through a temporary file renamed into place; a failed
-    write (disk full, read-only cache) leaves nothing behind and keeps nothing."""
+def _write(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file renamed into place; a failed write
+    (disk full, read-only cache) leaves nothing behind and keeps nothing."""
     try:
-        blob = exported.serialize()
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    except (OSError, ImportError):  # ImportError: flatbuffers, which serialization needs
+    except OSError:
         return
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(blob)
+            f.write(content)
         os.replace(tmp, path)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
