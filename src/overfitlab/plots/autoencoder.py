@@ -39,7 +39,7 @@ def embedding_figure(z_pca: np.ndarray, z_ae: np.ndarray, labels: np.ndarray, ti
                          (axes[1], z_ae, "autoencoder code X W_enc (seed 0)")):
         points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5,
                             s=8, alpha=0.8)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, wrap=True)
         ax.set_xlabel("unit 1")
         ax.set_ylabel("unit 2")
     fig.colorbar(points, ax=axes, ticks=range(10), label="digit")

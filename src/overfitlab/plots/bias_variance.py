@@ -36,7 +36,7 @@ def _stack_panel(ax, k, noise_var: float, title: str | None = None) -> None:
         ax.minorticks_off()
     ax.set_xlabel(k.label)
     ax.set_ylim(0, 1.05 * float(np.nanmax(hi)))
-    ax.set_title(title or f"against {k.label}", fontsize=10)
+    ax.set_title(title or f"against {k.label}", fontsize=10, wrap=True)
 
 
 def decomposition_figure(knobs, noise_var: float):

@@ -48,7 +48,7 @@ def blur_spectrum_figure(sizes, fractions, original: float, cutoff: float, title
                label=f"original gray image ({original:.2g})")
     ax.set_xlabel("box kernel size k (k x k)")
     ax.set_ylabel(f"share of energy above {cutoff:g} cycles/pixel")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, wrap=True)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return fig

@@ -32,7 +32,7 @@ def curves_figure(steps, train_curve, test_curve, noise_var, n_star, best_per_se
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("mean squared error")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, wrap=True)
     ax.legend(fontsize=8)
     return fig
 

@@ -119,7 +119,7 @@ def sample_size_figure(n_values, train_mse, test_mse, expected_test, noise_var, 
     ax.set_yscale("log")
     ax.set_xlabel("training points n")
     ax.set_ylabel("mean squared error")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, wrap=True)
     ax.legend(fontsize=8)
     return fig
 

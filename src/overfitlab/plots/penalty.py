@@ -75,7 +75,7 @@ def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, 
     _train_test_panel(ax, alphas, train_mse, test_mse, unregularized_test, noise_var,
                       "L2 coefficient alpha")
     _mark_best(ax, best_alpha, best_per_seed, "alpha")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, wrap=True)
     ax.legend(fontsize=7)
     _test_zoom_panel(az, alphas, test_mse, unregularized_test, noise_var, "alpha", best_alpha,
                      cv_mse, cv_alpha)
