@@ -81,15 +81,9 @@ def _prepare(path: Path, jitted: Callable, fn: Callable, args: tuple, static: di
 
 
 def _directory() -> Path | None:
+    """The folder of kept programs (created on the first write), or None without a cache."""
     cache_dir = jax.config.jax_compilation_cache_dir
-    if not cache_dir:
-        return None
-    directory = Path(cache_dir) / "programs"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return directory
+    return Path(cache_dir) / "programs" if cache_dir else None
 
 
 @cache
@@ -124,6 +118,7 @@ def _write(path: Path, content: bytes) -> None:
     """Write ``content`` to ``path`` through a temporary file renamed into place; a failed write
     (disk full, read-only cache) leaves nothing behind and keeps nothing."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     except OSError:
         return

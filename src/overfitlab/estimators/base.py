@@ -439,18 +439,16 @@ class RegularizedMLPBase(BaseEstimator):
         # weights set by hand (as scikit-learn's tests do) may come without out_activation_
         activate = OUTPUT_ACTIVATIONS[getattr(self, "out_activation_", None)
                                       or self._out_activation()]
-        n = len(params["coefs"][0])
+        coefs = params["coefs"]
+        n = len(coefs[0])
         n_members = n_members or n
-        width = max(np.shape(W)[-1] for W in params["coefs"])
-        step = max(1, FORWARD_ELEMENTS // (X.shape[0] * width))
-        sums = None
+        step = max(1, FORWARD_ELEMENTS // (X.shape[0] * max(np.shape(W)[-1] for W in coefs)))
+        sums = np.zeros((n // n_members, X.shape[0], np.shape(coefs[-1])[-1]),
+                        np.result_type(X, *coefs))
         for start in range(0, n, step):
             part = {k: [a[start:start + step] for a in v] for k, v in params.items()}
             out = activate(forward_stack(part, X, self.activation))
-            if sums is None:
-                sums = np.zeros((n // n_members, *out.shape[1:]), out.dtype)
-            for i, member_out in enumerate(out, start):
-                sums[i // n_members] += member_out
+            np.add.at(sums, np.arange(start, start + len(out)) // n_members, out)
         return sums / n_members
 
 
