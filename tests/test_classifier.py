@@ -4,7 +4,7 @@ import warnings
 import jax
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris, make_multilabel_classification
+from sklearn.datasets import load_digits, load_iris, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.neural_network import MLPClassifier
@@ -52,6 +52,21 @@ def test_early_stopping_split_is_stratified_like_mlpclassifier():
     assert ours.n_iter_ == sk.n_iter_ < 500
     np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_, atol=1e-12)
     assert ours.best_validation_score_ == pytest.approx(sk.best_validation_score_)
+
+
+def test_minibatch_early_stopping_retraces_mlpclassifier_float64():
+    """Mini-batches in scikit-learn's shuffles (drawn after the initial weights and the
+    stratified early-stopping split): on 600 digits in batches of 50, the loss curve, the
+    validation accuracies, the stopping epoch and the probabilities equal MLPClassifier's."""
+    digits = load_digits()
+    X, y = digits.data[:600] / 16.0, digits.target[:600]
+    sk, ours = _fit_both(X, y, hidden_layer_sizes=(16,), batch_size=50, early_stopping=True,
+                         n_iter_no_change=5, max_iter=200, random_state=7)
+    assert ours.n_iter_ == sk.n_iter_ < 200
+    np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_, atol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), sk.predict_proba(X), rtol=1e-9,
+                               atol=1e-15)
 
 
 @pytest.mark.slow

@@ -107,6 +107,22 @@ def test_early_stopping_folds_equal_gridsearchcv(sorted_data):
     assert ours.best_estimator_.n_iter_ == grid.best_estimator_.n_iter_ < 300
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_minibatch_folds_equal_gridsearchcv(sorted_data, early_stopping):
+    """In mini-batches (8 rows; folds of 27, 27 and 26 rows, the last one padded) every fold's
+    network shuffles its own rows as that fold's MLPRegressor does (after its validation split
+    with early stopping) and the padding row comes last: the split scores still equal
+    GridSearchCV's (float64)."""
+    X, y = sorted_data
+    kw = dict(REG, batch_size=8, max_iter=40, n_iter_no_change=40)
+    if early_stopping:
+        kw.update(early_stopping=True, validation_fraction=0.25, max_iter=300, tol=1e-3,
+                  n_iter_no_change=10)
+    grid, ours = _three_fold_searches(X, y, kw, ALPHAS[:2])
+    if early_stopping:
+        assert ours.best_estimator_.n_iter_ == grid.best_estimator_.n_iter_ < 300
+
+
 def test_classifier_choice_equals_gridsearchcv(engine_calls):
     """The same on iris with stratified shuffled folds and a scorer given by name."""
     kw = dict(hidden_layer_sizes=(5,), activation="tanh", max_iter=100, learning_rate_init=0.01,

@@ -373,3 +373,47 @@ def test_parallel_parts_equal_one_part(course_data, monkeypatch):
     for a, b in zip(jax.tree_util.tree_leaves(split.params),
                     jax.tree_util.tree_leaves(whole.params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_host_orders_are_drawn_once_per_network_whatever_the_parts(monkeypatch):
+    """Mini-batches taken in host-drawn ``orders`` (scikit-learn's shuffles in the estimators):
+    every network asks for its orders once per chunk, also when the last network is repeated to
+    pad a part; three networks in two parts, or one, or in chunks shortened by ORDER_ELEMENTS,
+    train the same networks; and the orders are followed (reversed ones train other networks)."""
+    import overfitlab.engine.train as engine
+
+    rng = np.random.RandomState(0)
+    X, y = rng.uniform(-1, 1, (30, 2)), rng.normal(size=30)
+    spec = TrainSpec((2, 4, 1), "tanh", max_iter=7, tol=None, batch_size=8, chunk=4)
+    params = init_stack(np.random.RandomState(1), 3, (2, 4, 1), "tanh")
+    hyper = stack_networks([make_hyper(alpha=a, learning_rate=0.05) for a in (1e-4, 1e-2, 1.0)])
+    keys = np.zeros((3, 2), np.uint32)
+
+    def run(parts, reverse=False):
+        calls, drawn = [], np.zeros(3, int)  # epochs drawn so far, per network
+
+        def orders(networks, epochs):
+            calls.append((tuple(int(i) for i in networks), epochs))
+            base = np.arange(30)[::-1] if reverse else np.arange(30)
+            out = np.stack([[np.roll(base, i + 5 * (drawn[i] + e)) for e in range(epochs)]
+                            for i in networks])
+            drawn[networks] += epochs
+            return out
+
+        monkeypatch.setattr(engine, "_parallel_parts", lambda *_: parts)
+        out = train(spec, params, keys, hyper, X, y, orders=orders)
+        return out, sorted(calls)
+
+    split, split_calls = run(2)
+    whole, whole_calls = run(1)
+    assert split_calls == [((0, 1), 3), ((0, 1), 4), ((2,), 3), ((2,), 4)]  # chunks of 4, 3
+    assert whole_calls == [((0, 1, 2), 3), ((0, 1, 2), 4)]
+    monkeypatch.setattr(engine, "ORDER_ELEMENTS", 3 * 30 * 2)  # two epochs per chunk
+    short, short_calls = run(1)
+    assert [epochs for _, epochs in short_calls] == [1, 2, 2, 2]
+    reversed_, _ = run(1, reverse=True)
+    for a, b, c, d in zip(*(jax.tree_util.tree_leaves(r.params)
+                            for r in (split, whole, short, reversed_))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(c, b, rtol=1e-5, atol=1e-7)
+        assert np.abs(d - b).max() > 1e-3

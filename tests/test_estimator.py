@@ -56,6 +56,28 @@ def test_early_stopping_split_and_scores_match_mlpregressor(course_data):
     np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_, atol=1e-9)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_minibatch_fit_retraces_mlpregressor_float64(course_data, early_stopping):
+    """Mini-batches take the rows in scikit-learn's per-epoch shuffles, drawn from the same
+    RandomState after the initial weights (and the early-stopping split), so a mini-batch fit
+    retraces MLPRegressor's too: loss curve, validation scores, stopping epoch (scikit-learn's
+    rule with early stopping; none without: n_iter_no_change = max_iter) and predictions agree
+    to float64 rounding."""
+    X = course_data.X_test.astype(np.float64)  # 100 points, batches of 16: the last one has 4
+    y = course_data.y_test.astype(np.float64)
+    kw = dict(hidden_layer_sizes=(20,), activation="tanh", batch_size=16,
+              learning_rate_init=0.01, random_state=4)
+    kw.update(dict(early_stopping=True, max_iter=400) if early_stopping
+              else dict(max_iter=60, n_iter_no_change=60))
+    sk, ours = _fit_both(X, y, **kw)
+    assert ours.n_iter_ == sk.n_iter_ == (ours.n_iter_ if early_stopping else 60)
+    assert ours.n_iter_ < 400
+    np.testing.assert_allclose(ours.loss_curve_, sk.loss_curve_, rtol=1e-9)
+    if early_stopping:
+        np.testing.assert_allclose(ours.validation_scores_, sk.validation_scores_, atol=1e-9)
+    np.testing.assert_allclose(ours.predict(X), sk.predict(X), rtol=1e-9)
+
+
 def test_fit_compiles_one_program(course_data):
     """A cold fit (here: a hidden size no other test uses) compiles exactly one XLA program, the
     training loop: initial weights, PRNG keys and hyper-parameters are prepared on the host. Each

@@ -63,7 +63,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple, Sequence
 
 import jax
@@ -397,22 +397,27 @@ def _validation_score(params, X, y, w, spec: TrainSpec, masks) -> jax.Array:
 
 
 # ------------------------------------------------------------------------------ one epoch
-def _batches(key, n: int, batch_size: int, shuffle: bool):
+def _batches(key, n: int, batch_size: int, shuffle: bool, order=None):
     """Index matrix (n_batches, batch_size) and validity mask for one epoch.
 
-    The last batch is padded with index 0 and mask 0 so every batch has the same shape, which
-    reproduces scikit-learn's smaller final batch exactly.
+    The samples are taken in ``order`` when given (drawn on the host, see :func:`train`), else
+    in a permutation drawn from ``key`` (in place order without ``shuffle``). The last batch is
+    padded with index 0 and mask 0 so every batch has the same shape, which reproduces
+    scikit-learn's smaller final batch exactly.
     """
     n_batches = -(-n // batch_size)
-    order = jax.random.permutation(key, n) if (shuffle and n_batches > 1) else jnp.arange(n)
+    if order is None:
+        order = (jax.random.permutation(key, n) if (shuffle and n_batches > 1)
+                 else jnp.arange(n))
     pad = n_batches * batch_size - n
     idx = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)]).reshape(n_batches, batch_size)
     valid = (jnp.arange(n_batches * batch_size) < n).reshape(n_batches, batch_size)
     return idx, valid
 
 
-def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_now, t):
+def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_now, t, order):
     """Epoch ``t`` (0-based, of this call) of one network: the new state and recorded values.
+    ``order`` (n,), when given, is the order its mini-batches take the samples in.
 
     With ``data.rows`` the network's training set is ``X[rows]``: a mini-batch gathers its rows
     through them, and the whole set (a full batch, the stopping rule's objective, the recorded
@@ -422,7 +427,7 @@ def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_no
     X_fit, y_fit = (X, y) if rows is None else (X[rows], y[rows])
     batch_size = n if spec.batch_size is None else min(spec.batch_size, n)
     one_batch = batch_size == n
-    if spec.use_dropout or (spec.shuffle and not one_batch):
+    if spec.use_dropout or (spec.shuffle and not one_batch and order is None):
         key, k_perm, k_drop = jax.random.split(state.key, 3)
     else:  # deterministic epoch: skip the (costly) key derivation
         key = k_perm = k_drop = state.key
@@ -448,7 +453,7 @@ def _epoch(state: NetState, hyper: Hyper, data: Data, spec: TrainSpec, record_no
         params, opt_state, epoch_loss, epoch_trained = step(
             state.params, state.opt_state, X_fit, y_fit, hyper.sample_weight, k_drop)
     else:
-        idx, valid = _batches(k_perm, n, batch_size, spec.shuffle)
+        idx, valid = _batches(k_perm, n, batch_size, spec.shuffle, order)
 
         def batch_step(carry, batch):
             params, opt_state, acc, acc_trained = carry
@@ -571,19 +576,21 @@ def _chunk(spec: TrainSpec) -> int:
     return min(spec.chunk, spec.max_iter)
 
 
-def _run_chunk(state: NetState, hyper: Hyper, data: Data, record_now, t0, spec: TrainSpec):
+def _run_chunk(state: NetState, hyper: Hyper, data: Data, record_now, t0, orders,
+               spec: TrainSpec):
     """``_chunk(spec)`` epochs of every network (vmapped), from epoch ``t0`` of this call.
 
     ``record_now`` (chunk,) says on which epochs evaluation curves are recorded; None records
-    every epoch (a program without the branch)."""
-    epoch_fn = jax.vmap(_epoch, in_axes=(0, 0, data.network_axes(), None, None, None))
+    every epoch (a program without the branch). ``orders`` (chunk, B, n), when given, are the
+    networks' sample orders of each epoch."""
+    epoch_fn = jax.vmap(_epoch, in_axes=(0, 0, data.network_axes(), None, None, None, 0))
 
     def body(s, inputs):
-        t, rec = inputs
-        return epoch_fn(s, hyper, data, spec, rec, t)
+        t, rec, order = inputs
+        return epoch_fn(s, hyper, data, spec, rec, t, order)
 
     steps = t0 + jnp.arange(_chunk(spec))
-    return jax.lax.scan(body, state, (steps, record_now))
+    return jax.lax.scan(body, state, (steps, record_now, orders))
 
 
 # XLA's CPU backend generates the code of each fusion with its newer MLIR "fusion emitters" by
@@ -663,7 +670,7 @@ def _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val, rows=None) -> Data:
 
 def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None, y_eval=None,
           X_val=None, y_val=None, w_val=None, record: str | int | None = None, opt_state=None,
-          progress: Progress = no_progress, rows=None) -> TrainResult:
+          progress: Progress = no_progress, rows=None, orders=None) -> TrainResult:
     """Train B networks at once from stacked initial ``params`` (leading axis B).
 
     ``keys`` (B, 2) seed each network's shuffling and dropout; ``hyper`` is stacked along B.
@@ -675,6 +682,11 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
     ``X_val``/``y_val`` (and optional weights ``w_val``) are required with ``spec.early_stopping``.
     ``opt_state`` (stacked) continues a previous run's optimizer, as ``partial_fit`` does.
     ``progress(fraction, message)`` is called after each chunk of ``spec.chunk`` epochs.
+    ``orders(networks, epochs)``, when given with mini-batches, returns the sample orders of the
+    next ``epochs`` epochs of the networks at indices ``networks``, (len(networks), epochs, n)
+    integers (e.g. scikit-learn's shuffles, drawn on the host from each network's RandomState);
+    it is called once per network and chunk, in epoch order, and a chunk then holds at most
+    ``ORDER_ELEMENTS`` indices. Without it the engine draws the permutations from ``keys``.
     """
     if spec.early_stopping and X_val is None:
         raise ValueError("early_stopping needs validation data X_val, y_val")
@@ -683,6 +695,12 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
     data = _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val, rows)
     dtype = data.X.dtype
     hyper = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype), hyper)
+    n_nets = keys.shape[0]
+    n_rows = data.X.shape[-2] if data.rows is None else data.rows.shape[-1]
+    if spec.batch_size is None or spec.batch_size >= n_rows or not spec.shuffle:
+        orders = None  # one batch per epoch, or no shuffling: orders do not matter
+    if orders is not None:
+        spec = replace(spec, chunk=max(1, min(_chunk(spec), ORDER_ELEMENTS // (n_nets * n_rows))))
     steps = record_grid(spec.max_iter, record)
     chunk = _chunk(spec)
     total = -(-spec.max_iter // chunk) * chunk
@@ -690,10 +708,11 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
     record_mask[steps - 1] = True
 
     state = _initial_state(params, opt_state, keys, hyper, data, spec, dtype)
-    n_nets = keys.shape[0]
     n_parts = _parallel_parts(n_nets, _step_work(params, data, spec))
-    parts = np.array_split(np.minimum(np.arange(-(-n_nets // n_parts) * n_parts), n_nets - 1),
+    padded = np.arange(-(-n_nets // n_parts) * n_parts)
+    parts = np.array_split(np.minimum(padded, n_nets - 1),
                            n_parts)  # equal sizes (the last network repeated): one program
+    owned = np.array_split(padded < n_nets, n_parts)  # not a repeat
     axes = data.network_axes()
 
     cancel = threading.Event()  # set when the caller is interrupted: parts stop between chunks
@@ -702,7 +721,10 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
         take = lambda tree: jax.tree_util.tree_map(lambda a: a[parts[i]], tree)  # noqa: E731
         part_data = Data(*(a if ax is None else a[parts[i]] for a, ax in zip(data, axes)))
         report = progress if i == 0 else no_progress
-        return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report, cancel)
+        part_orders = (None if orders is None
+                       else _part_orders(orders, parts[i][owned[i]], owned[i], n_rows, spec))
+        return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report, cancel,
+                           part_orders)
 
     if n_parts == 1:
         results = [run_part(0)]
@@ -719,6 +741,32 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
     curves = {name: np.concatenate([r[1][name] for r in results])[:n_nets]
               for name in results[0][1]}
     return _result(final, curves, steps, spec)
+
+
+ORDER_ELEMENTS = 2**24
+"""Most sample indices of host-drawn orders (``train``'s ``orders``) held for one chunk: 64 MiB
+of int32; the chunk is shortened to stay below it."""
+
+
+def _part_orders(orders, networks: np.ndarray, owned: np.ndarray, n_rows: int,
+                 spec: TrainSpec):
+    """The sample orders of one part's chunk, (chunk, part size, n_rows) int32, as the compiled
+    chunk scans them: ``orders`` drawn for the part's own ``networks`` (at the ``owned``
+    positions) and the epochs left before ``max_iter``; the in-place order elsewhere (a
+    repeated network, whose results are discarded, and epochs past max_iter, which do not run),
+    so that each network's stream is drawn once per epoch it may train."""
+    chunk = _chunk(spec)
+
+    def draw(t0: int) -> np.ndarray:
+        out = np.broadcast_to(np.arange(n_rows, dtype=np.int32),
+                              (chunk, owned.size, n_rows)).copy()
+        epochs = min(chunk, spec.max_iter - t0)
+        if len(networks):
+            drawn = np.asarray(orders(networks, epochs), np.int32)  # (networks, epochs, n)
+            out[:epochs, owned] = drawn.transpose(1, 0, 2)
+        return out
+
+    return draw
 
 
 PARALLEL_MIN_WORK = 39_000
@@ -746,10 +794,11 @@ def _step_work(params: Params, data: Data, spec: TrainSpec) -> int:
 
 
 def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarray,
-                spec: TrainSpec, progress: Progress,
-                cancel: threading.Event | None = None) -> tuple[NetState, dict]:
+                spec: TrainSpec, progress: Progress, cancel: threading.Event | None = None,
+                orders=None) -> tuple[NetState, dict]:
     """Run the compiled chunk program until max_iter, until every network stopped, or until
     ``cancel`` is set (the caller was interrupted; the result is then discarded).
+    ``orders(t0)``, when given, returns the sample orders of the chunk from epoch ``t0``.
 
     Returns the final state and the per-epoch outputs as host arrays (B, total epochs), NaN
     after the last epoch run.
@@ -760,8 +809,9 @@ def _run_chunks(state: NetState, hyper: Hyper, data: Data, record_mask: np.ndarr
     pieces = []
     for t0 in range(0, total, chunk):
         record_now = None if record_mask.all() else record_mask[t0:t0 + chunk]
+        order = None if orders is None else to_device(orders(t0))
         state, outs = programs.run(_run_chunk_compiled, _run_chunk,
-                                   (state, hyper, data, record_now, np.int32(t0)),
+                                   (state, hyper, data, record_now, np.int32(t0), order),
                                    {"spec": spec}, COMPILER_OPTIONS)
         pieces.append(outs)
         done_epochs = min(t0 + chunk, spec.max_iter)

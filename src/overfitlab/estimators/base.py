@@ -15,9 +15,11 @@ become predictions.
 
 **Randomness** follows scikit-learn's order: ``random_state`` first draws the initial weights
 (member 0 gets exactly scikit-learn's), then the early-stopping split (stratified for a
-single-output classifier, as scikit-learn does), then the PRNG keys of the JAX engine's
-shuffling and dropout. Full-batch training (up to 200 samples with the default ``batch_size``)
-therefore retraces scikit-learn's fit for the same ``random_state``.
+single-output classifier, as scikit-learn does), then member 0's shuffle of the rows before each
+epoch (:mod:`overfitlab.estimators.shuffles`). Other members shuffle from their own RandomStates
+and the dropout masks come from JAX PRNG keys, all seeded from a hash of ``random_state``'s state
+that draws nothing from it. Training, full batch or in mini-batches, therefore retraces
+scikit-learn's fit for the same ``random_state`` (where the same stopping rule applies, below).
 
 **Floating point.** The parameters take the input's dtype (float32 in, float32 ``coefs_``;
 anything else is converted to float64, as scikit-learn does), and predictions are computed in
@@ -65,6 +67,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from overfitlab.compilation_cache import enable_compilation_cache
 from overfitlab.engine.mlp import OUTPUT_ACTIVATIONS, forward_stack, init_stack
 from overfitlab.engine.train import TrainSpec, host_keys, make_hyper, stack_networks, train
+from overfitlab.estimators.shuffles import EpochOrders, derived_stream
 
 FORWARD_ELEMENTS = 2**23
 """Hidden activations per batched forward pass of prediction (64 MiB in float64)."""
@@ -329,10 +332,15 @@ class RegularizedMLPBase(BaseEstimator):
             evals = dict(X_eval=validate_data(self, X_eval, reset=False,
                                               dtype=(np.float64, np.float32)),
                          y_eval=self._encode_targets(y_eval).astype(dtype), record="every")
-        keys = host_keys(rng, n_members)  # shuffling and dropout streams
+        spare = derived_stream(rng)
+        keys = host_keys(spare, n_members)  # dropout streams
+        # member 0 shuffles from rng itself, as scikit-learn does; the others from their own
+        streams = [rng] + [np.random.RandomState(int(s))
+                           for s in spare.randint(0, 2**32, n_members - 1, dtype=np.uint64)]
+        orders = EpochOrders(streams, [X.shape[0]] * n_members, X.shape[0])
         out = run_engine(spec, params, keys, hyper, X.astype(dtype), Y.astype(dtype),
                          opt_state=None if optimizer is None else optimizer.state,
-                         **val, **evals)
+                         orders=orders, **val, **evals)
         self._rng = rng
         self._record(out, spec, X.shape[0], incremental, lr, one_batch=spec.batch_size is None)
         return self

@@ -9,10 +9,10 @@ best mean cross-validated score, and refit it on all the data, like ``GridSearch
 F folds x G grid points x S seeds (x ``n_networks`` members) are B = F G S ``n_networks`` networks
 with their own rows and coefficients, trained side by side in **one** compiled, vectorized engine
 call, where ``GridSearchCV`` makes F G separate fits. Each network trains on its fold's rows alone,
-in full batch and in mini-batches; in full-batch training (the default ``batch_size`` for folds of
-up to 200 training rows) it retraces the fit on its fold exactly. Folds of different sizes are
-padded to the largest with rows of sample weight 0, which the objective
-sum_i s_i l_i / sum_i s_i (+ penalties / sum_i s_i) ignores. (Training every network on all the
+in full batch or in mini-batches (taken in the order scikit-learn's shuffles give, see Seeds).
+Folds of different sizes are padded to the largest with rows of sample weight 0, which the
+objective sum_i s_i l_i / sum_i s_i (+ penalties / sum_i s_i) ignores (they come last in every
+epoch's order, so the mini-batches are the fold's own). (Training every network on all the
 rows with the held-out ones weighted 0, the previous form, took 1.7x as long for the course
 network: more rows, and the weights' arithmetic.)
 
@@ -30,9 +30,12 @@ index pairs is accepted.
 **Seeds.** Seed s of ``n_seeds`` is one initialisation, shared by every fold and grid point (so
 grid points are compared from the same starting weights); the score of a grid point on a fold is
 the mean of its S seeds' scores. Seed 0 draws exactly the initial weights of the base estimator
-with the same ``random_state``: with ``n_seeds=1`` and full-batch training, each fold's network
-is the one ``GridSearchCV(base_estimator(random_state=r), cv=same folds)`` fits (with
-``early_stopping``, each fold's validation split is drawn as that fold's own fit would draw it).
+with the same ``random_state``, and its networks shuffle their rows before each epoch as that
+fold's own fit would (after its validation split with ``early_stopping``): each fold's seed-0
+network is the one ``GridSearchCV(base_estimator(random_state=r), cv=same folds)`` fits, where
+the same stopping rule applies (full-batch training, or ``n_iter_no_change >= max_iter``; see
+:mod:`overfitlab.estimators.base`). The other seeds draw their initial weights after seed 0's
+and shuffle from their own RandomStates.
 
 **Scores** are computed by ``scoring`` (default: the estimator's ``score``, R^2 or accuracy) on
 each fold's held-out rows only, from networks whose training never weighed those rows. With the
@@ -49,6 +52,7 @@ import time
 import warnings
 from numbers import Integral
 
+import jax
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
@@ -65,6 +69,7 @@ from overfitlab.estimators.base import (PARAMETER_CONSTRAINTS, compute_dtype, ru
                                         store_params, validated_weights)
 from overfitlab.estimators.classifier import RegularizedMLPClassifier
 from overfitlab.estimators.regressor import RegularizedMLPRegressor
+from overfitlab.estimators.shuffles import EpochOrders, derived_stream
 
 GRID = {"alpha": "alphas", "l1": "l1s", "dropout": "dropouts"}
 """Base-estimator parameter -> the CV estimator's grid of its values."""
@@ -169,16 +174,21 @@ class RegularizedMLPCVBase(BaseEstimator):
         dtype = compute_dtype(X.dtype)
         n_seeds, n_members, n_folds = self.n_seeds, self.n_networks, len(splits)
         rng = check_random_state(self.random_state)
-        inits = init_stack(rng, n_seeds * n_members, base._layer_sizes(X.shape[1]),
-                           self.activation, dtype)
-        fit_rows, val_masks = [], []
+        layers = base._layer_sizes(X.shape[1])
+        inits = [init_stack(rng, 1, layers, self.activation, dtype)]
+        after_init = copy.deepcopy(rng)  # where a fold's own fit goes on drawing from
+        if n_seeds * n_members > 1:
+            inits.append(init_stack(rng, n_seeds * n_members - 1, layers, self.activation, dtype))
+        inits = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *inits)
+        fit_rows, val_masks, fold_streams = [], [], []
         for train_idx, _ in splits:
-            rows = train_idx
+            rows, stream = train_idx, copy.deepcopy(after_init)
             if self.early_stopping:  # as the fold's own fit would draw it, after its weights
-                f, v = base._validation_split(copy.deepcopy(rng), Y[train_idx])
+                f, v = base._validation_split(stream, Y[train_idx])
                 rows = train_idx[f]
                 val_masks.append(_mask(len(X), train_idx[v], weights))
             fit_rows.append(rows)
+            fold_streams.append(stream)
         rows, fit_weights = _padded_rows(fit_rows, weights)
         per_fold = len(candidates) * n_seeds * n_members  # networks per fold
         per_fit = n_seeds * n_members  # networks per (fold, candidate)
@@ -195,8 +205,17 @@ class RegularizedMLPCVBase(BaseEstimator):
         if self.early_stopping:
             val = dict(X_val=X.astype(dtype), y_val=Y.astype(dtype),
                        w_val=np.repeat(np.stack(val_masks), per_fold, axis=0))
-        return run_engine(spec, params, host_keys(rng, n_nets), hyper, X.astype(dtype),
-                          Y.astype(dtype), check=False, rows=np.repeat(rows, per_fold, axis=0),
+        spare = derived_stream(rng)
+        keys = host_keys(spare, n_nets)  # dropout streams
+        # The first seed's first member shuffles as its fold's own fit would; the others from
+        # their own RandomStates.
+        seeds = spare.randint(0, 2**32, n_nets, dtype=np.uint64)
+        streams = [copy.deepcopy(fold_streams[i // per_fold]) if i % per_fit == 0
+                   else np.random.RandomState(int(seeds[i])) for i in range(n_nets)]
+        orders = EpochOrders(streams, [len(fit_rows[i // per_fold]) for i in range(n_nets)],
+                             rows.shape[1])
+        return run_engine(spec, params, keys, hyper, X.astype(dtype), Y.astype(dtype),
+                          check=False, rows=np.repeat(rows, per_fold, axis=0), orders=orders,
                           **val)
 
     def _score(self, base, X, Xv, y, trained, splits, candidates, scorer):
