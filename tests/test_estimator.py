@@ -78,6 +78,26 @@ def test_minibatch_fit_retraces_mlpregressor_float64(course_data, early_stopping
     np.testing.assert_allclose(ours.predict(X), sk.predict(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("n_iter_no_change, early_stopping, engine_tol",
+                         [(30, False, None), (29, False, 1e-4), (30, True, 1e-4)])
+def test_a_tolerance_rule_that_cannot_stop_is_left_out(course_data, monkeypatch,
+                                                       n_iter_no_change, early_stopping,
+                                                       engine_tol):
+    """With n_iter_no_change >= max_iter the tol rule cannot stop a fit, so the engine runs
+    without it (no full-data objective per epoch in mini-batches); early stopping keeps it (the
+    best validation weights are restored). scikit-learn's ConvergenceWarning at max_iter stays."""
+    specs = []
+    engine_train = estimator_base.train
+    monkeypatch.setattr(estimator_base, "train", lambda spec, *a, **k: specs.append(spec) or
+                        engine_train(spec, *a, **k))
+    reg = RegularizedMLPRegressor((8,), "tanh", max_iter=30, batch_size=32, random_state=0,
+                                  n_iter_no_change=n_iter_no_change,
+                                  early_stopping=early_stopping)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        reg.fit(course_data.X_test, course_data.y_test)
+    assert specs[0].tol == engine_tol and reg.n_iter_ == 30
+
+
 def test_fit_compiles_one_program(course_data):
     """A cold fit (here: a hidden size no other test uses) compiles exactly one XLA program, the
     training loop: initial weights, PRNG keys and hyper-parameters are prepared on the host. Each

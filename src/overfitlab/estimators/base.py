@@ -228,7 +228,14 @@ class RegularizedMLPBase(BaseEstimator):
         return None if batch == n_samples else batch
 
     def _spec(self, n_features: int, batch_size: int | None, max_iter: int, tol) -> TrainSpec:
+        """The engine's spec for a fit of ``max_iter`` iterations (``tol`` None: no stopping
+        rule). A tolerance rule that cannot stop anything within ``max_iter`` iterations
+        (``n_iter_no_change >= max_iter``, no validation score to track) is left out: with
+        mini-batches its bookkeeping would cost a full-data objective every epoch, for
+        nothing."""
         n_no_change = self.n_iter_no_change
+        if not self.early_stopping and n_no_change >= max_iter:
+            tol = None
         return TrainSpec(
             layer_sizes=self._layer_sizes(n_features),
             activation=self.activation, solver=self.solver, max_iter=max_iter,
@@ -388,8 +395,8 @@ class RegularizedMLPBase(BaseEstimator):
                 print(f"Iteration {self.n_iter_ - n_run + j + 1}, loss = {loss:.8f}")
                 if spec.early_stopping:
                     print(f"Validation score: {run_scores[j]:f}")
-        if spec.tol is not None and np.any((np.asarray(out.n_iter) == spec.max_iter)
-                                           & ~np.asarray(out.converged)):
+        if not incremental and np.any((np.asarray(out.n_iter) == spec.max_iter)
+                                      & ~np.asarray(out.converged)):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({spec.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)
