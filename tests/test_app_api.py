@@ -17,7 +17,7 @@ from overfitlab.app.schemas import MAX_NETWORKS, TrainRequest
 from overfitlab.app.server import STATIC_DIR, create_app
 from overfitlab.data.synthetic import TARGETS
 from overfitlab.engine.mlp import init_stack
-from overfitlab.engine.train import host_keys
+from overfitlab.engine.train import derived_stream, host_keys
 
 # Small requests: a few hundred iterations keep each compile + run to seconds.
 SMALL = {"iterations": 300, "n_train": 10, "hidden_units": 8, "learning_rate": 0.01}
@@ -125,8 +125,8 @@ def test_early_stopping_split_and_restore(client):
 
 def test_draws_are_the_estimators():
     """Repetition s starts from RegularizedMLPRegressor(random_state=seed + s)'s draws: the
-    members' Glorot weights, then (early stopping) scikit-learn's split, then the dropout keys;
-    every repetition holds out repetition 0's split."""
+    members' Glorot weights, then (early stopping) scikit-learn's split, then the dropout keys
+    from the stream derived from that state; every repetition holds out repetition 0's split."""
     req = TrainRequest(seeds=3, ensemble=2, seed=5, early_stopping=True, n_train=12,
                        validation_fraction=0.25)
     params, keys, fit, val = compute.draws(req, compute.spec_for(req))
@@ -135,7 +135,7 @@ def test_draws_are_the_estimators():
         rng = np.random.RandomState(5 + s)
         members = init_stack(rng, 2, req.layer_sizes, "tanh")
         split = train_test_split(np.arange(12), random_state=rng, test_size=0.25)
-        np.testing.assert_array_equal(keys[2 * s:2 * s + 2], host_keys(rng, 2))
+        np.testing.assert_array_equal(keys[2 * s:2 * s + 2], host_keys(derived_stream(rng), 2))
         np.testing.assert_array_equal(params["coefs"][0][2 * s:2 * s + 2], members["coefs"][0])
         if s == 0:
             np.testing.assert_array_equal(val, split[1])

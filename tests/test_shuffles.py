@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from sklearn.utils import shuffle
 
-from overfitlab.estimators.shuffles import EpochOrders, derived_stream
+from overfitlab.engine.train import derived_stream
+from overfitlab.estimators.shuffles import EpochOrders
 
 
 def test_orders_are_sklearns_shuffles_with_padding_last():

@@ -47,8 +47,8 @@ from overfitlab.app.schemas import (Band, Curves, Data, Decomposition, Fit, Metr
                                     TrainRequest, TrainResponse, Units)
 from overfitlab.data.synthetic import TARGETS, noisy_function
 from overfitlab.engine.mlp import forward, init_stack
-from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, host_keys, make_hyper,
-                                     record_grid, train)
+from overfitlab.engine.train import (COMPILER_OPTIONS, TrainSpec, derived_stream, host_keys,
+                                     make_hyper, record_grid, train)
 from overfitlab.stats import band, without_diverged
 from overfitlab.theory.bias_variance import decompose
 
@@ -80,7 +80,8 @@ def draws(req: TrainRequest, spec: TrainSpec):
     Repetition s draws from ``RandomState(seed + s)`` exactly what ``RegularizedMLPRegressor(
     n_networks=E, random_state=seed + s).fit`` draws: the E members' Glorot initialisations, then
     (early stopping) the validation split of scikit-learn's ``train_test_split`` with
-    ceil(validation_fraction * n_train) points, then the E members' PRNG keys (dropout). So
+    ceil(validation_fraction * n_train) points, then the E members' PRNG keys (dropout) from the
+    stream derived from that state (:func:`~overfitlab.engine.train.derived_stream`). So
     without early stopping every repetition is that estimator's fit. With early stopping all
     repetitions hold out repetition 0's split (one split to draw on the data plot); repetition 0
     is then the estimator's fit, the others differ from it by their split only.
@@ -96,7 +97,7 @@ def draws(req: TrainRequest, spec: TrainSpec):
             fit_val = train_test_split(np.arange(req.n_train), random_state=rng,
                                        test_size=req.validation_fraction)
             split = fit_val if s == 0 else split
-        keys.append(host_keys(rng, req.ensemble))
+        keys.append(host_keys(derived_stream(rng), req.ensemble))
     return (jax.tree_util.tree_map(lambda *a: np.concatenate(a), *params), np.concatenate(keys),
             *split)
 

@@ -192,6 +192,14 @@ def host_keys(rng: np.random.RandomState, n: int) -> np.ndarray:
     return rng.randint(0, 2**32, size=(n, 2), dtype=np.uint64).astype(np.uint32)
 
 
+def derived_stream(rng: np.random.RandomState) -> np.random.RandomState:
+    """A RandomState seeded by hashing ``rng``'s current state (``SeedSequence``): a function of
+    ``rng`` that draws nothing from it (the estimators draw their dropout keys from it, so that
+    ``rng`` goes on to draw exactly scikit-learn's shuffles)."""
+    state = rng.get_state()[1]
+    return np.random.RandomState(np.random.MT19937(np.random.SeedSequence(state.tolist())))
+
+
 def seed_keys(seed: int, n: int) -> np.ndarray:
     """``n`` independent PRNG keys derived on the host from an integer seed (0 .. 2**32 - 1)."""
     return host_keys(np.random.RandomState(seed), n)

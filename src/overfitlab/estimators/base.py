@@ -66,8 +66,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from overfitlab.compilation_cache import enable_compilation_cache
 from overfitlab.engine.mlp import OUTPUT_ACTIVATIONS, forward_stack, init_stack
-from overfitlab.engine.train import TrainSpec, host_keys, make_hyper, stack_networks, train
-from overfitlab.estimators.shuffles import EpochOrders, derived_stream
+from overfitlab.engine.train import (TrainSpec, derived_stream, host_keys, make_hyper,
+                                     stack_networks, train)
+from overfitlab.estimators.shuffles import EpochOrders
 
 FORWARD_ELEMENTS = 2**23
 """Hidden activations per batched forward pass of prediction (64 MiB in float64)."""

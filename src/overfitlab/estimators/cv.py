@@ -64,12 +64,12 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from overfitlab.engine.mlp import init_stack
-from overfitlab.engine.train import host_keys, make_hyper, stack_networks
+from overfitlab.engine.train import derived_stream, host_keys, make_hyper, stack_networks
 from overfitlab.estimators.base import (PARAMETER_CONSTRAINTS, compute_dtype, run_engine,
                                         store_params, validated_weights)
 from overfitlab.estimators.classifier import RegularizedMLPClassifier
 from overfitlab.estimators.regressor import RegularizedMLPRegressor
-from overfitlab.estimators.shuffles import EpochOrders, derived_stream
+from overfitlab.estimators.shuffles import EpochOrders
 
 GRID = {"alpha": "alphas", "l1": "l1s", "dropout": "dropouts"}
 """Base-estimator parameter -> the CV estimator's grid of its values."""

@@ -12,14 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def derived_stream(rng: np.random.RandomState) -> np.random.RandomState:
-    """A RandomState seeded by hashing ``rng``'s current state (``SeedSequence``): a function of
-    ``rng`` that draws nothing from it, so ``rng`` goes on to draw exactly what scikit-learn
-    would."""
-    state = rng.get_state()[1]
-    return np.random.RandomState(np.random.MT19937(np.random.SeedSequence(state.tolist())))
-
-
 class EpochOrders:
     """The engine's ``orders`` callable: network i's sample orders, epoch after epoch, drawn from
     its own RandomState ``streams[i]`` as scikit-learn draws them for a training set of
