@@ -233,3 +233,37 @@ def test_fold_masks_are_shuffled_kfold():
     np.testing.assert_array_equal(held.sum(axis=1), np.full(5, 2))
     contiguous = [np.ptp(np.flatnonzero(h)) == 1 for h in held]
     assert not all(contiguous)
+
+
+def test_fold_networks_are_networks_trained_on_their_folds_points_alone():
+    """train_with_folds: a fold network (12 points in 5 folds: 9 or 10 training points, the
+    smaller folds padded with rows of weight 0) ends where a network trained from the same
+    initial weights on the fold's points alone ends, and a network on all the points where
+    one trained on all of them does (float32 rounding: the same sums, another order)."""
+    from overfitlab.engine.mlp import init_stack
+    from overfitlab.engine.train import train
+    from overfitlab.experiments._cv import fold_masks, train_with_folds
+
+    rng = np.random.RandomState(0)
+    X, y = rng.uniform(-1, 1, (12, 1)), rng.normal(size=12)
+    spec = TrainSpec((1, 6, 1), "tanh", max_iter=300, tol=None)
+    configs = [make_hyper(alpha=a, learning_rate=0.01) for a in (1e-4, 0.1)]
+    inits = init_stack(np.random.RandomState(1), 2, (1, 6, 1), "tanh")  # seeds S = 2
+    inits = jax.tree_util.tree_map(lambda a: np.repeat(a[:, None], 2, axis=1), inits)
+    masks = fold_masks(12, 5, seed=0)
+    assert sorted(masks.sum(axis=1)) == [9, 9, 10, 10, 10]
+    run = train_with_folds(spec, inits, configs, 1, masks, X, y, jax.random.PRNGKey(0))
+    keys = np.zeros((1, 2), np.uint32)
+    for s, c in [(0, 0), (1, 1)]:
+        start = jax.tree_util.tree_map(lambda a: a[s, c][None], inits)
+        alone = train(spec, start, keys, stack_networks([configs[c]]), X, y).params
+        for a, b in zip(jax.tree_util.tree_leaves(alone),
+                        jax.tree_util.tree_leaves(run.params)):
+            np.testing.assert_allclose(b[s, c], a[0], rtol=1e-4, atol=1e-6)
+    for c, k in [(0, 0), (1, 3), (0, 4)]:
+        start = jax.tree_util.tree_map(lambda a: a[0, c][None], inits)
+        keep = masks[k] == 1
+        alone = train(spec, start, keys, stack_networks([configs[c]]), X[keep], y[keep]).params
+        for a, b in zip(jax.tree_util.tree_leaves(alone),
+                        jax.tree_util.tree_leaves(run.cv_params)):
+            np.testing.assert_allclose(b[0, c, k], a[0], rtol=1e-4, atol=1e-6)

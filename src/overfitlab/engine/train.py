@@ -647,6 +647,25 @@ def _training_targets(y: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return y[:, rows] if rows.ndim == 1 else np.take_along_axis(y, rows[..., None], axis=1)
 
 
+def padded_rows(fit_rows: list[np.ndarray], weights: np.ndarray | None = None
+                ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """Training sets of different sizes (e.g. cross-validation folds, each the indices of its
+    training rows) as one ``rows`` matrix for :func:`train`: each set padded to the largest
+    set's count (F, m) with copies of its first row, and each set's sample weights over its
+    rows: the given ``weights`` (indexed by row, or 1), 0 on the padding rows, which the
+    weighted objective ignores. The weights are None when none are given and no set is
+    padded, so that the engine skips their arithmetic."""
+    m = max(len(r) for r in fit_rows)
+    if weights is None and all(len(r) == m for r in fit_rows):
+        return np.stack(fit_rows), [None] * len(fit_rows)
+    padded, fold_weights = [], []
+    for r in fit_rows:
+        w = np.ones(len(r)) if weights is None else weights[r]
+        padded.append(np.concatenate([r, np.repeat(r[:1], m - len(r))]))
+        fold_weights.append(np.concatenate([w, np.zeros(m - len(r))]))
+    return np.stack(padded), fold_weights
+
+
 def _prepare_data(X, y, X_eval, y_eval, X_val, y_val, w_val, rows=None) -> Data:
     """Host arrays in X's floating dtype (float32 unless x64 is enabled), targets 2-D per network.
 

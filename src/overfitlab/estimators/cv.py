@@ -64,7 +64,8 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from overfitlab.engine.mlp import init_stack
-from overfitlab.engine.train import derived_stream, host_keys, make_hyper, stack_networks
+from overfitlab.engine.train import (derived_stream, host_keys, make_hyper, padded_rows,
+                                     stack_networks)
 from overfitlab.estimators.base import (PARAMETER_CONSTRAINTS, compute_dtype, run_engine,
                                         store_params, validated_weights)
 from overfitlab.estimators.classifier import RegularizedMLPClassifier
@@ -189,7 +190,7 @@ class RegularizedMLPCVBase(BaseEstimator):
                 val_masks.append(_mask(len(X), train_idx[v], weights))
             fit_rows.append(rows)
             fold_streams.append(stream)
-        rows, fit_weights = _padded_rows(fit_rows, weights)
+        rows, fit_weights = padded_rows(fit_rows, weights)
         per_fold = len(candidates) * n_seeds * n_members  # networks per fold
         per_fit = n_seeds * n_members  # networks per (fold, candidate)
         hyper = stack_networks([
@@ -297,23 +298,6 @@ def _mask(n: int, rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     mask = np.zeros(n)
     mask[rows] = 1.0
     return mask if weights is None else mask * weights
-
-
-def _padded_rows(fit_rows: list[np.ndarray], weights: np.ndarray | None
-                 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """Each fold's training rows padded to the largest fold's count (F, m), and each fold's
-    sample weights over them: the given weights (or 1), 0 on the padding rows (copies of the
-    fold's first row). The weights are None when no weights are given and no fold is padded,
-    so that the engine skips their arithmetic."""
-    m = max(len(r) for r in fit_rows)
-    if weights is None and all(len(r) == m for r in fit_rows):
-        return np.stack(fit_rows), [None] * len(fit_rows)
-    padded, fold_weights = [], []
-    for r in fit_rows:
-        w = np.ones(len(r)) if weights is None else weights[r]
-        padded.append(np.concatenate([r, np.repeat(r[:1], m - len(r))]))
-        fold_weights.append(np.concatenate([w, np.zeros(m - len(r))]))
-    return np.stack(padded), fold_weights
 
 
 def _fold_batch_size(base, fit_rows) -> int | None:
