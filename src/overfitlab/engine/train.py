@@ -23,7 +23,9 @@ l1 / sum_i s_i * sum |W| (soft-thresholding: exact zeros). The *reported* loss i
 [eps, 1 - eps] in the log-loss, plus the L2 and L1 penalties.
 
 The loop mirrors ``MLPRegressor._fit_stochastic``: an *iteration* is one epoch (one pass over the
-data in mini-batches of ``batch_size``; one step when full batch). After each epoch:
+data in mini-batches of ``batch_size``, taken in a permutation drawn from the network's PRNG key or
+in orders the caller draws on the host, such as scikit-learn's own shuffles; one step when full
+batch). After each epoch:
 
 * ``loss_curve`` records the epoch's mean reported loss (computed on each batch before its update);
 * with evaluation data, the loss (MSE for regression, log-loss for classification; plus accuracy
@@ -409,8 +411,8 @@ def _batches(key, n: int, batch_size: int, shuffle: bool, order=None):
     """Index matrix (n_batches, batch_size) and validity mask for one epoch.
 
     The samples are taken in ``order`` when given (drawn on the host, see :func:`train`), else
-    in a permutation drawn from ``key`` (in place order without ``shuffle``). The last batch is
-    padded with index 0 and mask 0 so every batch has the same shape, which reproduces
+    in a permutation drawn from ``key`` (in their stored order without ``shuffle``). The last
+    batch is padded with index 0 and mask 0 so every batch has the same shape, which reproduces
     scikit-learn's smaller final batch exactly.
     """
     n_batches = -(-n // batch_size)
