@@ -751,7 +751,7 @@ def train(spec: TrainSpec, params: Params, keys, hyper: Hyper, X, y, X_eval=None
         part_data = Data(*(a if ax is None else a[parts[i]] for a, ax in zip(data, axes)))
         report = progress if i == 0 else no_progress
         part_orders = (None if orders is None
-                       else _part_orders(orders, parts[i][owned[i]], owned[i], n_rows, spec))
+                       else _part_orders(orders, parts[i], owned[i], n_rows, spec))
         return _run_chunks(take(state), take(hyper), part_data, record_mask, spec, report, cancel,
                            part_orders)
 
@@ -777,14 +777,13 @@ ORDER_ELEMENTS = 2**24
 of int32; the chunk is shortened to stay below it."""
 
 
-def _part_orders(orders, networks: np.ndarray, owned: np.ndarray, n_rows: int,
-                 spec: TrainSpec):
+def _part_orders(orders, part: np.ndarray, owned: np.ndarray, n_rows: int, spec: TrainSpec):
     """The sample orders of one part's chunk, (chunk, part size, n_rows) int32, as the compiled
-    chunk scans them: ``orders`` drawn for the part's own ``networks`` (at the ``owned``
-    positions) and the epochs left before ``max_iter``; the in-place order elsewhere (a
-    repeated network, whose results are discarded, and epochs past max_iter, which do not run),
-    so that each network's stream is drawn once per epoch it may train."""
-    chunk = _chunk(spec)
+    chunk scans them: ``orders`` drawn for the networks of ``part`` at its ``owned`` positions
+    and the epochs left before ``max_iter``; the stored order elsewhere (a repeated network,
+    whose results are discarded, and epochs past max_iter, which do not run), so that each
+    network's stream is drawn once per epoch it may train."""
+    chunk, networks = _chunk(spec), part[owned]
 
     def draw(t0: int) -> np.ndarray:
         out = np.broadcast_to(np.arange(n_rows, dtype=np.int32),

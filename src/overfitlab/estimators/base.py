@@ -68,7 +68,7 @@ from overfitlab.compilation_cache import enable_compilation_cache
 from overfitlab.engine.mlp import OUTPUT_ACTIVATIONS, forward_stack, init_stack
 from overfitlab.engine.train import (TrainSpec, derived_stream, host_keys, make_hyper,
                                      stack_networks, train)
-from overfitlab.estimators.shuffles import EpochOrders
+from overfitlab.estimators.shuffles import EpochOrders, seeded_streams
 
 FORWARD_ELEMENTS = 2**23
 """Hidden activations per batched forward pass of prediction (64 MiB in float64)."""
@@ -343,8 +343,7 @@ class RegularizedMLPBase(BaseEstimator):
         spare = derived_stream(rng)
         keys = host_keys(spare, n_members)  # dropout streams
         # member 0 shuffles from rng itself, as scikit-learn does; the others from their own
-        streams = [rng] + [np.random.RandomState(int(s))
-                           for s in spare.randint(0, 2**32, n_members - 1, dtype=np.uint64)]
+        streams = [rng] + seeded_streams(spare, n_members - 1)
         orders = EpochOrders(streams, [X.shape[0]] * n_members, X.shape[0])
         out = run_engine(spec, params, keys, hyper, X.astype(dtype), Y.astype(dtype),
                          opt_state=None if optimizer is None else optimizer.state,

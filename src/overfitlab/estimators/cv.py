@@ -56,7 +56,7 @@ import jax
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
-from sklearn.metrics import (accuracy_score, check_scoring, get_scorer_names, r2_score)
+from sklearn.metrics import accuracy_score, check_scoring, get_scorer_names, r2_score
 from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold, check_cv
 from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -70,7 +70,7 @@ from overfitlab.estimators.base import (PARAMETER_CONSTRAINTS, compute_dtype, ru
                                         store_params, validated_weights)
 from overfitlab.estimators.classifier import RegularizedMLPClassifier
 from overfitlab.estimators.regressor import RegularizedMLPRegressor
-from overfitlab.estimators.shuffles import EpochOrders
+from overfitlab.estimators.shuffles import EpochOrders, seeded_streams
 
 GRID = {"alpha": "alphas", "l1": "l1s", "dropout": "dropouts"}
 """Base-estimator parameter -> the CV estimator's grid of its values."""
@@ -210,9 +210,9 @@ class RegularizedMLPCVBase(BaseEstimator):
         keys = host_keys(spare, n_nets)  # dropout streams
         # The first seed's first member shuffles as its fold's own fit would; the others from
         # their own RandomStates.
-        seeds = spare.randint(0, 2**32, n_nets, dtype=np.uint64)
-        streams = [copy.deepcopy(fold_streams[i // per_fold]) if i % per_fit == 0
-                   else np.random.RandomState(int(seeds[i])) for i in range(n_nets)]
+        own = seeded_streams(spare, n_nets)
+        streams = [copy.deepcopy(fold_streams[i // per_fold]) if i % per_fit == 0 else own[i]
+                   for i in range(n_nets)]
         orders = EpochOrders(streams, [len(fit_rows[i // per_fold]) for i in range(n_nets)],
                              rows.shape[1])
         return run_engine(spec, params, keys, hyper, X.astype(dtype), Y.astype(dtype),

@@ -12,6 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 
+def seeded_streams(source: np.random.RandomState, n: int) -> list[np.random.RandomState]:
+    """``n`` RandomStates, each seeded by one draw from ``source`` (in [0, 2**32)): the shuffle
+    streams of networks that have no scikit-learn counterpart to follow."""
+    return [np.random.RandomState(int(seed))
+            for seed in source.randint(0, 2**32, n, dtype=np.uint64)]
+
+
 class EpochOrders:
     """The engine's ``orders`` callable: network i's sample orders, epoch after epoch, drawn from
     its own RandomState ``streams[i]`` as scikit-learn draws them for a training set of
