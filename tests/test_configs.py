@@ -96,5 +96,6 @@ def test_the_engine_keys_its_functions_by_the_names_configurations_offer():
 
     assert tuple(mlp.ACTIVATIONS) == tuple(mlp.NUMPY_ACTIVATIONS) == MLP_ACTIVATIONS
     assert tuple(cnn.ARCHITECTURES) == CNN_ARCHITECTURES
-    with pytest.raises(ValueError, match="architecture must be one of simple, lenet5, vgg"):
+    with pytest.raises(ValueError,
+                       match="architecture must be one of simple, lenet5, vgg, compact,"):
         cnn.build("resnet", 10, (8, 8, 1))

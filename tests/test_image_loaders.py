@@ -181,6 +181,7 @@ def test_experiment_on_idx_files_holds_out_and_says_so(tmp_path, monkeypatch):
     result = EXPERIMENT.run(config)
     assert result.metrics["test_held_out_from_train"] == 1.0
     assert result.metrics["n_test"] == 30 and result.metrics["n_train"] == 90
-    assert result.metrics["parameters_cnn"] == 587_018  # the VGG-style net of the MNIST preset
+    assert result.metrics["parameters_cnn"] == 680_202  # the compact net of the MNIST preset
     assert any("held out" in note and "30 of its 120" in note for note in result.notes)
     assert "held out from the training split" in result.answer("test_accuracy").explanation
+    assert "0.1 of their probability spread" in result.answer("epochs").explanation

@@ -551,6 +551,29 @@ def vgg_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
     )
 
 
+def compact_convnet(n_classes: int = 10, padding: str = "valid", width: int = 1,
+                    dropout_rate: float = 0.1, dense_hidden: int = 512) -> Model:
+    """The VGG-style network made cheaper where its multiply-adds are: half the channels in the
+    first convolution (16), and the second pooling moved before the third convolution (128
+    channels), which then sees 5x5 maps instead of 11x11: conv 16, max-pool 2, conv 64, max-pool
+    2, conv 128 (each with batch normalisation and ReLU), flatten, dropout, dense
+    ``dense_hidden`` (normalised, ReLU), dropout, dense ``n_classes``.
+
+    On 28x28x1 with valid padding (28 -> 26 -> 13 -> 11 -> 5 -> 3: 1,152 features) and width 1
+    it has 192 + 9,408 + 74,112 + 591,360 + 5,130 = 680,202 parameters and 2.47 million
+    multiply-adds per image against the VGG-style net's 5.94 million (whose second and third
+    convolutions alone take 5.2 million), so it trains about twice as many images per second.
+    """
+    norm_relu = (BatchNorm(), Activation("relu"))
+    return (
+        Conv(16 * width, 3, padding), *norm_relu, Pool("max", 2),
+        Conv(64 * width, 3, padding), *norm_relu, Pool("max", 2),
+        Conv(128 * width, 3, padding), *norm_relu,
+        Flatten(), Dropout(dropout_rate), Dense(dense_hidden), *norm_relu,
+        Dropout(dropout_rate), Dense(n_classes),
+    )
+
+
 def mlp(n_classes: int = 10, hidden: Sequence[int] = (256,), dropout_rate: float = 0.0) -> Model:
     """Fully connected baseline on flattened pixels: [dense h, relu, dropout] per hidden layer."""
     layers: list[Layer] = [Flatten()]
@@ -562,7 +585,8 @@ def mlp(n_classes: int = 10, hidden: Sequence[int] = (256,), dropout_rate: float
 
 
 # One builder per name of CNN_ARCHITECTURES (the names configurations offer), in its order.
-ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5, "vgg": vgg_convnet}
+ARCHITECTURES = {"simple": simple_convnet, "lenet5": lenet5, "vgg": vgg_convnet,
+                 "compact": compact_convnet}
 
 
 def build(architecture: str, n_classes: int, image_shape: Sequence[int], padding: str = "auto",

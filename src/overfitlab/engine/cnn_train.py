@@ -1,6 +1,11 @@
 """Mini-batch training of an image classifier from :mod:`overfitlab.engine.cnn`, top to bottom.
 
-Loss: mean softmax cross-entropy, ``L = -(1/B) sum_n log softmax(f(x_n))[y_n]``. Optimizer: AdamW
+Loss: mean softmax cross-entropy against label-smoothed targets,
+``L = -(1/B) sum_n sum_k t_nk log softmax(f(x_n))_k`` with
+``t_nk = (1 - eps) [k = y_n] + eps / K`` (Szegedy et al., 2016; ``eps = 0``: the plain
+cross-entropy ``-(1/B) sum_n log softmax(f(x_n))[y_n]``).
+Its gradient with respect to the logits is ``(softmax(f(x_n)) - t_n) / B``: smoothing stops
+pushing the true class's probability all the way to 1. Optimizer: AdamW
 (Adam with decoupled weight decay ``w <- w - eta_t (adam_step + lambda w)`` on kernels only, not
 biases) under a one-cycle cosine schedule: ``eta_t`` rises from ``eta/25`` to ``eta`` over the
 first ``warmup`` fraction of the steps and falls to ``eta/2500`` by the last. Each epoch draws a
@@ -37,6 +42,7 @@ class TrainSettings:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     augment_shift: int = 0  # max random shift in pixels; 0 disables augmentation
+    label_smoothing: float = 0.0  # eps of the smoothed targets; 0: plain cross-entropy
     warmup: float = 0.2  # fraction of steps spent raising the learning rate
     eval_batch_size: int = 500
     progress_updates: int = 10  # progress reports per epoch (at most)
@@ -53,9 +59,14 @@ class Fit:
     steps: int = 0
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of integer ``labels``."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+def cross_entropy(logits: jax.Array, labels: jax.Array, smoothing: float = 0.0) -> jax.Array:
+    """Mean softmax cross-entropy of integer ``labels``, against targets smoothed by ``smoothing``
+    (``eps`` of the module docstring): ``-(1 - eps) log p_y - (eps / K) sum_k log p_k``."""
+    log_p = jax.nn.log_softmax(logits)
+    true_class = jnp.take_along_axis(log_p, labels[:, None], axis=-1)[:, 0]
+    if not smoothing:
+        return -true_class.mean()
+    return -((1.0 - smoothing) * true_class + smoothing * log_p.mean(axis=-1)).mean()
 
 
 def random_shift(x: jax.Array, shift: int, key: jax.Array) -> jax.Array:
@@ -83,29 +94,33 @@ def make_optimizer(settings: TrainSettings, total_steps: int) -> optax.GradientT
     return optax.adamw(schedule, weight_decay=settings.weight_decay, mask=kernels_only)
 
 
-@partial(jax.jit, static_argnames=("model", "optimizer", "shift"), donate_argnums=(0,))
-def train_step(state, x_all, y_all, batches, keys, i, *, model, optimizer, shift):
+@partial(jax.jit, static_argnames=("model", "optimizer", "shift", "smoothing"),
+         donate_argnums=(0,))
+def train_step(state, x_all, y_all, batches, keys, i, *, model, optimizer, shift,
+               smoothing=0.0):
     """Optimizer step ``i`` of an epoch, on the images ``x_all[batches[i]]`` with random key
-    ``keys[i]``; returns the new state, the batch loss and the batch accuracy. Indexing inside
-    the compiled step keeps the Python loop to one dispatch per step."""
+    ``keys[i]``, descending the cross-entropy smoothed by ``smoothing``; returns the new state,
+    the batch's plain cross-entropy (comparable with the test loss whatever the smoothing) and
+    the batch accuracy. Indexing inside the compiled step keeps the Python loop to one dispatch
+    per step."""
 
     def loss_fn(params, xb, yb, key):
         logits, moments = cnn.apply_train(model, params, xb, key)
-        return cross_entropy(logits, yb), (logits, moments)
+        return cross_entropy(logits, yb, smoothing), (logits, moments)
 
     params, opt_state = state
     key_shift, key_drop = jax.random.split(keys[i])
     xb, yb = x_all[batches[i]], y_all[batches[i]]
     if shift:
         xb = random_shift(xb, shift, key_shift)
-    (loss, (logits, moments)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+    (_, (logits, moments)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         params, xb, yb, key_drop)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     # BatchNorm's running statistics get zero gradients (so no Adam update) and are then moved
     # towards the batch's moments.
     params = cnn.update_running_stats(model, optax.apply_updates(params, updates), moments)
     accuracy = jnp.mean(jnp.argmax(logits, -1) == yb)
-    return (params, opt_state), loss, accuracy
+    return (params, opt_state), cross_entropy(logits, yb), accuracy
 
 
 @partial(jax.jit, static_argnames="model")
@@ -144,7 +159,8 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     """Train ``model`` from a fresh initialisation drawn from ``key``; evaluate after each epoch.
 
     ``history`` holds per epoch: ``train_loss``/``train_accuracy`` (running means over the
-    epoch's batches, with dropout and augmentation active), ``test_loss``/``test_accuracy``
+    epoch's batches, with dropout and augmentation active; the loss is the plain cross-entropy
+    even when the targets are smoothed), ``test_loss``/``test_accuracy``
     (evaluation mode) and ``seconds`` (cumulative training time, evaluation excluded); and at
     each progress report (about ``progress_updates`` per epoch): ``step_epoch`` (fractional
     epoch), ``step_loss``/``step_accuracy`` (means over the batches since the last report).
@@ -160,7 +176,8 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     params = cnn.init(model, key_init, x_train.shape[1:])
     state = (params, optimizer.init(params))
     x_all, y_all = jnp.asarray(x_train), jnp.asarray(y_train)
-    step = partial(train_step, model=model, optimizer=optimizer, shift=settings.augment_shift)
+    step = partial(train_step, model=model, optimizer=optimizer, shift=settings.augment_shift,
+                   smoothing=settings.label_smoothing)
 
     history: dict[str, list[float]] = {k: [] for k in
                                        ("train_loss", "train_accuracy", "test_loss",

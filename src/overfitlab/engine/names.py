@@ -7,5 +7,5 @@ error messages) before anything is trained; the engine keys its functions by the
 MLP_ACTIVATIONS: tuple[str, ...] = ("identity", "logistic", "tanh", "relu")
 """Hidden-layer activations of the MLPs (the keys of ``overfitlab.engine.mlp.ACTIVATIONS``)."""
 
-CNN_ARCHITECTURES: tuple[str, ...] = ("simple", "lenet5", "vgg")
+CNN_ARCHITECTURES: tuple[str, ...] = ("simple", "lenet5", "vgg", "compact")
 """Named convolutional networks (the keys of ``overfitlab.engine.cnn.ARCHITECTURES``)."""

@@ -1,4 +1,4 @@
-"""Cross-validation on the training points only, as sample-weight masks in one engine call.
+"""Cross-validation on the training points only, every fold network in one engine call.
 
 The course picks its coefficients (alpha, l1, the dropout rate, the width) on the test set,
 which makes the reported test error optimistic: the test set chose it. Here they are chosen by

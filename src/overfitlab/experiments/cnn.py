@@ -3,11 +3,11 @@
 The course replaces the weighted sum of a neuron by a convolution: one small kernel slides over the
 whole image, so a layer needs ``kh kw C_in C_out`` weights however large the image is. This
 experiment trains the Keras "simple MNIST convnet" (digits and CIFAR-10 by default), a small
-VGG-style convnet with batch normalisation (MNIST by default) or LeNet-5 on scikit-learn's 8x8
-digits (default), MNIST or CIFAR-10 read from local files, then trains a fully connected network on
-the same data with the same optimizer, schedule and number of epochs, and compares parameters and
-accuracy. A CNN run is costly, so a single seed is the default (``seeds=1``); more seeds give the
-10-90 % band of every seed-dependent answer.
+VGG-style convnet with batch normalisation, its compact variant (MNIST by default) or LeNet-5 on
+scikit-learn's 8x8 digits (default), MNIST or CIFAR-10 read from local files, then trains a fully
+connected network on the same data with the same optimizer, schedule and number of epochs, and
+compares parameters and accuracy. A CNN run is costly, so a single seed is the default
+(``seeds=1``); more seeds give the 10-90 % band of every seed-dependent answer.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from overfitlab.experiments.base import Answer, Experiment, Progress, Result, ba
 from overfitlab.plots import cnn as plots
 
 ARCHITECTURE_NAMES = {"simple": "simple convnet", "lenet5": "LeNet-5",
-                      "vgg": "VGG-style convnet"}
+                      "vgg": "VGG-style convnet", "compact": "compact convnet"}
 TRAIN_ACCURACY_IMAGES = 10_000  # training accuracy is measured on at most this many images
 
 
@@ -132,7 +132,8 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
     settings = TrainSettings(epochs=config.epochs, batch_size=config.batch_size,
                              learning_rate=config.learning_rate,
                              weight_decay=config.weight_decay,
-                             augment_shift=config.shift if config.augment else 0)
+                             augment_shift=config.shift if config.augment else 0,
+                             label_smoothing=config.label_smoothing)
     subset = _train_subset(len(data.x_train))
 
     cnn_fits: list[Fit] = []
@@ -301,7 +302,9 @@ def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple],
                f"training images, against {acc:.2%} on test images: a gap of "
                f"{100 * (metrics['train_accuracy'] - acc):+.2f} percentage points, the measure of "
                f"overfitting that dropout ({config.dropout:g}), weight decay "
-               f"({config.weight_decay:g}) and weight sharing keep in check.",
+               f"({config.weight_decay:g}), "
+               + (f"label smoothing ({config.label_smoothing:g}), " if config.label_smoothing
+                  else "") + "and weight sharing keep in check.",
                **spread("train_accuracy")),
         Answer("parameters_cnn", "How many trainable parameters does the CNN have?", p_cnn,
                f"Each convolution needs only kernel height x width x input channels x filters "
@@ -323,7 +326,9 @@ def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple],
                config.epochs,
                f"{config.epochs} epochs of {len(data.y_train) // config.batch_size} mini-batches "
                f"of {config.batch_size} (the last partial batch is dropped), Adam with weight "
-               f"decay under a one-cycle cosine schedule peaking at {config.learning_rate:g}."),
+               f"decay under a one-cycle cosine schedule peaking at {config.learning_rate:g}"
+               + (f", on targets with {config.label_smoothing:g} of their probability spread "
+                  "over all classes (label smoothing)." if config.label_smoothing else ".")),
         Answer("train_seconds", "How long did the CNN train?", metrics["train_seconds"],
                f"{metrics['train_seconds']:.1f} s of wall-clock training "
                f"({metrics['images_per_second']:,.0f} images per second, compilation included, "
