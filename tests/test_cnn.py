@@ -190,25 +190,22 @@ def test_batch_norm_architecture_adds_two_parameters_per_channel():
         cnn.build("lenet5", 10, (28, 28, 1), batch_norm=True)
 
 
-def test_compact_parameter_count_on_mnist_is_680202():
-    model = cnn.build("compact", 10, (28, 28, 1))
-    # 28 -> conv3 26 -> pool 13 -> conv3 11 -> pool 5 -> conv3 3: 3 * 3 * 128 features
-    closed = (_conv_params(3, 1, 16) + _conv_params(3, 16, 64) + _conv_params(3, 64, 128)
-              + _dense_params(3 * 3 * 128, 512) + _dense_params(512, 10)
-              + 2 * (16 + 64 + 128 + 512))  # batch-norm scales and shifts
-    assert closed == 680_202
-    assert cnn.n_parameters(model, (28, 28, 1)) == closed
-    assert cnn.build("compact", 10, (8, 8, 1))[0] == cnn.Conv(16, 3, "same")  # pools fit 8x8
-
-
-def test_vgg_parameter_count_on_mnist_is_587018():
-    model = cnn.build("vgg", 10, (28, 28, 1))
+@pytest.mark.parametrize("architecture,channels,features,closed_count", [
     # 28 -> conv3 26 -> pool 13 -> conv3 11 -> conv3 9 -> pool 4: 4 * 4 * 64 features
-    closed = (_conv_params(3, 1, 32) + _conv_params(3, 32, 64) + _conv_params(3, 64, 64)
-              + _dense_params(4 * 4 * 64, 512) + _dense_params(512, 10)
-              + 2 * (32 + 64 + 64 + 512))  # batch-norm scales and shifts
-    assert closed == 587_018
+    ("vgg", (32, 64, 64), 4 * 4 * 64, 587_018),
+    # 28 -> conv3 26 -> pool 13 -> conv3 11 -> pool 5 -> conv3 3: 3 * 3 * 128 features
+    ("compact", (16, 64, 128), 3 * 3 * 128, 680_202),
+])
+def test_normalised_three_convolution_parameter_counts_on_mnist(architecture, channels, features,
+                                                                 closed_count):
+    model = cnn.build(architecture, 10, (28, 28, 1))
+    c1, c2, c3 = channels
+    closed = (_conv_params(3, 1, c1) + _conv_params(3, c1, c2) + _conv_params(3, c2, c3)
+              + _dense_params(features, 512) + _dense_params(512, 10)
+              + 2 * (c1 + c2 + c3 + 512))  # batch-norm scales and shifts
+    assert closed == closed_count
     assert cnn.n_parameters(model, (28, 28, 1)) == closed
+    assert cnn.build(architecture, 10, (8, 8, 1))[0] == cnn.Conv(c1, 3, "same")  # pools fit 8x8
 
 
 def test_lenet5_parameter_count_on_mnist_is_61706():
