@@ -50,7 +50,7 @@ class CNNConfig(Config):
     ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
     """
 
-    seeds: int = param(1, "networks trained one after another (about a minute each on MNIST)",
+    seeds: int = param(1, "networks trained one after another (under a minute each on MNIST)",
                        low=1, high=64)
     dataset: str = param("digits", "images: the bundled 8x8 digits, or MNIST / CIFAR-10 files "
                          "from data_dir", choices=DATASETS)
