@@ -44,10 +44,9 @@ class CNNConfig(Config):
     ``dropout``, ``dense_hidden``, ``batch_norm``, ``augment``, ``shift`` and ``label_smoothing``
     left at None take the dataset's values in ``DATASET_DEFAULTS`` (digits: the simple convnet,
     30 epochs of 64, peak learning rate 3e-3, weight decay 1e-4, dropout 0.5, no augmentation,
-    no smoothing; MNIST: the
-    compact VGG-style net, 2 epochs of 32, weight decay 5e-4, dropout 0.1, random 1-pixel shifts,
-    label smoothing 0.1);
-    ``data_dir`` falls back to the ``OVERFITLAB_DATA`` environment variable.
+    no smoothing; MNIST: the compact VGG-style net, 2 epochs of 32, weight decay 5e-4, dropout
+    0.1, random 1-pixel shifts, label smoothing 0.1); ``data_dir`` falls back to the
+    ``OVERFITLAB_DATA`` environment variable.
     """
 
     seeds: int = param(1, "networks trained one after another (under a minute each on MNIST)",
