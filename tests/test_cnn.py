@@ -15,7 +15,8 @@ from scipy.signal import correlate2d
 from overfitlab.engine import cnn
 from overfitlab.engine.cnn_train import TrainSettings, cross_entropy, fit, random_shift
 from overfitlab.experiments.base import ConfigError
-from overfitlab.experiments.cnn import EXPERIMENT, CNNConfig, holdout_split, load_data
+from overfitlab.experiments.cnn import (EXPERIMENT, CNNConfig, _most_frequent_confusion,
+                                       holdout_split, load_data)
 
 
 def _conv_params(k: int, c_in: int, c_out: int) -> int:
@@ -488,3 +489,15 @@ def test_quick_preset_end_to_end():
     fractions = [f for f, _ in messages]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert all("loss" in msg and "acc" in msg for _, msg in messages[1:])
+
+
+def test_the_confusion_caption_names_a_tie_as_a_tie():
+    """The confusion-matrix caption calls a cell "the most frequent" only when it is alone at the
+    top, and counts "1 time" in the singular."""
+    names = ("a", "b", "c")
+    single = np.array([[0, 3, 0], [1, 0, 0], [0, 0, 0]])
+    assert _most_frequent_confusion(single, names) == (
+        "; the most frequent is a taken for b (3 times)")
+    tie = np.array([[0, 1, 0], [0, 0, 0], [0, 1, 0]])
+    assert _most_frequent_confusion(tie, names) == (
+        "; 2 confusions tie as the most frequent (1 time each), such as a taken for b")

@@ -246,9 +246,7 @@ def _captions(config: CNNConfig, data: ImageData, metrics: dict[str, float],
     confusion = _confusion(data.y_test, predictions, len(names))
     np.fill_diagonal(confusion, 0)
     wrong = int(confusion.sum())
-    true, said = np.unravel_index(np.argmax(confusion), confusion.shape)
-    worst = (f"; the most frequent is {names[true]} taken for {names[said]} "
-             f"({confusion[true, said]} times)" if wrong else "")
+    worst = _most_frequent_confusion(confusion, names) if wrong else ""
     return {
         "learning_curves.png": f"Loss and accuracy per epoch of the CNN and the fully connected "
                                f"network, training batches and test set: they end at "
@@ -264,6 +262,19 @@ def _captions(config: CNNConfig, data: ImageData, metrics: dict[str, float],
                               f"images, titled true -> predicted." if wrong else
                               "No test image is misclassified: the figure is empty."),
     }
+
+
+def _most_frequent_confusion(confusion: np.ndarray, names: tuple[str, ...]) -> str:
+    """The commonest off-diagonal cell of ``confusion`` (diagonal zeroed, at least one mistake),
+    saying so when several cells share the largest count."""
+    true, said = np.unravel_index(np.argmax(confusion), confusion.shape)
+    count = int(confusion[true, said])
+    times = f"{count} time{'s' if count > 1 else ''}"
+    tied = int((confusion == count).sum())
+    if tied > 1:
+        return (f"; {tied} confusions tie as the most frequent ({times} each), such as "
+                f"{names[true]} taken for {names[said]}")
+    return f"; the most frequent is {names[true]} taken for {names[said]} ({times})"
 
 
 def _answers(config: CNNConfig, data: ImageData, stats: dict[str, tuple],
