@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from overfitlab.cli import app
 from overfitlab.engine.train import TrainSpec, init_many, make_hyper, seed_keys, train
-from overfitlab.experiments._course import predict_host
+from overfitlab.experiments._course import predict
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.bias_variance import EXPERIMENT, BiasVarianceConfig
 from overfitlab.theory.bias_variance import decompose
@@ -118,7 +118,7 @@ def test_identity_activation_trains_to_least_squares_and_matches_its_closed_form
                                    make_hyper(0.0, learning_rate=0.05))
     Y = np.repeat(y, S, axis=0)[..., None].astype(np.float32)
     out = train(spec, params, seed_keys(0, D * S), hyper, x[:, None].astype(np.float32), Y)
-    preds = predict_host(out.params, grid[:, None], "identity").reshape(D, S, -1)
+    preds = predict(out.params, grid[:, None], "identity").reshape(D, S, -1)
     Phi, Psi = np.stack([np.ones(n), x], 1), np.stack([np.ones_like(grid), grid], 1)
     L = Psi @ np.linalg.solve(Phi.T @ Phi, Phi.T)
     np.testing.assert_allclose(preds, np.repeat((y @ L.T)[:, None], S, axis=1), atol=1e-5)

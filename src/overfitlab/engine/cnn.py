@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from overfitlab.engine import threefry
 from overfitlab.engine.names import CNN_ARCHITECTURES
 
 Params = list  # one dict per layer: {"w": kernel, "b": bias}, BatchNorm's four arrays, or {}
@@ -372,7 +373,7 @@ def init(model: Model, key: jax.Array, input_shape: Sequence[int]) -> Params:
     The uniform draws come from a NumPy generator seeded with the bits of ``key`` (still a pure
     function of the key): compiling JAX's threefry sampler once per layer shape took seconds.
     """
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    rng = np.random.default_rng(threefry.key_data(key).ravel().tolist())
     # one transfer of distinct buffers (the train step donates each one)
     return jax.device_put(init_host(model, rng, input_shape))
 
@@ -453,8 +454,10 @@ def update_running_stats(model: Model, params: Params, moments: list) -> Params:
     return out
 
 
+@partial(jax.jit, static_argnums=0)
 def layer_outputs(model: Model, params: Params, x: jax.Array) -> list[jax.Array]:
-    """Every layer's output at evaluation (no dropout), for feature-map figures."""
+    """Every layer's output at evaluation (no dropout), for feature-map figures (one compiled
+    program: layer by layer, eager JAX compiled a small program per operation and shape)."""
     outputs = []
     for layer, p in zip(model, params):
         x = apply_layer(layer, p, x)

@@ -29,7 +29,8 @@ import numpy as np
 import optax
 from scipy.special import logsumexp
 
-from overfitlab.engine import cnn
+from overfitlab.engine import cnn, threefry
+from overfitlab.engine.programs import to_device
 from overfitlab.progress import Progress, no_progress
 
 
@@ -140,7 +141,7 @@ def predict_logits(model: cnn.Model, params: cnn.Params, x: np.ndarray,
         pad = size - len(xb)
         if pad:
             xb = np.concatenate([xb, np.zeros((pad, *xb.shape[1:]), xb.dtype)])
-        out.append(np.asarray(_logits(params, jnp.asarray(xb), model=model))[: size - pad])
+        out.append(np.asarray(_logits(params, to_device(xb), model=model))[: size - pad])
     return np.concatenate(out)
 
 
@@ -151,6 +152,12 @@ def evaluate(model: cnn.Model, params: cnn.Params, x: np.ndarray, y: np.ndarray,
     loss = float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(len(y)), y]))
     predictions = logits.argmax(-1)
     return loss, float(np.mean(predictions == y)), predictions
+
+
+def _mean(values: list[jax.Array]) -> float:
+    """The mean of device scalars (one step's loss each), in float64 on the host (an eager
+    ``jnp.mean`` would compile a program per length)."""
+    return float(np.mean(np.asarray(jax.device_get(values), np.float64)))
 
 
 def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarray,
@@ -172,10 +179,10 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     report_every = max(1, steps_per_epoch // max(settings.progress_updates, 1))
     optimizer = make_optimizer(settings, total)
 
-    key_init, key_data = jax.random.split(key)
+    key_init, key_data = threefry.split(key)
     params = cnn.init(model, key_init, x_train.shape[1:])
     state = (params, optimizer.init(params))
-    x_all, y_all = jnp.asarray(x_train), jnp.asarray(y_train)
+    x_all, y_all = to_device(x_train), to_device(y_train)
     step = partial(train_step, model=model, optimizer=optimizer, shift=settings.augment_shift,
                    smoothing=settings.label_smoothing)
 
@@ -185,10 +192,10 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     trace: dict[str, list[float]] = {"step_epoch": [], "step_loss": [], "step_accuracy": []}
     train_seconds = 0.0
     for epoch in range(settings.epochs):
-        key_perm, key_steps = jax.random.split(jax.random.fold_in(key_data, epoch))
+        key_perm, key_steps = threefry.split(threefry.fold_in(key_data, epoch))
         batches = jax.random.permutation(key_perm, n)[: steps_per_epoch * batch]
         batches = batches.reshape(steps_per_epoch, batch)
-        step_keys = jax.random.split(key_steps, steps_per_epoch)
+        step_keys = threefry.split(key_steps, steps_per_epoch)
         start = time.perf_counter()
         losses, accuracies = [], []
         for i in range(steps_per_epoch):
@@ -197,8 +204,7 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
             accuracies.append(accuracy)
             if (i + 1) % report_every == 0 or i + 1 == steps_per_epoch:
                 recent = slice(-report_every, None)  # float() below waits for these steps
-                window_loss = float(jnp.mean(jnp.stack(losses[recent])))
-                window_acc = float(jnp.mean(jnp.stack(accuracies[recent])))
+                window_loss, window_acc = _mean(losses[recent]), _mean(accuracies[recent])
                 trace["step_epoch"].append(epoch + (i + 1) / steps_per_epoch)
                 trace["step_loss"].append(window_loss)
                 trace["step_accuracy"].append(window_acc)
@@ -209,8 +215,8 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
         train_seconds += time.perf_counter() - start
         test_loss, test_acc, _ = evaluate(model, state[0], x_test, y_test,
                                           settings.eval_batch_size)
-        history["train_loss"].append(float(jnp.mean(jnp.stack(losses))))
-        history["train_accuracy"].append(float(jnp.mean(jnp.stack(accuracies))))
+        history["train_loss"].append(_mean(losses))
+        history["train_accuracy"].append(_mean(accuracies))
         history["test_loss"].append(test_loss)
         history["test_accuracy"].append(test_acc)
         history["seconds"].append(train_seconds)

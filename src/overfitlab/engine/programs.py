@@ -41,6 +41,19 @@ _programs: dict[str, Callable] = {}  # key -> the kept program's jitted call, or
 _lock = threading.Lock()  # concurrent parts with the same key trace it once
 
 
+def to_device(a) -> jax.Array:
+    """A host array on the default device, in JAX's canonical dtype (float32 unless x64 is
+    enabled), committed to that device as the outputs of an exported program are (so the
+    chunks after the first find the program the first one compiled).
+
+    ``jax.device_put`` of a host array compiles nothing, while ``jnp.asarray`` compiles a small
+    program per shape (jax 0.10): cold starts pay for each of those.
+    """
+    a = np.asarray(a)
+    return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False),
+                          jax.devices()[0])
+
+
 def register_types(*types: type) -> None:
     """Let these NamedTuple argument types appear in exported programs (once per type)."""
     for nodetype in types:

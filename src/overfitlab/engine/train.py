@@ -72,7 +72,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from overfitlab.engine import optim, programs
+from overfitlab.engine import optim, programs, threefry
+from overfitlab.engine.programs import to_device
 from overfitlab.engine.mlp import Params, check_activation, forward, init_stack
 from overfitlab.engine.regularizers import dropout_masks, l1_penalty, l2_penalty, prox_l1
 from overfitlab.progress import Progress, no_progress
@@ -172,19 +173,6 @@ def _fill_unused(hypers: Sequence[Hyper]) -> list[Hyper]:
             out = [h if getattr(h, field) is not None else h._replace(**{field: ones})
                    for h in out]
     return out
-
-
-def to_device(a) -> jax.Array:
-    """A host array on the default device, in JAX's canonical dtype (float32 unless x64 is
-    enabled), committed to that device as the outputs of an exported program are (so the
-    chunks after the first find the program the first one compiled).
-
-    ``jax.device_put`` of a host array compiles nothing, while ``jnp.asarray`` compiles a small
-    program per shape (jax 0.10): cold starts pay for each of those.
-    """
-    a = np.asarray(a)
-    return jax.device_put(a.astype(jax.dtypes.canonicalize_dtype(a.dtype), copy=False),
-                          jax.devices()[0])
 
 
 def host_keys(rng: np.random.RandomState, n: int) -> np.ndarray:
@@ -882,7 +870,7 @@ def init_many(key, n: int, layer_sizes: tuple[int, ...], activation: str,
     A pure function of ``key``: the draws come from a NumPy generator seeded with the key's
     bits (see :func:`~overfitlab.engine.mlp.init_mlp`), one network after the other.
     """
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    rng = np.random.default_rng(threefry.key_data(key).ravel().tolist())
     return init_stack(rng, n, layer_sizes, activation, dtype)
 
 
@@ -897,14 +885,14 @@ def train_grid(spec: TrainSpec, key, n_seeds: int, hyper: Hyper, X, y, X_eval=No
     (n_seeds, C).
     """
     n_configs = jax.tree_util.tree_leaves(hyper)[0].shape[0]
-    init_key, run_key = jax.random.split(key)
+    init_key, run_key = threefry.split(key)
     x_dtype = np.asarray(X).dtype
     dtype = x_dtype if np.issubdtype(x_dtype, np.floating) else np.float32
     params = init_many(init_key, n_seeds, tuple(spec.layer_sizes), spec.activation, dtype)
     params = jax.tree_util.tree_map(lambda a: np.repeat(a, n_configs, axis=0), params)
     hyper = jax.tree_util.tree_map(
         lambda a: np.tile(np.asarray(a), (n_seeds,) + (1,) * (np.ndim(a) - 1)), hyper)
-    keys = jax.random.split(run_key, n_seeds * n_configs)
+    keys = threefry.split(run_key, n_seeds * n_configs)
     out = train(spec, params, keys, hyper, X, y, X_eval, y_eval, X_val, y_val, record=record,
                 progress=progress)
     grid = lambda a: a.reshape((n_seeds, n_configs) + a.shape[1:])  # noqa: E731

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from overfitlab.engine import threefry
 from overfitlab.engine.train import TrainSpec, init_many, make_hyper
 from overfitlab.experiments._cv import fold_masks, held_out_mse, train_with_folds
 from overfitlab.experiments.configs.penalty_sweep import PenaltySweepConfig, SweepSetup
@@ -100,7 +101,7 @@ def _train_sweeps(setup: SweepSetup, alphas: tuple[float, ...], l1s: tuple[float
     data = setup.data()
     configs = ([make_hyper(alpha=a, learning_rate=setup.learning_rate) for a in alphas]
                + [make_hyper(alpha=0.0, l1=v, learning_rate=setup.learning_rate) for v in l1s])
-    init_key, run_key = jax.random.split(jax.random.PRNGKey(setup.seed))
+    init_key, run_key = threefry.split(threefry.prng_key(setup.seed))
     inits = init_many(init_key, setup.seeds, (1, setup.hidden_units, 1), setup.activation)
     inits = jax.tree_util.tree_map(lambda a: np.repeat(a[:, None], len(configs), axis=1), inits)
     run = train_with_folds(sweep_spec(setup), inits, configs, setup.cv_seeds,

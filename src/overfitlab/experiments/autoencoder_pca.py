@@ -31,6 +31,7 @@ from scipy.linalg import subspace_angles
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 
+from overfitlab.engine import threefry
 from overfitlab.engine.autoencoder import train
 from overfitlab.experiments.configs.autoencoder_pca import EMBEDDING_K, AutoencoderPCAConfig
 from overfitlab.experiments.base import (
@@ -148,7 +149,7 @@ def run(config: AutoencoderPCAConfig, progress: Progress = no_progress) -> Resul
     ks = tuple(config.ks)
     data = load_split(config.test_fraction, config.seed)
     progress(0.05, f"training {len(ks) * config.seeds} linear autoencoders")
-    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
+    keys = threefry.split(threefry.prng_key(config.seed), config.seeds)
     fit = jax.device_get(train(data.X_train, keys, ks, config.steps, config.learning_rate,
                                config.final_lr_fraction))
     progress(0.7, "PCA and principal angles")

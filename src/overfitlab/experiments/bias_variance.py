@@ -43,11 +43,12 @@ import jax
 import numpy as np
 
 from overfitlab.data.synthetic import TARGETS
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import init_stack
 from overfitlab.engine.train import Hyper, make_hyper, seed_keys, train
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.configs.bias_variance import BiasVarianceConfig
-from overfitlab.experiments._course import course_spec, predict_host
+from overfitlab.experiments._course import course_spec, predict
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.experiments.ensemble import bootstrap_counts
 from overfitlab.experiments.small_network import masked_small_networks
@@ -158,7 +159,7 @@ class _Batch:
 
 def _grid_predictions(params, grid, activation, masks, diverged) -> np.ndarray:
     """Predictions (B, n_grid) in float64, NaN for diverged networks."""
-    preds = predict_host(params, grid[:, None], activation,
+    preds = predict(params, grid[:, None], activation,
                          masks=None if masks is None else [masks])
     preds[np.asarray(diverged, bool)] = np.nan
     return preds
@@ -202,7 +203,7 @@ def _train_base_program(config, x, y, grid, theta, theta_i, progress: Progress):
                       ones_w[:R * D * I], y=per_net_y(I))
     widths = [w for w in config.width_values() if w != H]
     if widths:
-        k_w = jax.random.fold_in(jax.random.PRNGKey(config.seed), 4)
+        k_w = threefry.fold_in(threefry.prng_key(config.seed), 4)
         p_w, m_w = masked_small_networks(k_w, R * D * I, widths, H, config.activation)
         for j, w in enumerate(widths):
             rows = slice(j * R * D * I, (j + 1) * R * D * I)

@@ -22,7 +22,7 @@ from overfitlab.data.cifar10 import CLASSES as CIFAR_CLASSES
 from overfitlab.data.cifar10 import load_cifar10
 from overfitlab.data.digits import load_digits
 from overfitlab.data.mnist import load_mnist
-from overfitlab.engine import cnn
+from overfitlab.engine import cnn, threefry
 from overfitlab.engine.cnn_train import Fit, TrainSettings, evaluate, fit
 from overfitlab.experiments.configs.cnn import CNNConfig
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, band, no_progress
@@ -104,8 +104,8 @@ def _share(progress: Progress, lo: float, hi: float) -> Progress:
     return lambda fraction, message: progress(lo + (hi - lo) * fraction, message)
 
 
-def _seed_key(config: CNNConfig, index: int) -> jax.Array:
-    return jax.random.fold_in(jax.random.PRNGKey(config.seed), index)
+def _seed_key(config: CNNConfig, index: int) -> np.ndarray:
+    return threefry.fold_in(threefry.prng_key(config.seed), index)
 
 
 def _train_subset(n: int) -> np.ndarray:
@@ -144,7 +144,7 @@ def run(config: CNNConfig, progress: Progress = no_progress) -> Result:
     predictions = None
     share = 1.0 / config.seeds
     for s in range(config.seeds):
-        key_cnn, key_mlp = jax.random.split(_seed_key(config, s))
+        key_cnn, key_mlp = threefry.split(_seed_key(config, s))
         tag = f" seed {s + 1}/{config.seeds}" if config.seeds > 1 else ""
 
         f_cnn = fit(model, key_cnn, data.x_train, data.y_train, data.x_test, data.y_test,
@@ -232,7 +232,7 @@ def _figures(config: CNNConfig, data: ImageData, model: cnn.Model, f_cnn: Fit, f
             _confusion(data.y_test, predictions, k), data.class_names),
         "filters.png": plots.filters(np.asarray(f_cnn.params[0]["w"])),
         "feature_maps.png": plots.feature_maps(
-            data.x_test[0], [np.asarray(out[0]) for _, out in relus],
+            data.x_test[0], [np.asarray(out)[0] for _, out in relus],
             [f"conv{n + 1}" for n in range(len(relus))]),
         "misclassified.png": plots.misclassified(
             data.x_test[wrong], data.y_test[wrong], predictions[wrong], data.class_names),

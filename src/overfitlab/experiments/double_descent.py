@@ -35,10 +35,11 @@ import jax
 import numpy as np
 
 from overfitlab.data.synthetic import TARGETS
+from overfitlab.engine import threefry
 from overfitlab.engine.train import TrainSpec, make_hyper, seed_keys, train
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.configs.double_descent import DoubleDescentConfig
-from overfitlab.experiments._course import predict_host
+from overfitlab.experiments._course import predict
 from overfitlab.experiments.base import Answer, Experiment, Progress, Result, no_progress
 from overfitlab.experiments.small_network import masked_small_networks
 from overfitlab.progress import scaled
@@ -147,7 +148,7 @@ def trained_curves(config: DoubleDescentConfig, grid: np.ndarray,
     done = 0
     for j, widths in enumerate(buckets(config.trained_widths, unit_cost)):
         H = widths[-1]
-        key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 10 + j)
+        key = threefry.fold_in(threefry.prng_key(config.seed), 10 + j)
         params, masks = masked_small_networks(key, S, widths, H, config.activation)
         params = jax.tree_util.tree_map(lambda a: a * np.float32(config.init_scale), params)
         B = masks.shape[0]
@@ -161,8 +162,8 @@ def trained_curves(config: DoubleDescentConfig, grid: np.ndarray,
         out = train(spec, params, seed_keys(config.seed + j, B), hyper, X, targets,
                     progress=scaled(progress, done, done + cost))
         done += cost
-        on_grid = predict_host(out.params, grid[:, None], config.activation, [masks])
-        on_train = predict_host(out.params, X, config.activation, [masks])
+        on_grid = predict(out.params, grid[:, None], config.activation, [masks])
+        on_train = predict(out.params, X, config.activation, [masks])
         bad = np.asarray(out.diverged)
         n_div += int(bad.sum())
         te = np.where(bad, np.nan, config.noise ** 2 + np.mean((on_grid - truth) ** 2, -1))

@@ -23,9 +23,9 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import forward
 from overfitlab.engine.regularizers import dropout_masks
 from overfitlab.engine.train import init_many, make_hyper
@@ -68,12 +68,12 @@ def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
     data = config.data()
     rates = np.asarray(config.rates, np.float64)
     S, R, T = config.seeds, len(rates), config.mc_samples
-    key_train, key_mc = jax.random.split(jax.random.PRNGKey(config.seed))
+    key_train, key_mc = threefry.split(threefry.prng_key(config.seed))
     configs = [make_hyper(config.alpha, learning_rate=config.learning_rate, dropout=r)
                for r in rates]
     progress(0.02, f"training ({S} + {config.cv_seeds} x {config.cv_folds} folds) seeds x {R} "
                    f"dropout rates x {config.max_iter} iterations")
-    init_key, run_key = jax.random.split(key_train)
+    init_key, run_key = threefry.split(key_train)
     inits = init_many(init_key, S, (1, config.hidden_units, 1), config.activation)
     inits = jax.tree_util.tree_map(lambda a: np.repeat(a[:, None], R, axis=1), inits)
     run = train_with_folds(course_spec(config, use_dropout=True), inits, configs,
@@ -91,8 +91,7 @@ def run(config: DropoutConfig, progress: Progress = no_progress) -> Result:
     test_pred = predict(run.params, data.X_test, config.activation)  # (S, R, n)
     test_mse = without_diverged(mse(test_pred, data.y_test), run.diverged)  # (S, R)
     flat = jax.tree_util.tree_map(lambda a: a.reshape((S * R,) + a.shape[2:]), run.params)
-    mc = _mc_dropout_predict(flat, jnp.asarray(data.X_test),
-                             jnp.tile(jnp.asarray(rates, jnp.float32), S), key_mc,
+    mc = _mc_dropout_predict(flat, data.X_test, np.tile(rates.astype(np.float32), S), key_mc,
                              n_samples=T, activation=config.activation)
     mc_test = np.asarray(mc, np.float64).reshape(S, R, T, -1)  # (S, R, T, n_test)
     mc_test_mse = without_diverged(mse(mc_test.mean(axis=2), data.y_test), run.diverged)

@@ -18,6 +18,7 @@ import warnings
 import jax
 import numpy as np
 
+from overfitlab.engine import threefry
 from overfitlab.engine.train import make_hyper, stack_networks, train_grid
 from overfitlab.experiments.configs.early_stopping import EarlyStoppingConfig
 from overfitlab.experiments._course import course_spec, predict
@@ -66,7 +67,7 @@ def run(config: EarlyStoppingConfig, progress: Progress = no_progress) -> Result
     """Train, locate the best iteration, retrain to it, and compare with validation stopping."""
     start = time.perf_counter()
     data = config.data()
-    key = jax.random.PRNGKey(config.seed)
+    key = threefry.prng_key(config.seed)
     hyper = stack_networks([make_hyper(config.alpha, learning_rate=config.learning_rate)])
     S, T = config.seeds, config.max_iter
 

@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData
+from overfitlab.engine import threefry
 from overfitlab.engine.train import Hyper, init_many, make_hyper, train
 from overfitlab.experiments.configs.course import NetworkConfig
 from overfitlab.experiments.configs.ensemble import FIT_GRID, EnsembleConfig
@@ -77,11 +78,11 @@ def train_members(config: EnsembleConfig, data: RegressionData,
     """Train every member of every ensemble at once; returns params (S, M, ...), the sample
     weights (S, M, n) and the diverged marks (S, M)."""
     n_nets = config.seeds * config.members
-    k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
+    k_init, k_run = threefry.split(threefry.prng_key(config.seed))
     params = init_many(k_init, n_nets, (1, config.hidden_units, 1), config.activation)
     weights = (bootstrap_counts(np.random.default_rng(config.seed), n_nets, config.n_train)
                if config.bagging else None)
-    out = train(course_spec(config), params, jax.random.split(k_run, n_nets),
+    out = train(course_spec(config), params, threefry.split(k_run, n_nets),
                 network_hypers(config, n_nets, weights), data.X_train, data.y_train,
                 progress=progress)
     shape = (config.seeds, config.members)

@@ -32,6 +32,7 @@ import jax
 import numpy as np
 
 from overfitlab.data.synthetic import RegressionData, noisy_function
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import n_parameters
 from overfitlab.engine.train import train_grid
 from overfitlab.experiments.configs.sample_size import SampleSizeConfig
@@ -98,7 +99,7 @@ def run(config: SampleSizeConfig, progress: Progress = no_progress) -> Result:
     test = common_test_set(config)
     grid = np.linspace(-1, 1, FIT_GRID, dtype=np.float32)[:, None]
     truth = test.truth(grid)
-    key = jax.random.PRNGKey(config.seed)
+    key = threefry.prng_key(config.seed)
     train_mse, test_mse, excess, fits, datasets, diverged = [], [], [], [], [], []
     for i, n in enumerate(config.n_values):
         regime = regime_of(config, n)

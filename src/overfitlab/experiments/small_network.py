@@ -29,6 +29,7 @@ import time
 import jax
 import numpy as np
 
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, n_parameters
 from overfitlab.engine.train import init_many, make_hyper
 from overfitlab.experiments.configs.small_network import SmallNetworkConfig
@@ -83,7 +84,7 @@ def masked_small_networks(key: jax.Array, seeds: int, widths, hidden: int,
     with ``widths`` active units inside an H-unit network; inactive units have zero weights."""
     coefs_in, coefs_out, b_in, b_out, masks = [], [], [], [], []
     for width in widths:
-        p = jax.tree_util.tree_map(np.asarray, init_many(jax.random.fold_in(key, width), seeds,
+        p = jax.tree_util.tree_map(np.asarray, init_many(threefry.fold_in(key, width), seeds,
                                                          (1, width, 1), activation))
         pad = ((0, 0), (0, 0), (0, hidden - width))
         coefs_in.append(np.pad(p["coefs"][0], pad))
@@ -105,7 +106,7 @@ def train_small_networks(setup: SweepSetup, widths, progress: Progress = no_prog
     cv_folds) and the diverged marks (S, W); diverged networks' errors are NaN.
     """
     data = setup.data()
-    key = jax.random.fold_in(jax.random.PRNGKey(setup.seed), 1)
+    key = threefry.fold_in(threefry.prng_key(setup.seed), 1)
     S, W = setup.seeds, len(widths)
     params, masks = masked_small_networks(key, S, widths, setup.hidden_units, setup.activation)
     by_seed = lambda a: np.swapaxes(a.reshape((W, S) + a.shape[1:]), 0, 1)  # noqa: E731

@@ -21,6 +21,7 @@ import time
 import jax
 import numpy as np
 
+from overfitlab.engine import threefry
 from overfitlab.engine.train import TrainSpec, make_hyper, stack_networks, train
 from overfitlab.experiments.configs.weight_penalty import WeightPenaltyConfig
 from overfitlab.experiments._sweeps import SweepSetup, best_index, per_seed_best, predict, sweeps_of
@@ -45,7 +46,7 @@ def weight_decay_check(setup: SweepSetup, params: dict, alpha: float, X, y) -> t
     hyper = stack_networks([make_hyper(alpha=a, learning_rate=1.0)
                           for a in (alpha, 0.0) for _ in range(n_nets)])
     twice = jax.tree_util.tree_map(lambda a: np.concatenate([a, a]), params)
-    keys = jax.random.split(jax.random.PRNGKey(0), 2 * n_nets)
+    keys = threefry.split(threefry.prng_key(0), 2 * n_nets)
     out = train(spec, twice, keys, hyper, X, y)
     stepped = jax.tree_util.tree_map(np.asarray, out.params)
     decay = [alpha * W.astype(np.float64) / len(X) for W in params["coefs"]]

@@ -1,0 +1,71 @@
+"""JAX's threefry PRNG keys, derived on the host with NumPy.
+
+``jax.random.PRNGKey``, ``split`` and ``fold_in`` called outside a compiled program each compile
+a small XLA program per shape, about 0.1-0.3 s apiece: an experiment that derives its keys that
+way pays a second or more before training starts, and so does every new process. These
+functions compute the same keys (raw key data, uint32 arrays of shape (2,) or (n, 2)) bit for
+bit in NumPy, for JAX's default ``threefry2x32`` implementation with
+``jax_threefry_partitionable`` on (the default since JAX 0.5), which the test suite checks
+against ``jax.random``. Keys inside compiled programs still come from ``jax.random``.
+
+Threefry-2x32 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011) maps a
+key (k0, k1) and a counter (x0, x1) of 32-bit words through 20 rounds of
+``x0 += x1; x1 = rotl(x1, r); x1 ^= x0``, injecting the key schedule
+(k0, k1, k0 ^ k1 ^ 0x1BD11BDA) every 4 rounds. In partitionable mode, key i of ``split(key, n)``
+is threefry(key, (hi32(i), lo32(i))), and ``fold_in(key, d)`` is threefry(key, (0, d)).
+"""
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = np.uint32(0x1BD11BDA)
+
+
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+
+def threefry2x32(key: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Threefry-2x32 hash (20 rounds) of counters (x0, x1) (uint32 arrays of one shape)
+    under ``key`` (uint32 of shape (2,))."""
+    k0, k1 = (np.full(1, k, np.uint32) for k in key_data(key))
+    schedule = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0, x1 = np.asarray(x0, np.uint32) + k0, np.asarray(x1, np.uint32) + k1
+    for block in range(5):
+        for r in _ROTATIONS[block % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + schedule[(block + 1) % 3]
+        x1 = x1 + schedule[(block + 2) % 3] + np.uint32(block + 1)
+    return x0, x1
+
+
+def key_data(key) -> np.ndarray:
+    """The raw key data (uint32, shape (..., 2)) of ``key``: a raw key array (NumPy or JAX) or a
+    typed key of ``jax.random.key``."""
+    if jax.dtypes.issubdtype(getattr(key, "dtype", np.uint32), jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key, np.uint32)
+
+
+def prng_key(seed: int) -> np.ndarray:
+    """The key of ``jax.random.PRNGKey(seed)``: (0, seed), for seeds 0 .. 2**32 - 1."""
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in 0 .. 2**32 - 1, got {seed}")
+    return np.array([0, int(seed)], np.uint32)
+
+
+def split(key: np.ndarray, n: int = 2) -> np.ndarray:
+    """The ``n`` keys (n, 2) of ``jax.random.split(key, n)``."""
+    index = np.arange(n, dtype=np.uint64)
+    bits = threefry2x32(key, (index >> np.uint64(32)).astype(np.uint32),
+                        (index & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    return np.stack(bits, axis=1)
+
+
+def fold_in(key: np.ndarray, data: int) -> np.ndarray:
+    """The key of ``jax.random.fold_in(key, data)``, for data 0 .. 2**32 - 1."""
+    bits = threefry2x32(key, np.zeros(1, np.uint32), np.full(1, data, np.uint32))
+    return np.concatenate(bits)

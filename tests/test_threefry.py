@@ -1,0 +1,66 @@
+"""Host-side PRNG keys equal JAX's, and the course's predictions equal the engine's forward pass.
+
+Both replace eager JAX outside compiled programs (which compiled a small program per shape), so
+they must reproduce exactly what the eager calls computed: every experiment's results depend on
+these keys, and its answers on these predictions.
+"""
+import jax
+import numpy as np
+import pytest
+
+from overfitlab.engine import threefry
+from overfitlab.engine.mlp import forward, init_mlp
+from overfitlab.experiments._course import predict
+
+SEEDS = [0, 1, 7, 12345, 2**31 - 1, 2**31, 2**32 - 1]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_prng_key_split_and_fold_in_equal_jax_random_bit_for_bit(seed):
+    key = threefry.prng_key(seed)
+    reference = jax.random.PRNGKey(seed)
+    np.testing.assert_array_equal(key, reference)
+    for n in (1, 2, 3, 10, 257):
+        np.testing.assert_array_equal(threefry.split(key, n), jax.random.split(reference, n))
+    for data in (0, 1, 4, 10**9, 2**32 - 1):
+        np.testing.assert_array_equal(threefry.fold_in(key, data),
+                                      jax.random.fold_in(reference, data))
+
+
+def test_keys_of_any_origin_and_chains_of_derivations_agree():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        raw = rng.integers(0, 2**32, 2, dtype=np.uint64).astype(np.uint32)
+        ours, theirs = threefry.fold_in(threefry.split(raw, 5)[3], 11), jax.random.fold_in(
+            jax.random.split(raw, 5)[3], 11)
+        np.testing.assert_array_equal(ours, theirs)
+    typed = jax.random.key(3)  # a new-style typed key is read through its key data
+    np.testing.assert_array_equal(threefry.split(typed, 4),
+                                  jax.random.key_data(jax.random.split(typed, 4)))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seeds_outside_numpys_range_are_refused(seed):
+    with pytest.raises(ValueError, match="seed must be in"):
+        threefry.prng_key(seed)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "logistic", "identity"])
+def test_predict_equals_the_engines_forward_pass_for_stacked_networks(activation):
+    """Networks stacked along two leading axes (seeds, configurations), with unit masks."""
+    rng = np.random.default_rng(1)
+    sizes = (1, 6, 4, 1)
+    nets = [[init_mlp(rng, sizes, activation) for _ in range(3)] for _ in range(2)]
+    stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *[
+        jax.tree_util.tree_map(lambda *a: np.stack(a), *row) for row in nets])
+    masks = [rng.integers(0, 2, (2, 3, h)).astype(np.float32) for h in sizes[1:-1]]
+    X = rng.uniform(-1, 1, (9, 1)).astype(np.float32)
+    out = predict(stacked, X, activation, masks)
+    assert out.shape == (2, 3, 9) and out.dtype == np.float64
+    for i in range(2):
+        for j in range(3):
+            ref = forward(nets[i][j], X.astype(np.float64), activation,
+                          [m[i, j] for m in masks], backend="numpy")[:, 0]
+            np.testing.assert_allclose(out[i, j], ref, rtol=1e-12, atol=1e-12)
+            f32 = np.asarray(forward(nets[i][j], X, activation, [m[i, j] for m in masks]))[:, 0]
+            np.testing.assert_allclose(out[i, j], f32, rtol=1e-5, atol=1e-6)
