@@ -31,6 +31,7 @@ from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from overfitlab.engine.mlp import glorot_bound
@@ -85,9 +86,9 @@ def reconstruction_error(params: AEParams, X: jax.Array,
     return jnp.mean(jnp.sum(residual * residual, axis=1))
 
 
-def unit_masks(ks: Sequence[int]) -> jax.Array:
+def unit_masks(ks: Sequence[int]) -> np.ndarray:
     """Masks of shape (len(ks), max(ks)): row i keeps the first ks[i] hidden units."""
-    return (jnp.arange(max(ks))[None, :] < jnp.asarray(ks)[:, None]).astype(jnp.float32)
+    return (np.arange(max(ks))[None, :] < np.asarray(ks)[:, None]).astype(np.float32)
 
 
 def adam_cosine(learning_rate: float, steps: int,
@@ -102,6 +103,7 @@ def adam_cosine(learning_rate: float, steps: int,
     return optax.adam(schedule)
 
 
+@jax.jit
 def second_moment(X: jax.Array) -> jax.Array:
     """C = X^T X / n, the covariance of centred data (the only thing the full-batch loss needs)."""
     return _matmul(X.T, X) / X.shape[0]
@@ -133,7 +135,7 @@ def train(X: jax.Array, keys: jax.Array, ks: Sequence[int], steps: int, learning
     full-batch gradient, computed from C = X^T X / n (:func:`gram_reconstruction_error`). The
     same key gives the same initial weights for every k (masked units are merely switched off).
     """
-    C = second_moment(jnp.asarray(X, jnp.float32))
+    C = second_moment(np.asarray(X, np.float32))
     return _train(C, keys, unit_masks(ks), steps, float(learning_rate), float(final_fraction))
 
 

@@ -161,7 +161,7 @@ def run(config: VanishingGradientConfig, progress: Progress = no_progress) -> Re
         progress(i / (len(config.lengths) + 1), f"chain L={length}")
         # one generator per length: a length's draws do not depend on the other lengths
         w0, b0 = init_chain(np.random.default_rng([config.seed, length]), length, config.seeds)
-        hist = _chain_runs(w0, b0, config.epochs, config.x, config.learning_rate)
+        hist = jax.device_get(_chain_runs(w0, b0, config.epochs, config.x, config.learning_rate))
         dw, db = np.abs(np.asarray(hist.dw)), np.abs(np.asarray(hist.db))
         w_abs = np.abs(np.asarray(w0))
         for a, name in enumerate(ACTIVATION_NAMES):
