@@ -308,7 +308,8 @@ def run(
 
 @app.command(cls=_Command)
 def report(
-    quick: bool = typer.Option(False, "--quick", help="small presets (about half the full report's time)"),
+    quick: bool = typer.Option(False, "--quick",
+                               help="small presets (about half the full report's time)"),
     out: Path = typer.Option(Path("results"), help="output directory"),
     seed: int = typer.Option(0, help="master seed for every experiment"),
     only: list[str] = typer.Option([], "--only", help="restrict to these experiments"),
