@@ -124,12 +124,16 @@ def forward(params: Params, X: jax.Array, activation: str,
     return a @ params["coefs"][-1] + params["intercepts"][-1]
 
 
-def forward_stack(params: Params, X: np.ndarray, activation: str) -> np.ndarray:
+def forward_stack(params: Params, X: np.ndarray, activation: str,
+                  hidden_masks: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """Outputs (P, n_samples, n_outputs) of P networks stacked along a leading axis (weights
     (P, fan_in, fan_out), biases (P, fan_out)) on the same inputs X, in NumPy: one batched
-    matrix product per layer instead of P."""
-    lifted = {"coefs": params["coefs"], "intercepts": [b[:, None, :] for b in params["intercepts"]]}
-    return forward(lifted, X, activation, backend="numpy")
+    matrix product per layer instead of P. ``hidden_masks[l]`` (optional, (P, h_l)) multiplies
+    each network's hidden layer l, as in :func:`forward`."""
+    lift = lambda a: a[:, None, :]  # noqa: E731  (P, 1, h): broadcast over the samples
+    lifted = {"coefs": params["coefs"], "intercepts": [lift(b) for b in params["intercepts"]]}
+    masks = None if hidden_masks is None else [lift(m) for m in hidden_masks]
+    return forward(lifted, X, activation, masks, backend="numpy")
 
 
 def n_parameters(layer_sizes: Sequence[int]) -> int:

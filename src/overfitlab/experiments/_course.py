@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from overfitlab.engine.mlp import forward
+from overfitlab.engine.mlp import forward_stack
 from overfitlab.engine.train import TrainSpec
 
 
@@ -30,11 +30,9 @@ def predict(params: dict, X: np.ndarray, activation: str, masks=None) -> np.ndar
     """
     lead = params["intercepts"][-1].shape[:-1]
     flat = lambda a: np.asarray(a, np.float64).reshape((-1,) + a.shape[len(lead):])  # noqa: E731
-    wide = lambda a: flat(a)[:, None, :]  # noqa: E731  (B, 1, h): broadcast over the points
-    p = {"coefs": [flat(W) for W in params["coefs"]],
-         "intercepts": [wide(b) for b in params["intercepts"]]}
-    m = None if masks is None else [wide(mask) for mask in masks]
-    out = forward(p, np.asarray(X, np.float64)[None], activation, m, backend="numpy")
+    p = {name: [flat(a) for a in arrays] for name, arrays in params.items()}
+    m = None if masks is None else [flat(mask) for mask in masks]
+    out = forward_stack(p, np.asarray(X, np.float64), activation, m)
     return out[..., 0].reshape(lead + (np.shape(X)[0],))
 
 

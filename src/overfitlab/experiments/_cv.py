@@ -90,12 +90,12 @@ def train_with_folds(spec: TrainSpec, inits: dict, configs: list[Hyper], cv_seed
     fold_of = np.repeat(np.arange(cv_seeds * C), K)  # fold network -> its (s, c) in the S x C
     flat = jax.tree_util.tree_map(lambda a: a.reshape((S * C,) + a.shape[2:]), inits)
     main_share = S * C * n / (S * C * n + len(fold_of) * rows.shape[1])  # of the rows trained
-    main = train(spec, flat, np.asarray(threefry.split(key, S * C)),
+    main = train(spec, flat, threefry.split(key, S * C),
                  stack_networks([configs[c]._replace(sample_weight=None)
                                  for s in range(S) for c in range(C)]),
                  X, y, progress=scaled(progress, 0.0, main_share))
     folds = train(spec, jax.tree_util.tree_map(lambda a: a[fold_of], flat),
-                  np.asarray(threefry.split(threefry.fold_in(key, 1), len(fold_of))),
+                  threefry.split(threefry.fold_in(key, 1), len(fold_of)),
                   stack_networks([configs[c]._replace(sample_weight=fold_weights[k])
                                   for s in range(cv_seeds) for c in range(C) for k in range(K)]),
                   X, y, rows=np.tile(rows, (cv_seeds * C, 1)),

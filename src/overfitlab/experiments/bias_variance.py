@@ -160,7 +160,7 @@ class _Batch:
 def _grid_predictions(params, grid, activation, masks, diverged) -> np.ndarray:
     """Predictions (B, n_grid) in float64, NaN for diverged networks."""
     preds = predict(params, grid[:, None], activation,
-                         masks=None if masks is None else [masks])
+                    masks=None if masks is None else [masks])
     preds[np.asarray(diverged, bool)] = np.nan
     return preds
 
