@@ -1,8 +1,10 @@
-"""Host-side PRNG keys equal JAX's, and the course's predictions equal the engine's forward pass.
+"""Host-side PRNG keys and in-program Bernoulli draws equal JAX's, and the course's predictions
+equal the engine's forward pass.
 
-Both replace eager JAX outside compiled programs (which compiled a small program per shape), so
-they must reproduce exactly what the eager calls computed: every experiment's results depend on
-these keys, and its answers on these predictions.
+The keys and predictions replace eager JAX outside compiled programs (which compiled a small
+program per shape), the draws replace JAX's sampler inside them (a slow loop on CPU), so each
+must reproduce exactly what it replaces: every experiment's results depend on these keys and
+dropout masks, and its answers on these predictions.
 """
 import jax
 import numpy as np
@@ -37,6 +39,28 @@ def test_keys_of_any_origin_and_chains_of_derivations_agree():
     typed = jax.random.key(3)  # a new-style typed key is read through its key data
     np.testing.assert_array_equal(threefry.split(typed, 4),
                                   jax.random.key_data(jax.random.split(typed, 4)))
+
+
+@pytest.mark.parametrize("shape", [(128, 1600), (32, 512), (10, 20), (7,), (3, 5, 4, 2)])
+@pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.9, 1.0])
+def test_bernoulli_draws_what_jax_random_bernoulli_draws(shape, p):
+    """Dropout masks inside compiled programs: same key, same mask, bit for bit."""
+    key = jax.random.fold_in(jax.random.PRNGKey(3), int(p * 100))
+    ours = jax.jit(threefry.bernoulli, static_argnums=2)(key, p, shape)
+    np.testing.assert_array_equal(ours, jax.random.bernoulli(key, p, shape))
+    assert ours.shape == shape and ours.dtype == bool
+
+
+def test_bernoulli_under_vmap_with_traced_probabilities_and_typed_keys():
+    """One key and one probability per network, as the vmapped sweeps draw their masks."""
+    keys = jax.random.split(jax.random.PRNGKey(11), 6)
+    p = np.linspace(0.1, 0.9, 6).astype(np.float32)
+    ours = jax.jit(jax.vmap(lambda k, q: threefry.bernoulli(k, q, (40, 9))))(keys, p)
+    theirs = jax.vmap(lambda k, q: jax.random.bernoulli(k, q, (40, 9)))(keys, p)
+    np.testing.assert_array_equal(ours, theirs)
+    typed = jax.random.key(5)
+    np.testing.assert_array_equal(threefry.bernoulli(typed, 0.3, (50,)),
+                                  jax.random.bernoulli(typed, 0.3, (50,)))
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32])

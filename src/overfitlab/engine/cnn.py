@@ -265,7 +265,7 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> ja
     """Inverted dropout: zero each unit with probability ``rate``, scale survivors by 1/(1-rate)."""
     if not train or (isinstance(rate, (int, float)) and rate == 0.0):
         return x  # a traced rate (one per vmapped network) of 0 keeps every unit as well
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    keep = threefry.bernoulli(key, 1.0 - rate, x.shape)
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 

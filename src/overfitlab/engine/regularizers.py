@@ -16,6 +16,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import Params
 
 
@@ -53,6 +54,6 @@ def dropout_masks(key: jax.Array, rate: jax.Array, n_samples: int,
     keep = 1.0 - rate
     keys = jax.random.split(key, len(hidden_sizes))
     return [
-        jax.random.bernoulli(k, keep, (n_samples, h)).astype(dtype) / keep
+        threefry.bernoulli(k, keep, (n_samples, h)).astype(dtype) / keep
         for k, h in zip(keys, hidden_sizes)
     ]
