@@ -249,8 +249,8 @@ def test_glorot_bounds():
 
 
 def test_gradient_matches_finite_differences():
-    # the second convolution has more than SMALL_CHANNELS inputs: XLA's forward and transposed
-    # convolution with the shifted-product kernel gradient; the first, the shifted-product form
+    # the second convolution has more than SMALL_CHANNELS inputs: XLA's convolution, which JAX
+    # differentiates; the first, the shifted-product form with its custom gradient
     model = (cnn.Conv(6, 3, "same"), cnn.BatchNorm(), cnn.Activation("relu"), cnn.Pool("max", 2),
              cnn.Conv(2, 2, "valid"), cnn.Activation("tanh"), cnn.Pool("avg", 2),
              cnn.Flatten(), cnn.Dropout(0.3), cnn.Dense(4))
@@ -318,7 +318,7 @@ def test_label_smoothing_caps_the_confidence_training_reaches():
 @pytest.mark.parametrize("c_in", [1, 3, 6])  # <= SMALL_CHANNELS: shifted products; 6: XLA's
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_convolution_forms_and_their_gradients_match_xla(c_in, padding):
-    """conv2d (custom gradient: shifted matrix products for the kernel) and its patch form
+    """conv2d (few channels: shifted products with a custom gradient) and its patch form
     against XLA's convolution differentiated by JAX, in float64: equal to rounding."""
     assert (c_in <= cnn.SMALL_CHANNELS) == (c_in < 6)
     with jax.enable_x64(True):
@@ -501,3 +501,35 @@ def test_the_confusion_caption_names_a_tie_as_a_tie():
     tie = np.array([[0, 1, 0], [0, 0, 0], [0, 1, 0]])
     assert _most_frequent_confusion(tie, names) == (
         "; 2 confusions tie as the most frequent (1 time each), such as a taken for b")
+
+
+def test_relu_after_a_convolution_is_applied_after_the_max_pooling():
+    """The reordering is exact: outputs and gradients equal the declared order's, computed layer
+    by layer, also where pooling windows are all negative or tie at zero (so ReLU's gradient
+    decides); only a ReLU straight after a convolution and before a max-pooling moves."""
+    assert cnn.execution_order(cnn.simple_convnet()) == [0, 2, 1, 3, 5, 4, 6, 7, 8]
+    compact = cnn.compact_convnet()  # batch norm between each convolution and its ReLU
+    assert cnn.execution_order(compact) == list(range(len(compact)))
+    model = (cnn.Conv(3, 2), cnn.Activation("relu"), cnn.Pool("max", 2), cnn.Flatten(),
+             cnn.Dense(2))
+    with jax.enable_x64(True):
+        params = jax.tree_util.tree_map(lambda p: jnp.asarray(p, jnp.float64),
+                                        cnn.init(model, jax.random.PRNGKey(0), (5, 5, 1)))
+        x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 5, 5, 1)))
+        x = x.at[0].set(-jnp.abs(x[0])).at[1].set(0.0)  # all-negative and all-zero images
+        params[0]["w"] = params[0]["w"].at[..., 0].set(jnp.abs(params[0]["w"][..., 0]))
+
+        def declared(p):
+            h = x
+            for layer, q in zip(model, p):
+                h = cnn.apply_layer(layer, q, h)
+            return jnp.sum(h ** 2)
+
+        def reordered(p):
+            return jnp.sum(cnn.apply(model, p, x) ** 2)
+
+        assert cnn.execution_order(model) == [0, 2, 1, 3, 4]
+        np.testing.assert_array_equal(reordered(params), declared(params))
+        for ours, theirs in zip(jax.tree_util.tree_leaves(jax.grad(reordered)(params)),
+                                jax.tree_util.tree_leaves(jax.grad(declared)(params))):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)

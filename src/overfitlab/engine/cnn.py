@@ -165,48 +165,53 @@ def _shifted(x: jax.Array, kh: int, kw: int) -> list[jax.Array]:
     return [x[:, u:u + ho, v:v + wo, :] for u in range(kh) for v in range(kw)]
 
 
-@jax.custom_vjp
 def valid_conv(x: jax.Array, w: jax.Array) -> jax.Array:
     """``y[n, i, j, o] = sum_{u, v, c} x[n, i + u, j + v, c] w[u, v, c, o]`` ("valid", no bias).
 
-    With few input channels it is computed as ``sum_{u, v} X_uv w[u, v]``, ``X_uv`` the shifted
-    windows of :func:`_shifted`: one fused loop of ``kh kw C`` multiply-adds per output, which
-    on CPU beats XLA's convolution of a one-channel image (1.6 ms against 4.3 ms of CPU time for
-    128 x 28 x 28 x 1 into 32 channels). Otherwise XLA's convolution.
-
-    Its gradients (custom, below): ``dw[u, v] = X_uv^T G`` over the ``N H' W'`` positions, as
-    shifted matrix products (one product of the concatenated windows when channels are few);
-    XLA differentiates the convolution over the batch as a convolution with a ``H' x W'``
-    window, which took about 14 ms of the 35 ms step of the simple convnet at batch 128.
-    ``dx`` is the full correlation of ``G`` with the flipped kernel, XLA's transposed
-    convolution.
+    With few input channels, :func:`_few_channel_conv`; otherwise XLA's convolution, which JAX
+    differentiates into two convolutions: the kernel gradient correlates ``x`` with the output
+    gradient over the batch, the input gradient is the full correlation of the output gradient
+    with the flipped kernel. Both run on every core once convolutions stay out of YNNPACK
+    (``cnn_train.COMPILER_OPTIONS``): the simple convnet's gradient at batch 128 took 22 ms with
+    the kernel gradient as XLA's convolution against 27 ms as nine shifted matrix products
+    (copying the nine windows of the pooled maps cost more than the products; same process,
+    interleaved, 2 cores, 2026-12-02).
     """
-    kh, kw, c, _ = w.shape
-    if c <= SMALL_CHANNELS:
-        return sum(xs @ w[u // kw, u % kw] for u, xs in enumerate(_shifted(x, kh, kw)))
+    if w.shape[2] <= SMALL_CHANNELS:
+        return _few_channel_conv(x, w)
     return jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=_DIMENSIONS)
 
 
-def _valid_conv_forward(x: jax.Array, w: jax.Array):
-    return valid_conv(x, w), (x, w)
+@jax.custom_vjp
+def _few_channel_conv(x: jax.Array, w: jax.Array) -> jax.Array:
+    """:func:`valid_conv` as ``sum_{u, v} X_uv w[u, v]``, ``X_uv`` the shifted windows of
+    :func:`_shifted`: one fused loop of ``kh kw C`` multiply-adds per output, which on CPU beats
+    XLA's convolution of a one-channel image (1.6 ms against 4.3 ms of CPU time for
+    128 x 28 x 28 x 1 into 32 channels).
+
+    Its gradients (custom, below): ``dw`` is one matrix product of the concatenated windows,
+    ``[X_11 ... X_kk]^T G`` over the ``N H' W'`` positions; ``dx`` is XLA's transposed
+    convolution.
+    """
+    kh, kw, _, _ = w.shape
+    return sum(xs @ w[u // kw, u % kw] for u, xs in enumerate(_shifted(x, kh, kw)))
 
 
-def _valid_conv_backward(residuals, g: jax.Array):
+def _few_channel_conv_forward(x: jax.Array, w: jax.Array):
+    return _few_channel_conv(x, w), (x, w)
+
+
+def _few_channel_conv_backward(residuals, g: jax.Array):
     x, w = residuals
     kh, kw, c, o = w.shape
-    windows = _shifted(x, kh, kw)
-    g_rows = g.reshape(-1, o)
-    if c <= SMALL_CHANNELS:
-        patches = jnp.concatenate(windows, axis=-1).reshape(-1, kh * kw * c)
-        dw = (patches.T @ g_rows).reshape(kh, kw, c, o)
-    else:
-        dw = jnp.stack([xs.reshape(-1, c).T @ g_rows for xs in windows]).reshape(kh, kw, c, o)
+    patches = jnp.concatenate(_shifted(x, kh, kw), axis=-1).reshape(-1, kh * kw * c)
+    dw = (patches.T @ g.reshape(-1, o)).reshape(kh, kw, c, o)
     _, transpose = jax.vjp(lambda a: jax.lax.conv_general_dilated(
         a, w, (1, 1), "VALID", dimension_numbers=_DIMENSIONS), x)
     return transpose(g)[0], dw
 
 
-valid_conv.defvjp(_valid_conv_forward, _valid_conv_backward)
+_few_channel_conv.defvjp(_few_channel_conv_forward, _few_channel_conv_backward)
 
 
 def _subgrids(x: jax.Array, size: int) -> list[jax.Array]:
@@ -420,15 +425,38 @@ def feeds_batch_norm(model: Model, i: int) -> bool:
             and isinstance(model[i + 1], BatchNorm))
 
 
+def execution_order(model: Model) -> list[int]:
+    """The layers' indices in the order :func:`apply` computes them: a ReLU between a
+    convolution and a max-pooling comes after the pooling instead.
+
+    ``maxpool(relu(z)) = relu(maxpool(z))`` exactly (ReLU is non-decreasing), and so are the
+    gradients: both reach the window's first maximum ``z*`` when ``z* > 0`` and nothing otherwise
+    (JAX's ReLU has derivative 0 at 0). Pooling first, the backward pass needs ReLU's mask of the
+    pooled map only, so the convolution's full-size output is never written out for it: the
+    simple convnet's gradient at batch 128 went from 22 to 14 ms (2 cores, same process,
+    interleaved, 2026-12-02). Behind a batch normalisation the swap gained nothing (its backward
+    keeps the full-size map anyway; the compact net's gradient 4.0 -> 4.6 ms), so it is not made
+    there."""
+    order = list(range(len(model)))
+    for i in range(1, len(model) - 1):
+        before, layer, after = model[i - 1:i + 2]
+        if (isinstance(before, Conv) and layer == Activation("relu")
+                and isinstance(after, Pool) and after.kind == "max"):
+            order[i], order[i + 1] = i + 1, i
+    return order
+
+
 def _forward(model: Model, params: Params, x: jax.Array, key: jax.Array | None = None,
              train: bool = False, moments: list | None = None) -> jax.Array:
-    for i, (layer, p) in enumerate(zip(model, params)):
+    if moments is not None:
+        moments.extend([None] * len(model))
+    for i in execution_order(model):
+        layer, p = model[i], params[i]
         k = jax.random.fold_in(key, i) if (train and isinstance(layer, Dropout)) else None
         if feeds_batch_norm(model, i):
             p = {**p, "b": jax.lax.stop_gradient(p["b"])}
-        if moments is not None:  # the same moments apply_layer normalises with (XLA's CSE
-            # computes them once)
-            moments.append(batch_moments(x) if isinstance(layer, BatchNorm) else None)
+        if moments is not None and isinstance(layer, BatchNorm):  # the moments apply_layer
+            moments[i] = batch_moments(x)  # normalises with (XLA's CSE computes them once)
         x = apply_layer(layer, p, x, k, train)
     return x
 
