@@ -110,7 +110,8 @@ def misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarray,
     """Test images the network gets wrong, titled 'true -> predicted'."""
     n = max(len(images), 1)
     rows, cols = _grid(n)
-    fig, axes = new_figure(1.3 * cols, 1.45 * rows + 0.4, ncols=cols, nrows=rows)
+    # at least as wide as the title, which a grid of one or two images would clip
+    fig, axes = new_figure(max(1.3 * cols, 3.8), 1.45 * rows + 0.4, ncols=cols, nrows=rows)
     axes = np.atleast_1d(axes).ravel()
     for i, ax in enumerate(axes):
         if i < len(images):
