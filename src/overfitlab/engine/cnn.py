@@ -179,6 +179,11 @@ def valid_conv(x: jax.Array, w: jax.Array) -> jax.Array:
     """
     if w.shape[2] <= SMALL_CHANNELS:
         return _few_channel_conv(x, w)
+    return _xla_valid_conv(x, w)
+
+
+def _xla_valid_conv(x: jax.Array, w: jax.Array) -> jax.Array:
+    """:func:`valid_conv` as XLA's convolution (NHWC images, HWIO kernels, stride 1)."""
     return jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=_DIMENSIONS)
 
 
@@ -206,8 +211,7 @@ def _few_channel_conv_backward(residuals, g: jax.Array):
     kh, kw, c, o = w.shape
     patches = jnp.concatenate(_shifted(x, kh, kw), axis=-1).reshape(-1, kh * kw * c)
     dw = (patches.T @ g.reshape(-1, o)).reshape(kh, kw, c, o)
-    _, transpose = jax.vjp(lambda a: jax.lax.conv_general_dilated(
-        a, w, (1, 1), "VALID", dimension_numbers=_DIMENSIONS), x)
+    _, transpose = jax.vjp(lambda a: _xla_valid_conv(a, w), x)
     return transpose(g)[0], dw
 
 

@@ -60,8 +60,7 @@ def bernoulli(key: jax.Array, p, shape: tuple[int, ...]) -> jax.Array:
     become the mantissa of a float32 u in [1, 2), and the entry is True where u - 1 < p, as
     ``jax.random.uniform`` followed by the comparison does (arrays under 2**32 entries).
     ``key`` is raw key data (uint32, shape (2,)) or a typed key; ``p`` may be traced."""
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
+    key = _unwrapped(key)
     counter = jax.lax.iota(np.uint32, int(np.prod(shape, dtype=np.int64))).reshape(shape)
     b0, b1 = _rounds(key[0], key[1], jnp.zeros_like(counter), counter)
     mantissa = ((b0 ^ b1) >> 9) | np.uint32(0x3F800000)
@@ -71,9 +70,14 @@ def bernoulli(key: jax.Array, p, shape: tuple[int, ...]) -> jax.Array:
 def key_data(key) -> np.ndarray:
     """The raw key data (uint32, shape (..., 2)) of ``key``: a raw key array (NumPy or JAX) or a
     typed key of ``jax.random.key``."""
+    return np.asarray(_unwrapped(key), np.uint32)
+
+
+def _unwrapped(key):
+    """A typed key's raw data (traceable); any other key as it is."""
     if jax.dtypes.issubdtype(getattr(key, "dtype", np.uint32), jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return np.asarray(key, np.uint32)
+        return jax.random.key_data(key)
+    return key
 
 
 def prng_key(seed: int) -> np.ndarray:
