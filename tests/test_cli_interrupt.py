@@ -11,16 +11,20 @@ exit code 130 and one line saying which. SIGINT moments start a little after lau
 interpreter has loaded overfitlab's package, a Ctrl+C is Python's own (nothing is written then
 either).
 """
+import gc
 import json
+import os
 import random
 import signal
+import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli_subprocess import launch
+from _cli_subprocess import SRC, launch
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and renameat2: Linux")
 
@@ -164,3 +168,63 @@ def test_an_interrupt_inside_a_c_extension_import_counts_as_ctrl_c():
         assert _interrupted(exc)
     assert not _interrupted(ImportError("No module named 'x'"))
     assert _interrupted(KeyboardInterrupt())
+
+
+def test_a_ctrl_c_lost_inside_a_garbage_collector_callback_still_stops_the_commit(
+        tmp_path, monkeypatch):
+    """Python drops an exception raised in a garbage-collector callback ("Exception ignored",
+    seen in CI inside XLA's): the command would carry on and write its results after a Ctrl+C.
+    The program's handler records every Ctrl+C, and the commit raises a lost one again."""
+    from overfitlab import cli
+    from overfitlab.atomic_output import StagedDirectory
+
+    monkeypatch.setattr(cli, "_received_interrupts", [])
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", dropped.append)
+
+    def ctrl_c_while_collecting(phase, info):
+        if phase == "start":
+            signal.raise_signal(signal.SIGINT)
+
+    stage = StagedDirectory(tmp_path / "out")
+    stage.open()
+    (stage.path / "results.json").write_text("{}")
+    previous = signal.signal(signal.SIGINT, cli._keyboard_interrupt)
+    gc.callbacks.append(ctrl_c_while_collecting)
+    try:
+        gc.collect()  # returns normally: the KeyboardInterrupt went to sys.unraisablehook
+    finally:
+        gc.callbacks.remove(ctrl_c_while_collecting)
+        signal.signal(signal.SIGINT, previous)
+    assert [type(d.exc_value) for d in dropped] == [KeyboardInterrupt]
+    with pytest.raises(KeyboardInterrupt), stage:
+        cli._commit(stage)
+    assert not (tmp_path / "out").exists()
+
+
+def test_jax_loads_with_ctrl_c_held_back_until_it_has_loaded():
+    """A Ctrl+C raised while jaxlib's native modules initialise aborts the process (seen in CI:
+    exit status -6 as `report` loaded JAX to record its backend). The CLI loads JAX with the
+    interrupt held back: it arrives right after, as a KeyboardInterrupt, with JAX whole."""
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from overfitlab import cli
+
+        class CtrlCDuringJaxlib:  # presses Ctrl+C as jaxlib's extension modules start loading
+            def find_spec(self, name, path=None, target=None):
+                if name == "jaxlib.xla_client":
+                    os.kill(os.getpid(), signal.SIGINT)
+                return None
+
+        sys.meta_path.insert(0, CtrlCDuringJaxlib())
+        signal.signal(signal.SIGINT, cli._keyboard_interrupt)
+        try:
+            cli._load_jax()
+        except KeyboardInterrupt:
+            import jax.numpy as jnp
+            print("interrupted after loading", float(jnp.ones(3).sum()))
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "interrupted after loading 3.0"

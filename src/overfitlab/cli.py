@@ -36,7 +36,7 @@ from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
 from typer.core import TyperCommand, TyperGroup  # noqa: E402
 
-from overfitlab.atomic_output import StagedDirectory  # noqa: E402
+from overfitlab.atomic_output import StagedDirectory, sigint_deferred  # noqa: E402
 from overfitlab.compilation_cache import enable_compilation_cache  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
 from overfitlab.errors import ConfigError  # noqa: E402
@@ -176,7 +176,35 @@ def _print_version(value: bool) -> None:
 def _main(version: bool = typer.Option(False, "--version", callback=_print_version,
                                        is_eager=True, help="print the versions and exit")) -> None:
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # commands handle Ctrl+C
+        signal.signal(signal.SIGINT, _keyboard_interrupt)  # commands handle Ctrl+C
+
+
+_received_interrupts: list[int] = []
+
+
+def _keyboard_interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
+    """The program's SIGINT handler while a command runs: Python's KeyboardInterrupt, and a
+    record of it. Raised inside a callback that Python cannot propagate from (the garbage
+    collector's, such as XLA's, prints "Exception ignored" and carries on), the exception is
+    lost; the record makes the command's commit (:func:`_commit`) raise it again."""
+    _received_interrupts.append(signum)
+    raise KeyboardInterrupt
+
+
+def _commit(stage: StagedDirectory) -> None:
+    """Swap the staged output in, unless a Ctrl+C was received and lost on its way (then it is
+    raised here, and nothing is written)."""
+    if _received_interrupts:
+        raise KeyboardInterrupt
+    stage.commit()
+
+
+def _load_jax() -> None:
+    """Import JAX with Ctrl+C held back until it has loaded: a KeyboardInterrupt raised while
+    jaxlib's native modules initialise cannot be caught (the process aborts, exit status -6);
+    held back, it lands right after as an ordinary KeyboardInterrupt."""
+    with sigint_deferred():
+        import jax  # noqa: F401
 
 
 def build_config(name: str, quick: bool, seed: Optional[int], seeds: Optional[int],
@@ -296,11 +324,12 @@ def run(
         from overfitlab.terminal import print_result
 
         with _staged(stage):
+            _load_jax()
             enable_compilation_cache()
             result = _computed(get(name), config, name)
             with _write_errors_reported(stage):
                 write_result_files(result, stage.path)
-                stage.commit()
+                _commit(stage)
         print_result(result, console, explain)
         console.print(Text.assemble("results written to ", (str(out / name), "bold")),
                       soft_wrap=True)
@@ -343,6 +372,7 @@ def report(
             reuses = {name: entries[name].reuses for name in names}
             for i, result, pngs in _report_results(names, configs, reuses, jobs):
                 name = names[i]
+                _load_jax()  # the results record its backend
                 with _write_errors_reported(stage):
                     write_result_files(result, stage.path / name, pngs)
                 sections[i] = section(result, entries[name].description, pngs)
@@ -350,7 +380,7 @@ def report(
             sections = [sections[i] for i in sorted(sections)]
             with _write_errors_reported(stage):
                 write_report(sections, "quick" if quick else "full", stage.path)
-                stage.commit()
+                _commit(stage)
         total = sum(s.payload["elapsed_s"] for s in sections)
         console.print(Text.assemble("report written to ", (str(out / "report.html"), "bold"),
                                     f" ({total:.1f} s of experiments)"), soft_wrap=True)
@@ -369,6 +399,7 @@ def _report_results(names: list[str], configs: list[Config], reuses: dict[str, t
         from overfitlab.experiments.registry import get
         from overfitlab.experiments.results_io import figure_pngs
 
+        _load_jax()
         enable_compilation_cache()
         for i, (name, config) in enumerate(zip(names, configs)):
             result = _computed(get(name), config, labels[i])
