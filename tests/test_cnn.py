@@ -533,3 +533,17 @@ def test_relu_after_a_convolution_is_applied_after_the_max_pooling():
         for ours, theirs in zip(jax.tree_util.tree_leaves(jax.grad(reordered)(params)),
                                 jax.tree_util.tree_leaves(jax.grad(declared)(params))):
             np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
+
+
+def test_training_compiles_one_step_program_per_network():
+    """fit's first step gets committed arrays like every later one: one compiled train step,
+    not two (fresh arrays from the initialisation would make the second step compile again)."""
+    from overfitlab.engine.cnn_train import train_step
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6, 6, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    model = cnn.build("simple", 3, (6, 6, 1), "same", width=1, dropout_rate=0.0)  # 6x6: unique
+    before = train_step._cache_size()
+    fit(model, jax.random.key(0), x, y, x[:10], y[:10], TrainSettings(epochs=2, batch_size=8))
+    assert train_step._cache_size() - before == 1

@@ -177,6 +177,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
                                        is_eager=True, help="print the versions and exit")) -> None:
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, _keyboard_interrupt)  # commands handle Ctrl+C
+        sys.unraisablehook = _lost_interrupts_unsaid
 
 
 _received_interrupts: list[int] = []
@@ -189,6 +190,14 @@ def _keyboard_interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
     lost; the record makes the command's commit (:func:`_commit`) raise it again."""
     _received_interrupts.append(signum)
     raise KeyboardInterrupt
+
+
+def _lost_interrupts_unsaid(unraisable: object) -> None:
+    """``sys.unraisablehook`` of the program: a KeyboardInterrupt that Python dropped is not
+    printed (as "Exception ignored ... Traceback"): :func:`_keyboard_interrupt` recorded it and
+    the commit raises it again. Anything else is printed as by default."""
+    if not isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def _commit(stage: StagedDirectory) -> None:

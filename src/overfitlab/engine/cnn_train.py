@@ -200,7 +200,9 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
 
     key_init, key_data = threefry.split(key)
     params = cnn.init(model, key_init, x_train.shape[1:])
-    state = (params, optimizer.init(params))
+    # Committed like the step's outputs, so the second step finds the program the first compiled
+    # (fresh, uncommitted arrays compile a second copy: 2-3 s per network on 2 cores).
+    state = jax.device_put((params, optimizer.init(params)), jax.devices()[0])
     x_all, y_all = to_device(x_train), to_device(y_train)
     step = partial(train_step, model=model, optimizer=optimizer, shift=settings.augment_shift,
                    smoothing=settings.label_smoothing)
