@@ -63,6 +63,19 @@ def test_bernoulli_under_vmap_with_traced_probabilities_and_typed_keys():
                                   jax.random.bernoulli(typed, 0.3, (50,)))
 
 
+@pytest.mark.parametrize("low, high", [(0.0, 1.0), (-0.2901, 0.2901), (-3.0, 5.5),
+                                       (1e-3, 2e-3), (-1e4, -10.0)])
+def test_uniform_draws_what_jax_random_uniform_draws(low, high):
+    """Bit for bit on CPU, shapes of 1 to 4 axes, in ranges where a fused and an unfused
+    multiply-add round differently (XLA fuses it; a separate multiply and add differed by 1 ulp)."""
+    for seed in SEEDS[:4]:
+        key = threefry.prng_key(seed)
+        for shape in [(1,), (64, 10), (10, 64), (3, 5, 2), (2, 3, 4, 5), (2000,)]:
+            np.testing.assert_array_equal(
+                threefry.uniform(key, shape, low, high),
+                jax.random.uniform(jax.random.PRNGKey(seed), shape, np.float32, low, high))
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_seeds_outside_numpys_range_are_refused(seed):
     with pytest.raises(ValueError, match="seed must be in"):

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import glorot_bound
 
 # Full float32 products: GPUs may otherwise multiply float32 in TF32 (10-bit mantissa), which
@@ -60,15 +61,16 @@ class AEFit(NamedTuple):
     loss: jax.Array
 
 
-def init_params(key: jax.Array, n_features: int, n_hidden: int,
-                dtype=jnp.float32) -> AEParams:
-    """Glorot-uniform weights, U(-r, r) with r = sqrt(6 / (d + k)), as MLPRegressor draws them."""
+def init_params(key, n_features: int, n_hidden: int, dtype=np.float32) -> AEParams:
+    """Glorot-uniform weights, U(-r, r) with r = sqrt(6 / (d + k)), as MLPRegressor draws them.
+
+    Drawn on the host: the values ``jax.random.uniform`` gives under the two keys of
+    ``jax.random.split(key)`` (:func:`threefry.uniform`; JAX's threefry sampler took seconds to
+    compile inside the training program), cast to ``dtype``."""
     r = glorot_bound(n_features, n_hidden, "identity")
-    k_enc, k_dec = jax.random.split(key)
-    return AEParams(
-        enc=jax.random.uniform(k_enc, (n_features, n_hidden), dtype, -r, r),
-        dec=jax.random.uniform(k_dec, (n_hidden, n_features), dtype, -r, r),
-    )
+    k_enc, k_dec = threefry.split(threefry.key_data(key))
+    return AEParams(enc=threefry.uniform(k_enc, (n_features, n_hidden), -r, r).astype(dtype),
+                    dec=threefry.uniform(k_dec, (n_hidden, n_features), -r, r).astype(dtype))
 
 
 def reconstruct(params: AEParams, X: jax.Array, mask: jax.Array | None = None) -> jax.Array:
@@ -136,17 +138,17 @@ def train(X: jax.Array, keys: jax.Array, ks: Sequence[int], steps: int, learning
     same key gives the same initial weights for every k (masked units are merely switched off).
     """
     C = second_moment(np.asarray(X, np.float32))
-    return _train(C, keys, unit_masks(ks), steps, float(learning_rate), float(final_fraction))
+    starts = [init_params(key, C.shape[0], max(ks)) for key in threefry.key_data(keys)]
+    start = AEParams(*(np.stack(leaves) for leaves in zip(*starts)))
+    return _train(C, start, unit_masks(ks), steps, float(learning_rate), float(final_fraction))
 
 
 @partial(jax.jit, static_argnames=("steps", "learning_rate", "final_fraction"))
-def _train(C, keys, masks, steps, learning_rate, final_fraction) -> AEFit:
+def _train(C, start, masks, steps, learning_rate, final_fraction) -> AEFit:
     optimizer = adam_cosine(learning_rate, steps, final_fraction)
     loss_and_grad = jax.value_and_grad(gram_reconstruction_error)
 
-    def fit_one(mask, key):
-        params = init_params(key, C.shape[0], masks.shape[1])
-
+    def fit_one(mask, params):
         def step(carry, _):
             params, opt_state = carry
             loss, grads = loss_and_grad(params, C, mask)
@@ -158,5 +160,5 @@ def _train(C, keys, masks, steps, learning_rate, final_fraction) -> AEFit:
         return params, losses
 
     over_seeds = jax.vmap(fit_one, in_axes=(None, 0))
-    params, losses = jax.vmap(over_seeds, in_axes=(0, None))(masks, keys)
+    params, losses = jax.vmap(over_seeds, in_axes=(0, None))(masks, start)
     return AEFit(params, losses)

@@ -8,6 +8,7 @@ bit in NumPy, for JAX's default ``threefry2x32`` implementation with
 ``jax_threefry_partitionable`` on (the default since JAX 0.5), which the test suite checks
 against ``jax.random``. Keys inside compiled programs still come from ``jax.random``.
 
+``uniform`` draws ``jax.random.uniform``'s float32 values on the host the same way.
 ``bernoulli`` is the other direction: inside compiled programs it draws the same Bernoulli
 variables as ``jax.random.bernoulli``, with the 20 rounds written out as plain array arithmetic.
 JAX lowers them on CPU as a five-step loop (4 rounds a step) over the whole array, which made
@@ -65,6 +66,25 @@ def bernoulli(key: jax.Array, p, shape: tuple[int, ...]) -> jax.Array:
     b0, b1 = _rounds(key[0], key[1], jnp.zeros_like(counter), counter)
     mantissa = ((b0 ^ b1) >> 9) | np.uint32(0x3F800000)
     return jax.lax.bitcast_convert_type(mantissa, jnp.float32) - 1.0 < p
+
+
+def uniform(key, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0) -> np.ndarray:
+    """``jax.random.uniform(key, shape, jnp.float32, minval, maxval)`` on the host, as JAX's CPU
+    backend computes it.
+
+    Entry i (row-major) hashes the counter (0, i) as in :func:`bernoulli`; its top 23 bits become
+    the mantissa of u in [1, 2), and the entry is max(minval, (u - 1) (maxval - minval) + minval)
+    in float32, where XLA fuses the multiply-add (one rounding). Here the product of the two
+    float32 factors is exact in float64 and the sum is rounded to float64, then to float32: the
+    fused result but for double-rounding ties (none in the 5 million draws compared with JAX;
+    the test suite compares 68,620 bit for bit). Arrays under 2**32 entries."""
+    counter = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.uint32).reshape(shape)
+    b0, b1 = threefry2x32(key, np.zeros_like(counter), counter)
+    mantissa = ((b0 ^ b1) >> np.uint32(9)) | np.uint32(0x3F800000)
+    low, high = np.float32(minval), np.float32(maxval)
+    unit = mantissa.view(np.float32) - np.float32(1.0)
+    fused = unit.astype(np.float64) * (high - low) + np.float64(low)
+    return np.maximum(low, fused.astype(np.float32))
 
 
 def key_data(key) -> np.ndarray:
