@@ -4,6 +4,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
+from overfitlab.plots.autoencoder import embedding_figure  # noqa: E402
 from overfitlab.plots.early_stopping import curves_figure  # noqa: E402
 
 
@@ -18,3 +19,14 @@ def test_a_long_computed_title_wraps_inside_the_figure():
     box = fig.axes[0].title.get_window_extent()
     assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
     assert fig.axes[0].title.get_text() == title  # wrapped when drawn, not shortened
+
+
+def test_the_embedding_figure_is_titled_with_the_measured_angle():
+    """The title the experiment computes (how far apart the PCA and autoencoder planes are) is
+    the figure's, not a panel's title repeated (a loop variable once shadowed it)."""
+    z = np.random.default_rng(0).normal(size=(30, 2))
+    title = "Held-out digits in 2-D: planes up to 3.1 degrees apart"
+    fig = embedding_figure(z, z @ np.array([[1.0, 0.3], [0.2, 1.0]]), np.arange(30) % 10, title)
+    assert fig.get_suptitle() == title
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["PCA scores (orthonormal axes)",
+                                                       "autoencoder code X W_enc (seed 0)"]

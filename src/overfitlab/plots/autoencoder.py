@@ -35,11 +35,11 @@ def embedding_figure(z_pca: np.ndarray, z_ae: np.ndarray, labels: np.ndarray, ti
     """Side-by-side scatter of the 2-D PCA scores and 2-D autoencoder codes, coloured by digit;
     ``title`` states the measured largest principal angle between their planes."""
     fig, axes = new_figure(width=10.0, height=4.4, ncols=2)
-    for ax, z, title in ((axes[0], z_pca, "PCA scores (orthonormal axes)"),
+    for ax, z, panel in ((axes[0], z_pca, "PCA scores (orthonormal axes)"),
                          (axes[1], z_ae, "autoencoder code X W_enc (seed 0)")):
         points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5,
                             s=8, alpha=0.8)
-        ax.set_title(title, fontsize=10, wrap=True)
+        ax.set_title(panel, fontsize=10, wrap=True)
         ax.set_xlabel("unit 1")
         ax.set_ylabel("unit 2")
     fig.colorbar(points, ax=axes, ticks=range(10), label="digit")
