@@ -205,11 +205,13 @@ def test_a_ctrl_c_lost_inside_a_garbage_collector_callback_still_stops_the_commi
 
 def test_jax_loads_with_ctrl_c_held_back_until_it_has_loaded():
     """A Ctrl+C raised while jaxlib's native modules initialise aborts the process (seen in CI:
-    exit status -6 as `report` loaded JAX to record its backend). The CLI loads JAX with the
-    interrupt held back: it arrives right after, as a KeyboardInterrupt, with JAX whole."""
+    exit status -6 as `report` loaded JAX to record its backend in results.json). JAX loads with
+    the interrupt held back: it arrives right after, as a KeyboardInterrupt, with JAX whole."""
     script = textwrap.dedent("""
         import os, signal, sys
         from overfitlab import cli
+        from overfitlab.experiments.results_io import versions
+        assert "jax" not in sys.modules
 
         class CtrlCDuringJaxlib:  # presses Ctrl+C as jaxlib's extension modules start loading
             def find_spec(self, name, path=None, target=None):
@@ -220,7 +222,7 @@ def test_jax_loads_with_ctrl_c_held_back_until_it_has_loaded():
         sys.meta_path.insert(0, CtrlCDuringJaxlib())
         signal.signal(signal.SIGINT, cli._keyboard_interrupt)
         try:
-            cli._load_jax()
+            versions()  # records JAX's backend, the first thing to import it here
         except KeyboardInterrupt:
             import jax.numpy as jnp
             print("interrupted after loading", float(jnp.ones(3).sum()))

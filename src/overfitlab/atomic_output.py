@@ -101,6 +101,16 @@ def sigint_deferred() -> Iterator[None]:
             os.kill(os.getpid(), signal.SIGINT)
 
 
+def import_jax_whole():
+    """``import jax`` with Ctrl+C held back until it has loaded (:func:`sigint_deferred`): a
+    KeyboardInterrupt raised while jaxlib's native modules initialise cannot be caught (the
+    process aborts, exit status -6); held back, it lands right after as an ordinary
+    KeyboardInterrupt. Returns the module."""
+    with sigint_deferred():
+        import jax
+    return jax
+
+
 def is_staging_name(name: str) -> bool:
     """True for the names of staging and set-aside folders (of any target)."""
     return _SIBLING_NAME.fullmatch(name) is not None

@@ -36,7 +36,7 @@ from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
 from typer.core import TyperCommand, TyperGroup  # noqa: E402
 
-from overfitlab.atomic_output import StagedDirectory, sigint_deferred  # noqa: E402
+from overfitlab.atomic_output import StagedDirectory, import_jax_whole  # noqa: E402
 from overfitlab.compilation_cache import enable_compilation_cache  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
 from overfitlab.errors import ConfigError  # noqa: E402
@@ -208,14 +208,6 @@ def _commit(stage: StagedDirectory) -> None:
     stage.commit()
 
 
-def _load_jax() -> None:
-    """Import JAX with Ctrl+C held back until it has loaded: a KeyboardInterrupt raised while
-    jaxlib's native modules initialise cannot be caught (the process aborts, exit status -6);
-    held back, it lands right after as an ordinary KeyboardInterrupt."""
-    with sigint_deferred():
-        import jax  # noqa: F401
-
-
 def build_config(name: str, quick: bool, seed: Optional[int], seeds: Optional[int],
                  assignments: list[str], data_dir: Optional[Path]) -> Config:
     """Resolve and validate an experiment's configuration from command-line options (without
@@ -333,7 +325,7 @@ def run(
         from overfitlab.terminal import print_result
 
         with _staged(stage):
-            _load_jax()
+            import_jax_whole()  # before the experiment's modules import it
             enable_compilation_cache()
             result = _computed(get(name), config, name)
             with _write_errors_reported(stage):
@@ -381,7 +373,6 @@ def report(
             reuses = {name: entries[name].reuses for name in names}
             for i, result, pngs in _report_results(names, configs, reuses, jobs):
                 name = names[i]
-                _load_jax()  # the results record its backend
                 with _write_errors_reported(stage):
                     write_result_files(result, stage.path / name, pngs)
                 sections[i] = section(result, entries[name].description, pngs)
@@ -408,7 +399,7 @@ def _report_results(names: list[str], configs: list[Config], reuses: dict[str, t
         from overfitlab.experiments.registry import get
         from overfitlab.experiments.results_io import figure_pngs
 
-        _load_jax()
+        import_jax_whole()  # before the experiment's modules import it
         enable_compilation_cache()
         for i, (name, config) in enumerate(zip(names, configs)):
             result = _computed(get(name), config, labels[i])

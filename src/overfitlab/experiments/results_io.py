@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from overfitlab.atomic_output import StagedDirectory
+from overfitlab.atomic_output import StagedDirectory, import_jax_whole
 from overfitlab.experiments.base import Result
 
 
@@ -24,9 +24,7 @@ def versions() -> dict[str, str]:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "not installed"
-    import jax
-
-    out["jax_backend"] = jax.default_backend()
+    out["jax_backend"] = import_jax_whole().default_backend()
     return out
 
 
