@@ -54,6 +54,12 @@ def threefry2x32(key: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> tuple[np.nd
     return _rounds(k0, k1, np.asarray(x0, np.uint32), np.asarray(x1, np.uint32))
 
 
+def _one_to_two(b0, b1):
+    """The bits (uint32, NumPy or JAX) of the float32 in [1, 2) whose mantissa is the top 23 of
+    the random bits b0 ^ b1, as ``jax.random.uniform`` builds it."""
+    return ((b0 ^ b1) >> np.uint32(9)) | np.uint32(0x3F800000)
+
+
 def bernoulli(key: jax.Array, p, shape: tuple[int, ...]) -> jax.Array:
     """``jax.random.bernoulli(key, p, shape)`` bit for bit, for use inside ``jax.jit``.
 
@@ -64,8 +70,7 @@ def bernoulli(key: jax.Array, p, shape: tuple[int, ...]) -> jax.Array:
     key = _unwrapped(key)
     counter = jax.lax.iota(np.uint32, int(np.prod(shape, dtype=np.int64))).reshape(shape)
     b0, b1 = _rounds(key[0], key[1], jnp.zeros_like(counter), counter)
-    mantissa = ((b0 ^ b1) >> 9) | np.uint32(0x3F800000)
-    return jax.lax.bitcast_convert_type(mantissa, jnp.float32) - 1.0 < p
+    return jax.lax.bitcast_convert_type(_one_to_two(b0, b1), jnp.float32) - 1.0 < p
 
 
 def uniform(key, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0) -> np.ndarray:
@@ -80,9 +85,8 @@ def uniform(key, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.
     the test suite compares 68,620 bit for bit). Arrays under 2**32 entries."""
     counter = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.uint32).reshape(shape)
     b0, b1 = threefry2x32(key, np.zeros_like(counter), counter)
-    mantissa = ((b0 ^ b1) >> np.uint32(9)) | np.uint32(0x3F800000)
     low, high = np.float32(minval), np.float32(maxval)
-    unit = mantissa.view(np.float32) - np.float32(1.0)
+    unit = _one_to_two(b0, b1).view(np.float32) - np.float32(1.0)
     fused = unit.astype(np.float64) * (high - low) + np.float64(low)
     return np.maximum(low, fused.astype(np.float32))
 
