@@ -21,6 +21,8 @@ import tempfile
 CHILD = """
 import collections, json, sys, time, warnings
 warnings.simplefilter("ignore")
+from overfitlab.process_memory import keep_freed_memory
+keep_freed_memory()  # as the report's workers do
 import jax.monitoring
 spent = collections.Counter()
 COMPILING = ("jaxpr_trace_duration", "jaxpr_to_mlir_module_duration", "backend_compile_duration")

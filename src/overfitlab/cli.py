@@ -40,6 +40,7 @@ from overfitlab.atomic_output import StagedDirectory, import_jax_whole  # noqa: 
 from overfitlab.compilation_cache import enable_compilation_cache  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
 from overfitlab.errors import ConfigError  # noqa: E402
+from overfitlab.process_memory import keep_freed_memory  # noqa: E402
 
 if TYPE_CHECKING:  # for annotations only: importing the experiment layer costs start-up time
     from overfitlab.experiments.base import Config, Experiment, Result
@@ -178,6 +179,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_print_versi
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, _keyboard_interrupt)  # commands handle Ctrl+C
         sys.unraisablehook = _lost_interrupts_unsaid
+        keep_freed_memory()  # the program's own process: before JAX starts its threads
 
 
 _received_interrupts: list[int] = []

@@ -50,7 +50,8 @@ class Finished:
 
 
 def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
-    """Worker start-up: die with the parent, use the compilation cache, report on the queue."""
+    """Worker start-up: die with the parent, keep freed memory for reuse, use the compilation
+    cache, report on the queue."""
     global _progress_queue
     _progress_queue = progress_queue
     if sys.platform == "linux":
@@ -59,7 +60,9 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
         if os.getppid() != parent:  # the parent died before the signal was asked for
             os._exit(1)
     from overfitlab.compilation_cache import enable_compilation_cache
+    from overfitlab.process_memory import keep_freed_memory
 
+    keep_freed_memory()  # before JAX starts its threads
     enable_compilation_cache()
 
 
