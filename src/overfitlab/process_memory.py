@@ -6,9 +6,10 @@ fit in its 64 MiB heaps, and a heap's free top is returned to the system too. XL
 compiled program's scratch memory on every call, from its worker threads, so a program whose
 scratch is that large gets new pages on every call, and the kernel zeroes each 4 KiB page when
 it is first touched. ``cnn-regularization``'s training step (105 networks at once) needs 37.6 MB
-of scratch: its full preset took 2.9 million page faults in its 300 steps and spent 9.4 s of
-system time in a 24.9 s run; with the settings below, 0.06 million and 1.4 s in a 20.0 s run
-(peak resident memory 0.70 -> 1.07 GB: freed blocks stay in the process and are reused).
+of scratch: its full preset took 2.9 million page faults in its 300 steps, 7.2-7.9 s of system
+time and 17.7-19.9 s of wall time (three runs, 2 cores); with the settings below, 0.03-0.06
+million faults, 0.8-1.0 s and 13.0-14.2 s (peak resident memory 0.70 -> 1.07 GB: freed blocks
+stay in the process and are reused).
 
 :func:`keep_freed_memory` sets, with ``mallopt``: no ``mmap`` for large blocks
 (``M_MMAP_MAX = 0``), no trimming of the heap's top (``M_TRIM_THRESHOLD``), and one arena for
