@@ -14,9 +14,13 @@ _LAUNCH = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.defau
            "sys.argv[0] = 'overfitlab'; runpy.run_module('overfitlab.cli', run_name='__main__')")
 
 
-def launch(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``overfitlab ARGS`` (this checkout's sources first), stdout and stderr piped."""
+def launch(args: list[str], cwd: Path | None = None, cache: Path | None = None
+           ) -> subprocess.Popen:
+    """Start ``overfitlab ARGS`` (this checkout's sources first), stdout and stderr piped;
+    ``cache``: its compilation cache directory (``OVERFITLAB_CACHE``) instead of the caller's."""
     path = [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    if cache is not None:
+        env["OVERFITLAB_CACHE"] = str(cache)
     return subprocess.Popen([sys.executable, "-c", _LAUNCH, *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(path)})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
