@@ -14,10 +14,10 @@ stay in the process and are reused).
 :func:`keep_freed_memory` sets, with ``mallopt``: no ``mmap`` for large blocks
 (``M_MMAP_MAX = 0``), no trimming of the heap's top (``M_TRIM_THRESHOLD``), and one arena for
 every thread (``M_ARENA_MAX = 1``), the main heap, which grows without the 64 MiB cap of thread
-arenas; should the heap be unable to grow, glibc still falls back to ``mmap``. It is meant for
-processes that overfitlab owns (the ``overfitlab`` program and the report's workers), not for a
-library import in someone else's process, and it changes nothing where the C library is not
-glibc.
+arenas; should the heap be unable to grow, glibc still falls back to ``mmap``. The
+``overfitlab`` program and the report's workers call it; importing overfitlab does not (it would
+change someone else's process), but a notebook or script may call it itself, before its first
+fit. It changes nothing where the C library is not glibc.
 """
 from __future__ import annotations
 
