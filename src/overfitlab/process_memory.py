@@ -39,8 +39,8 @@ def keep_freed_memory() -> bool:
         return False
     libc = ctypes.CDLL(None)  # the process's own symbols, the C library's among them
     settings = ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, NEVER_TRIM))
-    accepted = [libc.mallopt(option, value) == 1 for option, value in settings]
-    return all(accepted)
+    accepted = [libc.mallopt(option, value) == 1 for option, value in settings]  # each one,
+    return all(accepted)  # even after a refusal
 
 
 def glibc() -> bool:
