@@ -36,6 +36,7 @@ import optax
 
 from overfitlab.engine import threefry
 from overfitlab.engine.mlp import glorot_bound
+from overfitlab.engine.train import COMPILER_OPTIONS
 
 # Full float32 products: GPUs may otherwise multiply float32 in TF32 (10-bit mantissa), which
 # would blur the gradient and so the recovered subspace; on CPU this changes nothing.
@@ -143,7 +144,8 @@ def train(X: jax.Array, keys: jax.Array, ks: Sequence[int], steps: int, learning
     return _train(C, start, unit_masks(ks), steps, float(learning_rate), float(final_fraction))
 
 
-@partial(jax.jit, static_argnames=("steps", "learning_rate", "final_fraction"))
+@partial(jax.jit, static_argnames=("steps", "learning_rate", "final_fraction"),
+         compiler_options=COMPILER_OPTIONS)
 def _train(C, start, masks, steps, learning_rate, final_fraction) -> AEFit:
     optimizer = adam_cosine(learning_rate, steps, final_fraction)
     loss_and_grad = jax.value_and_grad(gram_reconstruction_error)

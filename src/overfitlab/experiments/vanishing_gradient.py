@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from overfitlab.engine.train import COMPILER_OPTIONS
 from overfitlab.experiments.configs.vanishing_gradient import ANSWER_LENGTH, VanishingGradientConfig
 from overfitlab.experiments.base import (
     Answer,
@@ -50,7 +51,7 @@ MLP_STREAM = 0  # random stream of the MLP draws (chain lengths are >= 3, so nev
 # ----------------------------------------------------------------------------- the chain
 
 
-@partial(jax.jit, static_argnames=("epochs",))
+@partial(jax.jit, static_argnames=("epochs",), compiler_options=COMPILER_OPTIONS)
 def _chain_runs(w, b, epochs: int, x, learning_rate):
     """Train every (activation, seed) chain from the initial (w, b) of shape (seed, L-1); the
     same draws serve every activation. Histories have leading axes (activation, seed)."""
@@ -99,7 +100,7 @@ def _mlp_draws(rng: np.random.Generator, depth: int, width: int, batch: int, see
     return normal(batch, width), normal(batch), normal(depth, width, width), normal(width)
 
 
-@jax.jit
+@partial(jax.jit, compiler_options=COMPILER_OPTIONS)
 def _mlp_grad_norms(stds, x, t, hidden, out):
     """||dLoss/dW_l||_F for the hidden layers of a bias-free MLP at initialisation.
 
