@@ -10,6 +10,7 @@ from sklearn.neural_network import MLPRegressor
 
 from _sklearn_reference import sklearn_init
 
+from overfitlab.engine import threefry
 from overfitlab.engine.mlp import forward, init_mlp, init_stack, n_parameters
 from overfitlab.engine.regularizers import dropout_masks, prox_l1, soft_threshold
 from overfitlab.engine.train import (TrainSpec, _objective, constant_loss, make_hyper,
@@ -373,6 +374,36 @@ def test_parallel_parts_equal_one_part(course_data, monkeypatch):
     for a, b in zip(jax.tree_util.tree_leaves(split.params),
                     jax.tree_util.tree_leaves(whole.params)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_engine_shuffles_follow_jax_random_from_each_networks_key():
+    """Without ``orders`` the engine shuffles network i's epoch with
+    ``jax.random.permutation(k, n)``, where ``key, k, k_dropout = jax.random.split(key, 3)``
+    each epoch from its key: the same training as those orders given by hand, dropout masks
+    included (their keys come from the same chain, inside the program)."""
+    rng = np.random.RandomState(0)
+    X, y = rng.uniform(-1, 1, (30, 2)), rng.normal(size=30)
+    spec = TrainSpec((2, 4, 1), "tanh", max_iter=5, tol=None, batch_size=8, chunk=3,
+                     use_dropout=True)
+    params = init_stack(np.random.RandomState(1), 3, (2, 4, 1), "tanh")
+    hyper = stack_networks([make_hyper(alpha=1e-3, dropout=0.2, learning_rate=0.05)] * 3)
+    keys = threefry.split(threefry.prng_key(4), 3)
+    chain = [jnp.asarray(k) for k in keys]
+
+    def jax_orders(networks, epochs):
+        out = []
+        for i in networks:
+            drawn = []
+            for _ in range(epochs):
+                chain[i], k_shuffle, _ = jax.random.split(chain[i], 3)
+                drawn.append(jax.random.permutation(k_shuffle, 30))
+            out.append(drawn)
+        return np.asarray(out)
+
+    own = train(spec, params, keys, hyper, X, y)
+    given = train(spec, params, keys, hyper, X, y, orders=jax_orders)
+    for a, b in zip(jax.tree_util.tree_leaves(own.params), jax.tree_util.tree_leaves(given.params)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_host_orders_are_drawn_once_per_network_whatever_the_parts(monkeypatch):

@@ -41,6 +41,22 @@ def test_keys_of_any_origin_and_chains_of_derivations_agree():
                                   jax.random.key_data(jax.random.split(typed, 4)))
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 10, 1625, 1626, 10_000])
+def test_permutations_equal_jax_random_permutation_for_every_key(n):
+    """One sorting round up to n = 1625, two from 1626; rows of keys at once, as the engine
+    shuffles its networks' mini-batches."""
+    keys = threefry.split(threefry.prng_key(21), 6)
+    ours = threefry.permutations(keys, n)
+    assert ours.shape == (6, n) and ours.dtype == np.int32
+    np.testing.assert_array_equal(ours, np.stack([jax.random.permutation(k, n) for k in keys]))
+
+
+def test_split_each_splits_every_key_as_jax_random_split():
+    keys = threefry.split(threefry.prng_key(8), 5)
+    np.testing.assert_array_equal(threefry.split_each(keys, 3),
+                                  np.stack([jax.random.split(k, 3) for k in keys]))
+
+
 @pytest.mark.parametrize("shape", [(128, 1600), (32, 512), (10, 20), (7,), (3, 5, 4, 2)])
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.9, 1.0])
 def test_bernoulli_draws_what_jax_random_bernoulli_draws(shape, p):

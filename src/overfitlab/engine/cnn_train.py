@@ -202,7 +202,8 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     params = cnn.init(model, key_init, x_train.shape[1:])
     # Committed like the step's outputs, so the second step finds the program the first compiled
     # (fresh, uncommitted arrays compile a second copy: 2-3 s per network on 2 cores).
-    state = jax.device_put((params, optimizer.init(params)), jax.devices()[0])
+    # One compiled program for the optimizer's zeros, not one eager program per parameter shape.
+    state = jax.device_put((params, jax.jit(optimizer.init)(params)), jax.devices()[0])
     x_all, y_all = to_device(x_train), to_device(y_train)
     step = partial(train_step, model=model, optimizer=optimizer, shift=settings.augment_shift,
                    smoothing=settings.label_smoothing)
@@ -214,9 +215,9 @@ def fit(model: cnn.Model, key: jax.Array, x_train: np.ndarray, y_train: np.ndarr
     train_seconds = 0.0
     for epoch in range(settings.epochs):
         key_perm, key_steps = threefry.split(threefry.fold_in(key_data, epoch))
-        batches = jax.random.permutation(key_perm, n)[: steps_per_epoch * batch]
-        batches = batches.reshape(steps_per_epoch, batch)
-        step_keys = threefry.split(key_steps, steps_per_epoch)
+        batches = threefry.permutations(key_perm, n)[0, : steps_per_epoch * batch]
+        batches = to_device(batches.reshape(steps_per_epoch, batch))
+        step_keys = to_device(threefry.split(key_steps, steps_per_epoch))
         start = time.perf_counter()
         losses, accuracies = [], []
         for i in range(steps_per_epoch):

@@ -8,7 +8,8 @@ bit in NumPy, for JAX's default ``threefry2x32`` implementation with
 ``jax_threefry_partitionable`` on (the default since JAX 0.5), which the test suite checks
 against ``jax.random``. Keys inside compiled programs still come from ``jax.random``.
 
-``uniform`` draws ``jax.random.uniform``'s float32 values on the host the same way.
+``uniform`` draws ``jax.random.uniform``'s float32 values on the host the same way, and
+``permutations`` ``jax.random.permutation``'s orders, for many keys at once.
 ``bernoulli`` is the other direction: inside compiled programs it draws the same Bernoulli
 variables as ``jax.random.bernoulli``, with the 20 rounds written out as plain array arithmetic.
 JAX lowers them on CPU as a five-step loop (4 rounds a step) over the whole array, which made
@@ -91,6 +92,40 @@ def uniform(key, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.
     return np.maximum(low, fused.astype(np.float32))
 
 
+def permutations(keys: np.ndarray, n: int) -> np.ndarray:
+    """``jax.random.permutation(key, n)`` for each of ``keys`` (m, 2): (m, n) int32, on the host.
+
+    JAX shuffles by sorting: ``ceil(3 ln n / ln(2**32 - 1))`` rounds (2 for n from 1,626 to about
+    2.6 million), each with a fresh ``key, subkey = split(key)``; the round stable-sorts the
+    current order by the 32 random bits b0 ^ b1 of the counters (0, i), i = 0 .. n-1, under
+    ``subkey``. The stable sort is a plain sort of the distinct 64-bit words (bits << 32) | i,
+    whose low halves are then the sorted positions (5x faster than NumPy's stable argsort). XLA's
+    CPU sort calls a compiled comparator per comparison: inside a training program the two sorts
+    of 10,000 rows took 3 ms per network and epoch."""
+    keys = key_data(keys).reshape(-1, 2)
+    order = None  # the identity before the first round
+    counter = np.arange(n, dtype=np.uint32)[None, :]
+    low = np.uint64(0xFFFFFFFF)
+    for _ in range(int(np.ceil(3 * np.log(max(1, n)) / np.log(2**32 - 1)))):
+        pairs = split_each(keys, 2)
+        keys, subkeys = pairs[:, 0], pairs[:, 1]
+        b0, b1 = _rounds(subkeys[:, :1], subkeys[:, 1:], np.zeros_like(counter), counter)
+        words = ((b0 ^ b1).astype(np.uint64) << np.uint64(32)) | counter.astype(np.uint64)
+        positions = (np.sort(words, axis=1) & low).astype(np.intp)
+        order = positions if order is None else np.take_along_axis(order, positions, axis=1)
+    identity = np.broadcast_to(np.arange(n, dtype=np.int32), (len(keys), n))
+    return identity if order is None else order.astype(np.int32)
+
+
+def split_each(keys: np.ndarray, n: int) -> np.ndarray:
+    """``jax.random.split(key, n)`` for each of ``keys`` (m, 2): (m, n, 2)."""
+    index = np.arange(n, dtype=np.uint64)[None, :]
+    keys = key_data(keys).reshape(-1, 1, 2)
+    bits = _rounds(keys[..., 0], keys[..., 1], (index >> np.uint64(32)).astype(np.uint32),
+                   (index & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    return np.stack(bits, axis=-1)
+
+
 def key_data(key) -> np.ndarray:
     """The raw key data (uint32, shape (..., 2)) of ``key``: a raw key array (NumPy or JAX) or a
     typed key of ``jax.random.key``."""
@@ -113,10 +148,7 @@ def prng_key(seed: int) -> np.ndarray:
 
 def split(key: np.ndarray, n: int = 2) -> np.ndarray:
     """The ``n`` keys (n, 2) of ``jax.random.split(key, n)``."""
-    index = np.arange(n, dtype=np.uint64)
-    bits = threefry2x32(key, (index >> np.uint64(32)).astype(np.uint32),
-                        (index & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-    return np.stack(bits, axis=1)
+    return split_each(key, n)[0]
 
 
 def fold_in(key: np.ndarray, data: int) -> np.ndarray:
