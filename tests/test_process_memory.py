@@ -55,17 +55,22 @@ def test_a_freed_large_block_is_reused_without_new_page_faults():
     assert max(kept["faults"][1:]) < pages // 50, kept  # later rounds reuse those pages
 
 
-def test_the_program_keeps_freed_memory_and_an_importer_does_not():
-    """The ``overfitlab`` program applies the settings before a command runs; a process that
-    only imports the CLI (a notebook, a test runner) keeps its C library's defaults."""
-    probe = ("import sys; sys.argv = [sys.argv[1], 'list']\n"
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_the_program_keeps_freed_memory_and_an_importer_does_not(sigint):
+    """The ``overfitlab`` program applies the settings before a command runs, also started with
+    Ctrl+C ignored (``nohup ... &`` from a script: no interrupt handling then, same memory); a
+    process that only imports the CLI (a notebook, a test runner) keeps its C library's
+    defaults."""
+    probe = ("import signal, sys\n"
+             "if sys.argv[2] == 'ignored':\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+             "sys.argv = [sys.argv[1], 'list']\n"
              "from overfitlab import cli, process_memory\n"
              "try:\n    cli.app()\nexcept SystemExit:\n    pass\n"
              "print(process_memory.keep_freed_memory.cache_info().currsize, file=sys.stderr)")
     applied = {}
     for program in ("overfitlab", "notebook"):
-        done = subprocess.run([sys.executable, "-c", probe, program], capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run([sys.executable, "-c", probe, program, sigint],
+                              capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         applied[program] = done.stderr.strip().splitlines()[-1]
     assert applied == {"overfitlab": "1", "notebook": "0"}

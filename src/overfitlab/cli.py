@@ -195,10 +195,11 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(version: bool = typer.Option(False, "--version", callback=_print_version,
                                        is_eager=True, help="print the versions and exit")) -> None:
-    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+    if _standalone_program():
+        keep_freed_memory()  # the program's own process: before JAX starts its threads
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:  # not ignored (nohup &)
         signal.signal(signal.SIGINT, _keyboard_interrupt)  # commands handle Ctrl+C
         sys.unraisablehook = _lost_interrupts_unsaid
-        keep_freed_memory()  # the program's own process: before JAX starts its threads
 
 
 _received_interrupts: list[int] = []
