@@ -84,15 +84,17 @@ def test_tol_stopping_matches_sklearn_iteration_count(x64, course_data):
     assert bool(out.converged[0])
 
 
-def test_loss_gradient_matches_finite_differences(x64):
-    """Autodiff gradient of the penalised objective vs central differences (float64)."""
-    params = init_mlp(np.random.RandomState(0), (2, 6, 4, 1), "logistic", jnp.float64)
-    key = jax.random.PRNGKey(0)  # dropout key (unused: no dropout in this spec)
-    X = jax.random.normal(jax.random.PRNGKey(1), (9, 2), jnp.float64)
-    y = jax.random.normal(jax.random.PRNGKey(2), (9, 1), jnp.float64)
+@pytest.mark.parametrize("sizes, activation", [((2, 6, 4, 1), "logistic"),
+                                               ((1, 5, 3), "tanh")])
+def test_loss_gradient_matches_finite_differences(x64, sizes, activation):
+    """Autodiff gradient of the penalised objective vs central differences (float64), through
+    the element-wise layers of a fan-in or fan-out of 1 and the matrix-product ones."""
+    params = init_mlp(np.random.RandomState(0), sizes, activation, jnp.float64)
+    X = jax.random.normal(jax.random.PRNGKey(1), (9, sizes[0]), jnp.float64)
+    y = jax.random.normal(jax.random.PRNGKey(2), (9, sizes[-1]), jnp.float64)
     hyper = make_hyper(alpha=0.7, dtype=jnp.float64)
-    spec = TrainSpec((2, 6, 4, 1), "logistic")
-    f = lambda p: _objective(p, X, y, None, hyper, key, spec, False)[0]  # noqa: E731
+    spec = TrainSpec(sizes, activation)
+    f = lambda p: _objective(p, X, y, None, hyper, None, spec)[0]  # noqa: E731
     grads = jax.grad(f)(params)
     flat, unravel = ravel_pytree(params)
     g_flat = ravel_pytree(grads)[0]
@@ -103,6 +105,19 @@ def test_loss_gradient_matches_finite_differences(x64):
         assert abs(float(fd) - float(g_flat[i])) < 1e-7 * max(1.0, abs(float(fd)))
 
 
+@pytest.mark.parametrize("sizes", [(1, 7, 1), (1, 7, 3), (3, 7, 1), (1, 1), (2, 3)])
+def test_forward_pass_equals_the_matrix_products(x64, sizes):
+    """The JAX forward pass (element-wise where a layer has a fan-in or fan-out of 1) computes
+    a_{l-1} W_l + b_l as NumPy's matrix products do, to float64 rounding."""
+    rng = np.random.RandomState(3)
+    params = init_mlp(rng, sizes, "tanh", np.float64)
+    X = rng.normal(size=(11, sizes[0]))
+    masks = [rng.binomial(1, 0.7, (11, h)).astype(np.float64) for h in sizes[1:-1]]
+    np.testing.assert_allclose(np.asarray(forward(params, jnp.asarray(X), "tanh", masks)),
+                               forward(params, X, "tanh", masks, backend="numpy"),
+                               rtol=1e-13, atol=1e-14)
+
+
 def test_l2_gradient_is_weight_decay(x64):
     """d/dW of alpha/(2n) ||W||^2 is alpha W / n on weights and nothing on biases."""
     params = init_mlp(np.random.RandomState(0), (1, 5, 1), "tanh", jnp.float64)
@@ -110,8 +125,7 @@ def test_l2_gradient_is_weight_decay(x64):
     y = X**2
     spec = TrainSpec((1, 5, 1), "tanh")
     g = lambda a: jax.grad(lambda p: _objective(  # noqa: E731
-        p, X, y, jnp.ones(8), make_hyper(alpha=a, dtype=jnp.float64),
-        jax.random.PRNGKey(0), spec, False)[0])(params)
+        p, X, y, jnp.ones(8), make_hyper(alpha=a, dtype=jnp.float64), None, spec)[0])(params)
     g0, g1 = g(0.0), g(2.0)
     for W, a, b in zip(params["coefs"], g1["coefs"], g0["coefs"]):
         np.testing.assert_allclose(a - b, 2.0 * W / 8, atol=1e-12)

@@ -57,8 +57,8 @@ def test_l2_gradient_is_alpha_w_over_n_on_the_course_network(course_data):
 
         def grad(alpha):
             hyper = make_hyper(alpha=alpha, dtype=jnp.float64)
-            return jax.grad(lambda p: _objective(p, X, y, hyper.sample_weight, hyper,
-                                                 jax.random.PRNGKey(0), spec, False)[0])(params)
+            return jax.grad(lambda p: _objective(p, X, y, hyper.sample_weight, hyper, None,
+                                                 spec)[0])(params)
 
         alpha = 0.37
         g1, g0 = grad(alpha), grad(0.0)

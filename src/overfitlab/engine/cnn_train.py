@@ -30,7 +30,7 @@ import optax
 from scipy.special import logsumexp
 
 from overfitlab.engine import cnn, threefry
-from overfitlab.engine.programs import to_device
+from overfitlab.engine.programs import to_device, ynn_fusions
 from overfitlab.progress import Progress, no_progress
 
 
@@ -90,11 +90,8 @@ def _convolutions_on_all_cores() -> dict:
     on 2 cores (jax 0.10.2, same process, interleaved): VGG-style net, batch 32, 33.0 -> 24.8 ms;
     compact net (the MNIST preset), batch 32, 16.2 -> 13.9 ms; simple convnet, batch 128, 74.5
     -> 72.6 ms (its step already keeps both cores busy). Eigen sums in another order, so losses
-    differ from YNNPACK's at float32 rounding. Older jaxlibs lack the option: none is passed."""
-    if tuple(int(p) for p in jax.__version__.split(".")[:2]) < (0, 10):
-        return {}
-    return {"xla_cpu_experimental_ynn_fusion_type":
-            "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
+    differ from YNNPACK's at float32 rounding."""
+    return ynn_fusions("INDIVIDUAL_DOT", "REDUCE")
 
 
 COMPILER_OPTIONS = _convolutions_on_all_cores()

@@ -115,13 +115,43 @@ def forward(params: Params, X: jax.Array, activation: str,
     network on NumPy arrays (e.g. in float64, row by row independent of batch order).
     """
     g = (NUMPY_ACTIVATIONS if backend == "numpy" else ACTIVATIONS)[activation]
+    affine = _affine if backend == "jax" else lambda a, W, b: a @ W + b
     a = X
     n_hidden = len(params["coefs"]) - 1
     for l in range(n_hidden):
-        a = g(a @ params["coefs"][l] + params["intercepts"][l])
+        a = g(affine(a, params["coefs"][l], params["intercepts"][l]))
         if hidden_masks is not None:
             a = a * hidden_masks[l]
-    return a @ params["coefs"][-1] + params["intercepts"][-1]
+    return affine(a, params["coefs"][-1], params["intercepts"][-1])
+
+
+def _affine(a: jax.Array, W: jax.Array, b: jax.Array) -> jax.Array:
+    """a W + b for one network's layer (``a`` (n, fan_in), ``W`` (fan_in, fan_out)); for small
+    layers with a fan-in of 1 as the broadcast product a w_1 + b, with a fan-out of 1 as the row
+    sums sum_j a_j w_j + b.
+
+    The same numbers up to float rounding, for the engine's speed: vmapped over networks that
+    share their inputs (the course's 1-20-1 networks), XLA's CPU backend lays the product X W
+    out points first, (n, B, H), and transposes it to (B, n, H) at every step, and it turns the
+    weight gradient X^T delta into a transpose and a matrix product. Written element-wise, every
+    array stays (B, n, H) and the gradients are sums that XLA fuses with the element-wise work
+    around them. Only while n and the layer's sizes are at most ``ELEMENTWISE_MAX_SIZE``: XLA
+    splits a sum of more than 32 terms into a tree of partial sums that it does not fuse, and
+    wide layers gained nothing. Measured on 2 cores with the engine's compiler options,
+    full-batch Adam: 1000 course networks on 10 points, 2000 steps, 1.01 s -> 0.81 s; 35
+    networks of 14 units on 20 points, 10000 steps, 0.86 s -> 0.45 s; 5 networks on 100 points,
+    element-wise, 0.86 s -> 1.0-1.5 s (hence the limit).
+    """
+    if W.ndim == 2 and a.ndim == 2 and max(a.shape[0], *W.shape) <= ELEMENTWISE_MAX_SIZE:
+        if W.shape[0] == 1:
+            return a * W[0] + b
+        if W.shape[1] == 1:
+            return jnp.sum(a * W[:, 0], axis=-1, keepdims=True) + b
+    return a @ W + b
+
+
+ELEMENTWISE_MAX_SIZE = 32
+"""The largest sample count and layer size that :func:`_affine` writes element-wise."""
 
 
 def forward_stack(params: Params, X: np.ndarray, activation: str,

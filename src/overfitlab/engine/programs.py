@@ -54,6 +54,17 @@ def to_device(a) -> jax.Array:
                           jax.devices()[0])
 
 
+def ynn_fusions(*kinds: str) -> dict:
+    """``jax.jit`` compiler options that hand XLA's CPU backend only these kinds of fusion
+    (``"INDIVIDUAL_DOT"``, ``"REDUCE"``, ...; jaxlib 0.10's default list also has convolutions)
+    to its YNNPACK kernels, the rest to its own code generation. Older jaxlibs lack the option:
+    none is passed."""
+    if tuple(int(p) for p in jax.__version__.split(".")[:2]) < (0, 10):
+        return {}
+    return {"xla_cpu_experimental_ynn_fusion_type":
+            ",".join(f"LIBRARY_FUSION_TYPE_{kind}" for kind in kinds)}
+
+
 def register_types(*types: type) -> None:
     """Let these NamedTuple argument types appear in exported programs (once per type)."""
     for nodetype in types:
