@@ -92,6 +92,23 @@ def test_divergence_just_above_two_over_mu_max(which, diabetes):
     assert measured == pytest.approx(critical, rel=1e-8)
 
 
+def test_error_grows_from_matrix_powers_agrees_with_the_steps():
+    """error_grows (powers of I - lr H) flags the rates whose step-by-step iterates
+    (gradient_descent) end farther from w* than half-way, for rates within 2 % of 2 / mu_max on
+    either side and far beyond it (overflow), over several problems at once."""
+    costs = [_random_cost(s) for s in range(4)]
+    hessians, w_stars = np.stack([c.hessian for c in costs]), np.stack([c.w_star for c in costs])
+    factors = np.concatenate([np.linspace(0.5, 0.98, 9), np.linspace(1.02, 1.5, 9), [50.0]])
+    lrs = np.stack([2.0 / c.mu[-1] * factors for c in costs])
+    runs = gradient_descent(hessians, w_stars, lrs, 4000, record=[2000, 4000])
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = np.linalg.norm(runs - w_stars[:, None, :], axis=-1)
+        stepped = ~(err[1] <= err[0])
+    grows = error_grows(hessians, w_stars, lrs, 4000)
+    np.testing.assert_array_equal(grows, stepped)
+    np.testing.assert_array_equal(grows, np.broadcast_to(factors > 1, grows.shape))
+
+
 def test_ridge_closed_form_matches_solve_and_sklearn(diabetes):
     cost = _random_cost(4)
     for alpha in (1e-3, 0.1, 10.0):

@@ -23,11 +23,60 @@ from overfitlab.engine.names import MLP_ACTIVATIONS
 
 Params = dict  # {"coefs": list[Array], "intercepts": list[Array]}
 
+# tanh(z) ~ z p(z^2) / q(z^2) with z clamped to [-TANH_CLAMP, TANH_CLAMP]: Eigen's float32
+# approximation (its clamp without fused multiply-adds), which XLA's CPU backend also uses. Eigen
+# and XLA return z itself for |z| < 4e-4; the ratio's relative error there is 1.3e-7 (one unit in
+# the last place), and the branch made a training step of the course networks twice as slow.
+TANH_NUMERATOR = (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
+                  5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
+                  -2.76076847742355e-16)
+TANH_DENOMINATOR = (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04,
+                    1.19825839466702e-06)
+TANH_CLAMP = 7.90531110763549805
+
+
+def _polynomial(coefficients: Sequence[float], x: jax.Array) -> jax.Array:
+    """sum_k c_k x^k by Horner's rule."""
+    out = jnp.full_like(x, coefficients[-1])
+    for c in coefficients[-2::-1]:
+        out = out * x + c
+    return out
+
+
+@jax.custom_jvp
+def tanh(z: jax.Array) -> jax.Array:
+    """The hyperbolic tangent; in float32 the rational approximation above written as array
+    arithmetic, other types ``jnp.tanh``.
+
+    At most 2.6e-7 from the float64 tanh, as XLA's own float32 tanh (they agree to a few units
+    in the last place; beyond the clamp this one stays at +-0.99999976, strictly inside (-1, 1)).
+    XLA's CPU backend calls its tanh as a vector function, apart from the fused arithmetic
+    around it; written out, the whole layer is one loop. 1000 course networks, 2000 full-batch
+    Adam steps on 2 AVX2 cores (medians of 5, processes alternating): 0.62-0.72 s with
+    ``jnp.tanh``, 0.51-0.58 s with this one; with dropout 0.2, 1.73-1.76 s and 1.64-1.71 s;
+    recording the test error (100 points) at every step, 3.4-3.6 s and 2.6-2.7 s. Float64 (the
+    estimators' parity with scikit-learn) keeps ``jnp.tanh``.
+    """
+    if z.dtype != jnp.float32:
+        return jnp.tanh(z)
+    x = jnp.clip(z, -TANH_CLAMP, TANH_CLAMP)
+    x2 = x * x
+    return x * _polynomial(TANH_NUMERATOR, x2) / _polynomial(TANH_DENOMINATOR, x2)
+
+
+@tanh.defjvp
+def _tanh_jvp(primals, tangents):
+    """d tanh(z) = (1 + t)(1 - t) dz with t = tanh(z), as JAX differentiates ``jnp.tanh``."""
+    (z,), (dz,) = primals, tangents
+    t = tanh(z)
+    return t, (dz + dz * t) * (1 - t)
+
+
 # One function per name of MLP_ACTIVATIONS (the names configurations offer), in its order.
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "identity": lambda z: z,
     "logistic": jax.nn.sigmoid,
-    "tanh": jnp.tanh,
+    "tanh": tanh,
     "relu": jax.nn.relu,
 }
 

@@ -188,12 +188,24 @@ def error_grows(
     Below ``2 / mu_max`` every eigen-component of the error shrinks at each step, so the test is
     False; above it the top component grows like ``|1 - lr mu_max|^n`` and, once the slow
     components have died out (``N >> mu_max / mu_min``), dominates the error, so the test is True.
+
+    The iterates are those of :func:`gradient_descent`, computed from the iteration matrix: the
+    error ``e(n) = w(n) - w*`` from ``w(0) = 0`` is ``e(n) = (I - lr H)^n (-w*)``, and
+    ``(I - lr H)^(N/2)`` takes about ``2 log2 N`` matrix products (``np.linalg.matrix_power``)
+    instead of ``N`` steps: the same linear map, rounded in another order (the divergence stage
+    of es-l2-equivalence: 3.0 s -> 0.1 s).
     """
     half = n_steps // 2
-    w = gradient_descent(hessian, w_star, lr, 2 * half, record=np.array([half, 2 * half]))
+    hessian = np.asarray(hessian, dtype=np.float64)
+    w_star = np.asarray(w_star, dtype=np.float64)
+    lr = np.atleast_1d(np.asarray(lr, dtype=np.float64))
+    step = np.eye(hessian.shape[-1]) - lr[..., None, None] * hessian[..., None, :, :]
     with np.errstate(over="ignore", invalid="ignore"):
-        err = np.linalg.norm(w - np.asarray(w_star)[..., None, :], axis=-1)
-        return ~(err[1] <= err[0])
+        power = np.linalg.matrix_power(step, half)  # (..., P, d, d)
+        err_half = power @ -w_star[..., None, :, None]
+        err_full = power @ err_half
+        err = [np.linalg.norm(e[..., 0], axis=-1) for e in (err_half, err_full)]
+        return ~(err[1] <= err[0]) | ~np.isfinite(err[0])
 
 
 def divergence_threshold(
