@@ -41,6 +41,7 @@ from overfitlab.compilation_cache import enable_compilation_cache  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
 from overfitlab.errors import ConfigError  # noqa: E402
 from overfitlab.process_memory import keep_freed_memory  # noqa: E402
+from overfitlab.xla_loops import compile_loops_whole  # noqa: E402
 
 if TYPE_CHECKING:  # for annotations only: importing the experiment layer costs start-up time
     from overfitlab.experiments.base import Config, Experiment, Result
@@ -195,8 +196,9 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(version: bool = typer.Option(False, "--version", callback=_print_version,
                                        is_eager=True, help="print the versions and exit")) -> None:
-    if _standalone_program():
-        keep_freed_memory()  # the program's own process: before JAX starts its threads
+    if _standalone_program():  # the program's own process, before JAX starts:
+        keep_freed_memory()  # before its threads
+        compile_loops_whole()  # before its backend reads XLA_FLAGS (workers inherit them)
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:  # not ignored (nohup &)
         signal.signal(signal.SIGINT, _keyboard_interrupt)  # commands handle Ctrl+C
         sys.unraisablehook = _lost_interrupts_unsaid

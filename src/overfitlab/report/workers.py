@@ -50,8 +50,8 @@ class Finished:
 
 
 def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
-    """Worker start-up: die with the parent, keep freed memory for reuse, use the compilation
-    cache, report on the queue."""
+    """Worker start-up: die with the parent, keep freed memory for reuse, compile loops whole,
+    use the compilation cache, report on the queue."""
     global _progress_queue
     _progress_queue = progress_queue
     if sys.platform == "linux":
@@ -61,8 +61,10 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
             os._exit(1)
     from overfitlab.compilation_cache import enable_compilation_cache
     from overfitlab.process_memory import keep_freed_memory
+    from overfitlab.xla_loops import compile_loops_whole
 
     keep_freed_memory()  # before JAX starts its threads
+    compile_loops_whole()  # before JAX reads XLA_FLAGS (inherited from the program if set)
     enable_compilation_cache()
 
 
