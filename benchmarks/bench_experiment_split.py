@@ -22,7 +22,9 @@ CHILD = """
 import collections, json, sys, time, warnings
 warnings.simplefilter("ignore")
 from overfitlab.process_memory import keep_freed_memory
+from overfitlab.xla_loops import compile_loops_whole
 keep_freed_memory()  # as the report's workers do
+compile_loops_whole()  # likewise, before JAX starts
 import jax.monitoring
 spent = collections.Counter()
 COMPILING = ("jaxpr_trace_duration", "jaxpr_to_mlir_module_duration", "backend_compile_duration")
