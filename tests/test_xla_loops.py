@@ -37,10 +37,15 @@ print(json.dumps({"small_call": "xla_cpu_small_call" in hlo,
 """
 
 
+def _environment_without_xla_flags() -> dict[str, str]:
+    """This process's environment for a child, less any XLA_FLAGS of the caller's."""
+    return {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+
+
 def _child(mode: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     done = subprocess.run([sys.executable, "-c", CHILD, mode], capture_output=True, text=True,
-                          timeout=120, env={**env, "OVERFITLAB_CACHE": "off"})
+                          timeout=120,
+                          env={**_environment_without_xla_flags(), "OVERFITLAB_CACHE": "off"})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -77,9 +82,8 @@ def _after(program: str, preset: str = "-") -> tuple[bool, str]:
     """Whether ``compile_loops_whole`` ran and set the option (0: not called), and XLA_FLAGS
     after ``overfitlab list`` in a fresh process (``notebook``: only imports the CLI;
     ``jax-first``: imports JAX first), XLA_FLAGS first set to ``preset``."""
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     done = subprocess.run([sys.executable, "-c", PROBE, program, preset], capture_output=True,
-                          text=True, timeout=60, env=env)
+                          text=True, timeout=60, env=_environment_without_xla_flags())
     assert done.returncode == 0, done.stderr
     return tuple(json.loads(done.stderr.strip().splitlines()[-1]))
 
