@@ -127,14 +127,14 @@ def small_problem(dtype=np.float32) -> dict:
                 seeds=np.array([3, 3, 4], np.uint32))
 
 
-def train_problem(r: dict, k: slice = slice(None)):
-    """train_many on the networks ``k`` of a :func:`small_problem`."""
+def train_problem(r: dict, k: slice = slice(None), followed: np.ndarray | None = None):
+    """train_many on the networks ``k`` of a :func:`small_problem`, following ``followed``."""
     subsets = Subsets(*(a[k] for a in (r["subsets"].train, r["subsets"].n_train,
                                          r["subsets"].validation, r["subsets"].n_validation)))
     recipe = Recipe(*(np.asarray(getattr(r["recipe"], f))[k] for f in (
         "dropout", "weight_decay", "augment", "batch_norm")))
     return train_many(template(), r["seeds"][k], r["x"], r["y"], subsets, recipe,
-                      r["settings"], {"test": (r["x_test"], r["y_test"])})
+                      r["settings"], {"test": (r["x_test"], r["y_test"])}, followed=followed)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +173,28 @@ def test_vectorized_training_equals_training_each_network_alone():
             for other in set(range(3)) - {k}:
                 assert np.max(np.abs(alone.history["test_loss"][0] / ours[other] - 1)) > 0.05
             assert alone.kept[0] == together.kept[k]
+
+
+def test_networks_not_followed_are_measured_once_on_the_parameters_kept():
+    """A network that is not followed is measured at each checkpoint on its validation images
+    only (network 1, early stopping: it keeps the same checkpoint) and otherwise once, at the
+    end: its other history is NaN and its final measures equal those of a run that follows every
+    network. float64: the two runs train identically and their evaluations differ only in how
+    many networks one compiled program holds (rounding of order 1e-15)."""
+    with jax.enable_x64(True):
+        r = small_problem(np.float64)
+        every = train_problem(r)
+        some = train_problem(r, followed=np.array([True, False, False]))
+    assert some.kept.tolist() == every.kept.tolist()
+    for name, values in every.history.items():
+        if name != "step":
+            np.testing.assert_allclose(some.history[name][0], values[0], rtol=1e-12)
+            np.testing.assert_allclose(some.final[name], every.final[name], rtol=1e-12)
+    np.testing.assert_allclose(some.history["validation_loss"][1],
+                               every.history["validation_loss"][1], rtol=1e-12)
+    for name in ("test_loss", "test_accuracy", "train_accuracy"):
+        assert np.isnan(some.history[name][1:]).all()
+    assert np.isfinite(some.final["test_loss"]).all()
 
 
 def test_gradients_under_vmap_equal_one_networks():
@@ -230,6 +252,23 @@ def test_early_stopping_keeps_the_checkpoint_of_lowest_validation_loss(small_run
     loss, _ = evaluate(template(), fit.params, jax.device_put(r["recipe"]), jnp.asarray(r["x"]),
                        jnp.asarray(r["y"]), r["subsets"].validation, weights)
     np.testing.assert_allclose(loss[1, 0], val.min(), rtol=1e-5)
+
+
+def test_evaluation_in_chunks_equals_one_pass(small_run, monkeypatch):
+    """Evaluating 50 images per network in 8 equal chunks (7 wide, the last one padded with
+    weight 0) gives the losses and accuracies of one pass: the per-chunk float32 sums, added
+    in float64, differ only by rounding (1e-5 relative)."""
+    r, model = small_run, template()
+    index = r["subsets"].train[:, :50]
+    weights = np.ones((3, 2, 50), np.float32)
+    weights[:, 1, ::2] = 0.0  # a second weighting: every other image
+    args = (model, r["fit"].params, jax.device_put(r["recipe"]), jnp.asarray(r["x"]),
+            jnp.asarray(r["y"]), index, weights)
+    whole = evaluate(*args)
+    monkeypatch.setattr(cnn_many, "EVAL_FLOATS", 3 * 7 * cnn.largest_activation(model, (8, 8, 1)))
+    chunked = evaluate(*args)
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(b, a, rtol=1e-5)
 
 
 def test_initialisation_is_a_function_of_the_seed():

@@ -14,8 +14,10 @@ on, and takes an AdamW step on the mean softmax cross-entropy: ``w <- w - eta_t 
 w)`` with decay ``lambda_k`` on kernels only, under the one-cycle cosine schedule of
 :mod:`overfitlab.engine.cnn_train`. Every ``eval_every`` steps (a checkpoint) the networks are
 evaluated: test loss and accuracy, accuracy on (up to ``train_eval_images`` of) their own training
-images, and validation loss for networks with a validation subset. Early stopping keeps, per
-network, the parameters of the checkpoint with the lowest validation loss (Keras'
+images, and validation loss for networks with a validation subset. Networks that are not
+*followed* are measured at a checkpoint only on their validation images (the one measure early
+stopping needs), and on everything else once, at the end, on the parameters kept. Early stopping
+keeps, per network, the parameters of the checkpoint with the lowest validation loss (Keras'
 ``EarlyStopping(restore_best_weights=True)`` with unlimited patience); the others keep their last
 parameters. The step is called from a Python loop (see :mod:`overfitlab.engine.cnn_train` on
 convolutions inside ``lax.scan`` on CPU).
@@ -95,7 +97,8 @@ class ManyFit:
     ``params`` is the stacked pytree (leading axis ``K``) of the checkpoint kept: for networks
     with a validation subset the one of lowest validation loss, otherwise the last.
     ``history`` maps ``step`` ``(C,)`` and ``test_loss``, ``test_accuracy``,
-    ``train_accuracy``, ``validation_loss`` ``(K, C)`` (NaN without validation) to arrays;
+    ``train_accuracy``, ``validation_loss`` ``(K, C)`` (NaN without validation, and where a
+    network was not followed, see :func:`train_many`) to arrays;
     ``kept`` ``(K,)`` is the index of the checkpoint kept, ``final`` the same four measures
     ``(K,)`` at that checkpoint.
     """
@@ -155,8 +158,8 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
 
 
 EVAL_FLOATS = 2**25
-"""Evaluation runs in chunks of images such that networks x chunk x the largest activation of
-one image stays under this many floats (128 MiB)."""
+"""Evaluation runs in equal chunks of images, as few as keep networks x chunk x the largest
+activation of one image under this many floats (128 MiB)."""
 
 
 def _cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -197,30 +200,36 @@ def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *
 
 
 @partial(jax.jit, static_argnames="model", compiler_options=COMPILER_OPTIONS)
-def _evaluate_chunk(params, recipe, x, y, rows, weights, *, model):
-    """Per network, summed weighted losses and correct predictions on the images
-    ``x[rows[k]]`` (``rows`` ``(K, m)``) under each of the weightings ``weights`` ``(K, S, m)``:
-    ``(K, S)`` each."""
+def _evaluate_chunk(params, recipe, networks, x, y, rows, weights, *, model):
+    """For each network ``networks[k]`` of the stacked ``params`` and ``recipe``, summed
+    weighted losses and correct predictions on the images ``x[rows[k]]`` (``rows`` ``(K, m)``)
+    under each of the weightings ``weights`` ``(K, S, m)``: ``(K, S)`` each."""
     def one(p, rec, r, w):
         logits, _ = forward(model, p, x[r], rec)
         return w @ _cross_entropy(logits, y[r]), w @ (jnp.argmax(logits, -1) == y[r])
 
+    params, recipe = jax.tree_util.tree_map(lambda a: a[networks], (params, recipe))
     return jax.vmap(one)(params, recipe, rows, weights)
 
 
 def evaluate(model: cnn.Model, params: cnn.Params, recipe: Recipe, x: jax.Array, y: jax.Array,
-             index: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean losses and accuracies ``(K, S)`` of every network on images ``x[index]``
-    (``index`` ``(K, m)``) under each of ``S`` weightings ``weights`` ``(K, S, m)`` (0 leaves an
-    image out); NaN where a weighting is all zero. Runs in chunks of images (``EVAL_FLOATS``)."""
+             index: np.ndarray, weights: np.ndarray, networks: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean losses and accuracies ``(K, S)`` of the networks ``networks`` (indices into
+    the stacked ``params`` and ``recipe``; default: all) on images ``x[index]`` (``index``
+    ``(K, m)``, one row per network evaluated) under each of ``S`` weightings ``weights``
+    ``(K, S, m)`` (0 leaves an image out); NaN where a weighting is all zero. Runs in chunks of
+    images (``EVAL_FLOATS``)."""
     k, _, m = weights.shape
-    chunk = int(min(m, max(1, EVAL_FLOATS // (k * cnn.largest_activation(model, x.shape[1:])))))
+    networks = jnp.arange(k) if networks is None else jnp.asarray(networks)
+    widest = max(1, EVAL_FLOATS // (k * cnn.largest_activation(model, x.shape[1:])))
+    chunk = -(-m // -(-m // widest))  # ceil(m / chunks) for the fewest chunks of <= widest
     pad = -m % chunk
     index = np.pad(index, ((0, 0), (0, pad)))
     weights = np.pad(weights, ((0, 0), (0, 0), (0, pad))).astype(np.float32)
     loss, correct = 0.0, 0.0
     for start in range(0, m + pad, chunk):
-        a, b = _evaluate_chunk(params, recipe, x, y, index[:, start:start + chunk],
+        a, b = _evaluate_chunk(params, recipe, networks, x, y, index[:, start:start + chunk],
                                weights[..., start:start + chunk], model=model)
         loss, correct = loss + np.asarray(a, np.float64), correct + np.asarray(b, np.float64)
     total = weights.sum(axis=-1)
@@ -247,6 +256,19 @@ def _evaluation_rows(subsets: Subsets, shared_rows: list[np.ndarray], train_imag
     return np.concatenate(parts, axis=1), weights
 
 
+def _measure(model: cnn.Model, params: cnn.Params, recipe: Recipe, x: jax.Array, y: jax.Array,
+             index: np.ndarray, weights: np.ndarray, networks: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`evaluate` of the ``networks`` (indices) only, on their rows of ``index`` and
+    ``weights``: ``(K, S)`` losses and accuracies, NaN for every other network."""
+    loss, accuracy = (np.full(weights.shape[:2], np.nan) for _ in range(2))
+    if len(networks):
+        loss[networks], accuracy[networks] = evaluate(model, params, recipe, x, y,
+                                                      index[networks], weights[networks],
+                                                      networks)
+    return loss, accuracy
+
+
 @partial(jax.jit, compiler_options=COMPILER_OPTIONS)
 def _select(mask, new, old):
     """Per network (leading axis), ``new`` where ``mask`` else ``old``."""
@@ -267,14 +289,18 @@ def init_many(model: cnn.Model, seeds: np.ndarray, image_shape: tuple[int, ...],
 def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: np.ndarray,
                subsets: Subsets, recipe: Recipe, settings: ManySettings,
                eval_sets: dict[str, tuple[np.ndarray, np.ndarray]],
-               progress: Progress = no_progress) -> ManyFit:
+               progress: Progress = no_progress, followed: np.ndarray | None = None) -> ManyFit:
     """Train ``K = len(seeds)`` networks, network ``k`` initialised and driven by the integer
     ``seeds[k]``, on ``x_pool[subsets.train[k, :n_train[k]]]`` under ``recipe`` entry ``[k]``.
 
-    At each checkpoint every network is evaluated on each shared set ``eval_sets[name] =
-    (images, labels)`` (history ``<name>_loss``, ``<name>_accuracy``), on its training images
-    (``train_accuracy``) and on its validation images (``validation_loss``). The parameters
-    are float64 when ``x_pool`` is and JAX's 64-bit mode is on, else float32.
+    At each checkpoint the ``followed`` networks (boolean ``(K,)``; default: all) are evaluated
+    on each shared set ``eval_sets[name] = (images, labels)`` (history ``<name>_loss``,
+    ``<name>_accuracy``), on their training images (``train_accuracy``) and on their validation
+    images (``validation_loss``); the others on their validation images only, their other
+    measures being NaN in ``history`` and measured once, at the end, on the parameters kept
+    (``final``). Measuring every network at every checkpoint would cost cnn-regularization's
+    defaults about a third of the multiply-adds of training. The parameters are float64 when
+    ``x_pool`` is and JAX's 64-bit mode is on, else float32.
     """
     start = time.perf_counter()
     k = len(seeds)
@@ -296,6 +322,10 @@ def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: 
     measures += [("train_accuracy", len(eval_sets), 1), ("validation_loss", len(eval_sets) + 1, 0)]
 
     stops = np.asarray(subsets.n_validation) > 0
+    followed = np.ones(k, bool) if followed is None else np.asarray(followed, bool)
+    watched, unwatched = np.flatnonzero(followed), np.flatnonzero(~followed)
+    validating = np.flatnonzero(stops & ~followed)
+    v = subsets.validation.shape[1]  # the last columns of rows: the validation images
     best = None  # the kept parameters of networks with a validation set (fresh buffers: the
     # step donates its own)
     best_loss = np.full(k, np.inf)
@@ -307,7 +337,10 @@ def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: 
         state = step(state, images, labels, train_index, n_train, recipe, seeds, t)
         if (t + 1) % settings.eval_every and t + 1 != settings.steps:
             continue
-        scores = evaluate(model, state[0], recipe, images, labels, rows, weights)
+        scores = _measure(model, state[0], recipe, images, labels, rows, weights, watched)
+        scores[0][validating, -1] = _measure(model, state[0], recipe, images, labels,
+                                             rows[:, -v:], weights[:, -1:, -v:],
+                                             validating)[0][validating, 0]
         validation = scores[0][:, -1]
         improved = validation < best_loss  # NaN (no validation set) is never an improvement
         if improved.any():
@@ -317,14 +350,17 @@ def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: 
         steps.append(t + 1)
         for name, i, column in measures:
             records[name].append(scores[column][:, i])
-        summary = "".join(f", median {name} accuracy {np.median(scores[1][:, 0]):.3f}"
-                          for name in list(eval_sets)[:1])
+        summary = "".join(f", median {name} accuracy {np.median(scores[1][watched, 0]):.3f}"
+                          for name in list(eval_sets)[:1] if len(watched))
         progress((t + 1) / settings.steps, f"{k} networks: step {t + 1}/{settings.steps}"
                  + summary)
     kept = np.where(stops, kept, len(steps) - 1)
     params = state[0] if best is None else _select(stops, best, state[0])
     history = {name: np.stack(values, axis=1) for name, values in records.items()}
     final = {name: values[np.arange(k), kept] for name, values in history.items()}
+    at_end = _measure(model, params, recipe, images, labels, rows, weights, unwatched)
+    for name, i, column in measures:
+        final[name][unwatched] = at_end[column][unwatched, i]
     history["step"] = np.asarray(steps)
     return ManyFit(jax.block_until_ready(params), history, kept, final,
                    time.perf_counter() - start)

@@ -192,6 +192,8 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     model = build_model(data.x_pool.shape[1:], config.channels, config.dense_hidden,
                         config.dropout)
     subsets, recipe, seeds = networks(config, len(data.y_pool))
+    N, R, S = len(config.n_values), len(REGULARIZERS), config.seeds
+    c = config.n_values.index(config.curve_n)
     settings = ManySettings(steps=config.steps, batch_size=config.batch_size,
                             learning_rate=config.learning_rate, shift=config.shift,
                             eval_every=config.eval_every,
@@ -199,9 +201,9 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     fit = train_many(model, seeds, data.x_pool, data.y_pool, subsets, recipe, settings,
                      {"test": (data.x_test, data.y_test),
                       "choice": (data.x_choice, data.y_choice)},
-                     scaled(progress, 0.02, 0.95))
+                     scaled(progress, 0.02, 0.95),
+                     followed=np.arange(N * R * S) // (R * S) == c)  # the learning curves' size
     progress(0.95, "figures")
-    N, R, S = len(config.n_values), len(REGULARIZERS), config.seeds
     grid = lambda a: np.asarray(a).reshape(N, R, S, *np.shape(a)[1:])  # noqa: E731
     diverged = diverged_networks(fit.final["test_loss"], N_CLASSES)
     alive_or_raise(diverged, config.learning_rate, "CNNs")
@@ -210,7 +212,6 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
         left_out(fit.final["choice_accuracy"]))
     gap = grid(left_out(fit.final["train_accuracy"])) - test
     require_learning(test, config)
-    c = config.n_values.index(config.curve_n)
     curves = {name: grid(fit.history[name])[c] for name in ("test_accuracy", "train_accuracy")}
     kept_steps = grid(fit.history["step"][fit.kept])[c]
 
