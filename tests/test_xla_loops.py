@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from overfitlab.xla_loops import flag
 
 # In a fresh process, with or without the option: whether XLA compiled a small scan as one call,
@@ -30,10 +32,11 @@ hyper = stack_networks([make_hyper(alpha=a, dropout=d) for a in (1e-4, 1e-2) for
                         (0.0, 0.1)] * 5)
 out = train(spec, init_many(jax.random.PRNGKey(0), 20, (1, 20, 1), "tanh"), seed_keys(0, 20),
             hyper, X, y, X_eval, y_eval, record=8)
-arrays = jax.tree_util.tree_leaves(out.params) + [out.eval_loss, out.loss_curve]
+arrays = jax.tree_util.tree_leaves(out.params) + [out.loss_curve]
 print(json.dumps({"small_call": "xla_cpu_small_call" in hlo,
                   "digest": hashlib.sha256(b"".join(np.asarray(a).tobytes()
-                                                    for a in arrays)).hexdigest()}))
+                                                    for a in arrays)).hexdigest(),
+                  "test_curve": np.asarray(out.eval_loss, float).tolist()}))
 """
 
 
@@ -50,13 +53,17 @@ def _child(mode: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_loops_compiled_whole_train_the_same_networks_bit_for_bit():
+def test_loops_compiled_whole_train_the_same_networks():
     """With the option XLA compiles the loop as one call (the setting is live in this jaxlib),
-    and the engine's arithmetic is unchanged: every weight, the recorded test curve and the loss
-    curve are the same bytes."""
+    and the training arithmetic is unchanged: every weight and the loss curve are the same bytes
+    (on the AVX2 and the AVX-512 hosts measured). The recorded test curve, a mean of 100 squared
+    errors, may be summed in another order (on AVX-512 it differed by one unit in the last
+    place): for n positive terms reordering moves a float32 sum by at most (n - 1) 2**-24
+    relative, 6e-6 here."""
     whole, default = _child("whole"), _child("default")
     assert whole["small_call"] and not default["small_call"]
     assert whole["digest"] == default["digest"]
+    np.testing.assert_allclose(whole["test_curve"], default["test_curve"], rtol=99 * 2.0**-24)
 
 
 PROBE = """

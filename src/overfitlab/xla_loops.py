@@ -14,9 +14,11 @@ products, are left as they are). With the threshold at :data:`WHOLE_LOOP_BYTES` 
 the engine qualifies: per Adam step, 1 network 5.5 -> 2.5 µs, 20 networks 14 µs (27 µs of CPU)
 -> 13 µs (13 µs), 175 networks (two concurrent parts, see ``engine.train._parallel_parts``)
 53 µs (104 µs of CPU) -> 53 µs (95 µs); 1000 networks, 5000 steps, 1.43-1.50 s -> 1.28-1.36 s
-(2-core AVX2 machine, jax 0.10.2). The arithmetic is the same: the full report's arrays are bit
-for bit those without the option. Measured figures and the report's timings: README, "Reports
-and start-up".
+(2-core AVX2 machine, jax 0.10.2). On that machine the full report's arrays are bit for bit
+those without the option; on an AVX-512 one some reductions are summed in another order, so
+results agree to float32 rounding (which long training can amplify), and every process of one
+program compiles alike. Measured figures and the report's timings: README, "Reports and
+start-up".
 
 XLA reads the option from ``XLA_FLAGS`` once, when JAX's backend starts, and applies it to every
 program of the process. So :func:`compile_loops_whole` sets it only in a process that has not
