@@ -91,6 +91,27 @@ def test_dropout_rate_is_per_network_and_inverted():
         np.testing.assert_allclose(out[out > 0], 1 / (1 - rate), rtol=1e-6)
 
 
+def test_masks_drawn_before_the_step_are_the_ones_the_network_would_draw():
+    """The training step reads keep masks drawn in their own program (cnn_many._dropout_masks):
+    each network's logits with them equal, bit for bit, those that drawing from its own step key
+    gives, for rates 0, 0.5 and 0.3."""
+    model, (x, _) = template(), blobs(16, seed=2)
+    seeds, t = np.array([5, 6, 7], np.uint32), 11
+    params = init_many(model, seeds, (8, 8, 1))
+    recipe = Recipe(np.array([0.0, 0.5, 0.3], np.float32), np.zeros(3, np.float32),
+                    np.zeros(3, bool), np.array([False, True, False]))
+    masks = cnn_many._dropout_masks(seeds, recipe.dropout, t, model=model, image_shape=(8, 8, 1),
+                                    batch_size=16)
+    for k in range(3):
+        pick = partial(jax.tree_util.tree_map, lambda a: a[k])
+        drawn, _ = forward(model, pick(params), jnp.asarray(x), pick(recipe),
+                           cnn_many._step_keys(seeds[k], t)[2], train=True)
+        given, _ = forward(model, pick(params), jnp.asarray(x), pick(recipe), train=True,
+                           masks=pick(masks))
+        np.testing.assert_array_equal(np.asarray(given), np.asarray(drawn))
+    assert not np.asarray(masks[min(masks)][1]).all()  # rate 0.5 drops units
+
+
 def test_weight_decay_is_decoupled_and_on_kernels_only():
     """With zero gradients AdamW moves only kernels, by -eta_t lambda w (the first step's eta_t is
     the schedule's start eta / 25)."""

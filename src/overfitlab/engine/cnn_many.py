@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from overfitlab.engine import cnn
+from overfitlab.engine import cnn, threefry
 from overfitlab.engine.cnn_train import random_shift
 from overfitlab.progress import Progress, no_progress
 
@@ -124,7 +124,8 @@ def _optimizer(settings: ManySettings, weight_decay) -> optax.GradientTransforma
 
 
 def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
-            key: jax.Array | None = None, train: bool = False) -> tuple[jax.Array, list]:
+            key: jax.Array | None = None, train: bool = False,
+            masks: dict[int, jax.Array] | None = None) -> tuple[jax.Array, list]:
     """Logits of one network under its ``recipe`` and the batch moments of each normalising
     layer (None elsewhere, and at evaluation) for :func:`cnn.update_running_stats`.
 
@@ -134,14 +135,18 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
     :func:`cnn.apply_layer`.
 
     The bias of a layer that feeds a normalising BatchNorm gets an exactly zero gradient (it is
-    kept, not trained; see :func:`cnn.feeds_batch_norm`).
+    kept, not trained; see :func:`cnn.feeds_batch_norm`). ``masks`` (training only): the keep
+    masks of the Dropout layers by layer index, drawn beforehand (:func:`_dropout_masks`, the
+    same bits as drawing them here from ``key``).
     """
     moments: list = []
     for i, (layer, p) in enumerate(zip(model, params)):
         batch = None
         if isinstance(layer, cnn.Dropout):
-            x = cnn.dropout(x, recipe.dropout, jax.random.fold_in(key, i) if train else None,
-                            train)
+            x = (jnp.where(masks[i], x / (1.0 - recipe.dropout), 0.0)
+                 if train and masks is not None else
+                 cnn.dropout(x, recipe.dropout, jax.random.fold_in(key, i) if train else None,
+                             train))
         elif isinstance(layer, cnn.BatchNorm):
             batch = cnn.batch_moments(x) if train else None
             x = jnp.where(recipe.batch_norm, cnn.apply_layer(layer, p, x, train=train), x)
@@ -171,22 +176,45 @@ def _init_optimizer(params, *, settings):
     return jax.vmap(_optimizer(settings, 0.0).init)(params)
 
 
+def _step_keys(seed, t):
+    """Network ``seed``'s keys of step ``t``: batch, shift, dropout."""
+    return jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), t), 3)
+
+
+@partial(jax.jit, static_argnames=("model", "image_shape", "batch_size"),
+         compiler_options=COMPILER_OPTIONS)
+def _dropout_masks(seeds, rates, t, *, model, image_shape, batch_size):
+    """Every network's keep masks of step ``t``, ``{layer index: (K, batch_size, *features)}``
+    for its Dropout layers. Drawn in a program of their own: inside the training step XLA
+    fused the hash into several of the fusions that read the masks and computed it in each
+    (without Dropout layers the step took about a quarter less CPU time)."""
+    outputs = cnn._trace_shapes(model, image_shape)[1]
+
+    def one(seed, rate):
+        k_drop = _step_keys(seed, t)[2]
+        return {i: threefry.bernoulli(jax.random.fold_in(k_drop, i), 1.0 - rate,
+                                      (batch_size, *outputs[i]))
+                for i, layer in enumerate(model) if isinstance(layer, cnn.Dropout)}
+
+    return jax.vmap(one)(seeds, rates)
+
+
 @partial(jax.jit, static_argnames=("model", "settings"), donate_argnums=(0,),
          compiler_options=COMPILER_OPTIONS)
-def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *, model,
+def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, masks, *, model,
                 settings):
-    """Step ``t`` of every network (vmapped over the leading axis of all but the pool)."""
+    """Step ``t`` of every network (vmapped over the leading axis of all but the pool), with
+    the keep masks of :func:`_dropout_masks`."""
 
-    def one(params, opt_state, index, n, rec, seed):
-        key = jax.random.fold_in(jax.random.PRNGKey(seed), t)
-        k_batch, k_shift, k_drop = jax.random.split(key, 3)
+    def one(params, opt_state, index, n, rec, seed, mask):
+        k_batch, k_shift, k_drop = _step_keys(seed, t)
         rows = index[jax.random.randint(k_batch, (settings.batch_size,), 0, n)]
         xb, yb = x_pool[rows], y_pool[rows]
         if settings.shift:
             xb = jnp.where(rec.augment, random_shift(xb, settings.shift, k_shift), xb)
 
         def loss_fn(p):
-            logits, moments = forward(model, p, xb, rec, k_drop, train=True)
+            logits, moments = forward(model, p, xb, rec, k_drop, train=True, masks=mask)
             return _cross_entropy(logits, yb).mean(), moments
 
         grads, moments = jax.grad(loss_fn, has_aux=True)(params)
@@ -196,7 +224,7 @@ def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, *
         return params, opt_state
 
     params, opt_state = state
-    return jax.vmap(one)(params, opt_state, train_index, n_train, recipe, seeds)
+    return jax.vmap(one)(params, opt_state, train_index, n_train, recipe, seeds, masks)
 
 
 @partial(jax.jit, static_argnames="model", compiler_options=COMPILER_OPTIONS)
@@ -334,7 +362,9 @@ def train_many(model: cnn.Model, seeds: np.ndarray, x_pool: np.ndarray, y_pool: 
     steps = []
     state = (params, opt_state)
     for t in range(settings.steps):
-        state = step(state, images, labels, train_index, n_train, recipe, seeds, t)
+        masks = _dropout_masks(seeds, recipe.dropout, t, model=model,
+                               image_shape=x_pool.shape[1:], batch_size=settings.batch_size)
+        state = step(state, images, labels, train_index, n_train, recipe, seeds, t, masks)
         if (t + 1) % settings.eval_every and t + 1 != settings.steps:
             continue
         scores = _measure(model, state[0], recipe, images, labels, rows, weights, watched)
