@@ -274,7 +274,16 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> ja
     """Inverted dropout: zero each unit with probability ``rate``, scale survivors by 1/(1-rate)."""
     if not train or (isinstance(rate, (int, float)) and rate == 0.0):
         return x  # a traced rate (one per vmapped network) of 0 keeps every unit as well
-    keep = threefry.bernoulli(key, 1.0 - rate, x.shape)
+    return apply_keep_mask(x, keep_mask(key, rate, x.shape), rate)
+
+
+def keep_mask(key: jax.Array, rate, shape: tuple[int, ...]) -> jax.Array:
+    """Dropout's keep mask: True with probability ``1 - rate``, drawn from ``key``."""
+    return threefry.bernoulli(key, 1.0 - rate, shape)
+
+
+def apply_keep_mask(x: jax.Array, keep: jax.Array, rate) -> jax.Array:
+    """Inverted dropout with a given mask: ``x / (1 - rate)`` where ``keep``, else 0."""
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from overfitlab.engine import cnn, threefry
+from overfitlab.engine import cnn
 from overfitlab.engine.cnn_train import random_shift
 from overfitlab.progress import Progress, no_progress
 
@@ -143,7 +143,7 @@ def forward(model: cnn.Model, params: cnn.Params, x: jax.Array, recipe: Recipe,
     for i, (layer, p) in enumerate(zip(model, params)):
         batch = None
         if isinstance(layer, cnn.Dropout):
-            x = (jnp.where(masks[i], x / (1.0 - recipe.dropout), 0.0)
+            x = (cnn.apply_keep_mask(x, masks[i], recipe.dropout)
                  if train and masks is not None else
                  cnn.dropout(x, recipe.dropout, jax.random.fold_in(key, i) if train else None,
                              train))
@@ -192,8 +192,7 @@ def _dropout_masks(seeds, rates, t, *, model, image_shape, batch_size):
 
     def one(seed, rate):
         k_drop = _step_keys(seed, t)[2]
-        return {i: threefry.bernoulli(jax.random.fold_in(k_drop, i), 1.0 - rate,
-                                      (batch_size, *outputs[i]))
+        return {i: cnn.keep_mask(jax.random.fold_in(k_drop, i), rate, (batch_size, *outputs[i]))
                 for i, layer in enumerate(model) if isinstance(layer, cnn.Dropout)}
 
     return jax.vmap(one)(seeds, rates)
@@ -207,14 +206,14 @@ def _train_step(state, x_pool, y_pool, train_index, n_train, recipe, seeds, t, m
     the keep masks of :func:`_dropout_masks`."""
 
     def one(params, opt_state, index, n, rec, seed, mask):
-        k_batch, k_shift, k_drop = _step_keys(seed, t)
+        k_batch, k_shift, _ = _step_keys(seed, t)  # dropout's key drew ``mask``
         rows = index[jax.random.randint(k_batch, (settings.batch_size,), 0, n)]
         xb, yb = x_pool[rows], y_pool[rows]
         if settings.shift:
             xb = jnp.where(rec.augment, random_shift(xb, settings.shift, k_shift), xb)
 
         def loss_fn(p):
-            logits, moments = forward(model, p, xb, rec, k_drop, train=True, masks=mask)
+            logits, moments = forward(model, p, xb, rec, train=True, masks=mask)
             return _cross_entropy(logits, yb).mean(), moments
 
         grads, moments = jax.grad(loss_fn, has_aux=True)(params)
