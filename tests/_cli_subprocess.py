@@ -14,13 +14,15 @@ _LAUNCH = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.defau
            "sys.argv[0] = 'overfitlab'; runpy.run_module('overfitlab.cli', run_name='__main__')")
 
 
-def launch(args: list[str], cwd: Path | None = None, cache: Path | None = None
-           ) -> subprocess.Popen:
+def launch(args: list[str], cwd: Path | None = None, cache: Path | None = None,
+           cores: list[int] | None = None) -> subprocess.Popen:
     """Start ``overfitlab ARGS`` (this checkout's sources first), stdout and stderr piped;
-    ``cache``: its compilation cache directory (``OVERFITLAB_CACHE``) instead of the caller's."""
+    ``cache``: its compilation cache directory (``OVERFITLAB_CACHE``) instead of the caller's;
+    ``cores``: the only cores it may run on (CPU affinity, set before anything else)."""
     path = [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     if cache is not None:
         env["OVERFITLAB_CACHE"] = str(cache)
-    return subprocess.Popen([sys.executable, "-c", _LAUNCH, *args], cwd=cwd, text=True,
+    code = _LAUNCH if cores is None else f"import os; os.sched_setaffinity(0, {cores}); {_LAUNCH}"
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

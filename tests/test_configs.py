@@ -6,9 +6,11 @@ guards on what gets imported, instead of timed tests.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 from _cli_subprocess import SRC
@@ -88,6 +90,20 @@ def test_params_lists_a_configuration_without_the_experiment(tmp_path):
     assert "patience" in proc.stdout
     assert not heavy_among(modules)
     assert "overfitlab.experiments.early_stopping" not in modules
+
+
+def test_the_report_leaves_jax_to_its_workers(tmp_path):
+    """The report's own process writes what its workers computed, with the versions they
+    computed it with: importing JAX there too cost 1.2 s of CPU beside two busy workers."""
+    proc, modules = run_recording_imports(tmp_path, "report", "--quick", "--jobs", "2",
+                                          "--only", "early-stopping", "--only", "convolution")
+    assert proc.returncode == 0, proc.stderr
+    assert "jax" not in modules
+    written = json.loads((tmp_path / "results" / "convolution" / "results.json").read_text())
+    assert written["versions"]["jax_backend"] == "cpu"
+    assert written["versions"]["jax"] == version("jax")
+    page = (tmp_path / "results" / "report.html").read_text()
+    assert f"JAX {version('jax')} (cpu)" in page
 
 
 def test_the_engine_keys_its_functions_by_the_names_configurations_offer():

@@ -14,25 +14,29 @@ from _cli_subprocess import launch
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.early_stopping import EarlyStoppingConfig
 from overfitlab.experiments.registry import catalog
-from overfitlab.report.workers import WorkerDiedError, groups_reusing, run_in_workers
+from overfitlab.report.workers import (WorkerDiedError, core_shares, groups_reusing,
+                                       run_in_workers)
 
-PAIR = ["--only", "early-stopping", "--only", "convolution"]
-
-
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="sets CPU affinity")
 def test_jobs_do_not_change_any_result(tmp_path):
-    """Two experiments on two workers give byte-for-byte the answers and metrics of the same
-    report run one after the other in one process (each experiment is seeded, not scheduled).
-    Both run as the program does (a subprocess): its process and its workers compile the
-    training loops alike (overfitlab.xla_loops), which this test process, which imported JAX
-    long before, cannot (on AVX-512 the two compilations round differently)."""
+    """Three experiments on two workers give byte-for-byte the answers and metrics of the same
+    report run one after the other in one process on as many cores as a worker gets (each
+    experiment is seeded, not scheduled). The core count matters: autoencoder-pca's covariance
+    X^T X sums over 1,797 images, a sum XLA splits across threads. Both run as the program does
+    (a subprocess): its process and its workers compile the training loops alike
+    (overfitlab.xla_loops), which this test process, which imported JAX long before, cannot (on
+    AVX-512 the two compilations round differently)."""
+    names = ("early-stopping", "convolution", "autoencoder-pca")
+    shares = core_shares(sorted(os.sched_getaffinity(0)), 2)
     written = {}
-    for jobs in ("1", "2"):
+    for jobs, cores in (("1", shares and shares[0]), ("2", None)):
         out = tmp_path / jobs
-        run = launch(["report", "--quick", *PAIR, "--jobs", jobs, "--out", str(out)])
+        run = launch(["report", "--quick", *(a for n in names for a in ("--only", n)),
+                      "--jobs", jobs, "--out", str(out)], cores=cores)
         stdout, stderr = run.communicate(timeout=300)
         assert run.returncode == 0, stdout + stderr
         written[jobs] = {name: json.loads((out / name / "results.json").read_text())
-                         for name in ("early-stopping", "convolution")}
+                         for name in names}
         html = (out / "report.html").read_text()
         assert html.index('id="early-stopping"') < html.index('id="convolution"')  # list order
     for name, one in written["1"].items():
@@ -85,6 +89,34 @@ def test_an_experiment_runs_after_the_one_whose_computations_it_reuses():
     assert [names[i] for i in pair[0]] == ["weight-penalty", "small-network"]
     assert groups_reusing(["small-network", "dropout"], reuses) == [[0], [1]]  # nothing earlier
     assert groups_reusing(["weight-penalty", "cnn", "small-network"], reuses) == [[0, 2], [1]]
+
+
+def test_cores_are_dealt_out_to_the_workers_in_disjoint_shares():
+    assert core_shares([0, 1], 2) == [[0], [1]]
+    assert core_shares([0, 1, 2, 3, 5], 2) == [[0, 1], [2, 3]]  # equal sizes: core 5 unused
+    assert core_shares([4, 7], 1) == [[4, 7]]
+    assert core_shares([0], 2) is None  # fewer cores than workers: every worker uses every core
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two cores")
+def test_each_worker_runs_on_its_own_share_of_the_cores():
+    """Two workers' thread pools on the same cores would contend: each gets half of them (a
+    worker sets its affinity as it starts, so the test looks for up to 30 s)."""
+    shares = sorted(core_shares(sorted(os.sched_getaffinity(0)), 2))
+    seen: list[list[list[int]]] = []
+
+    def progress_for(index):
+        def update(fraction, message):
+            deadline = time.monotonic() + 30
+            while not seen or (seen[-1] != shares and time.monotonic() < deadline):
+                seen.append(sorted(sorted(os.sched_getaffinity(pid))
+                                   for pid in workers_of(os.getpid())))
+                time.sleep(0.05)
+        return update
+
+    list(run_in_workers([("early-stopping", quick())], [[0]], 2, progress_for))
+    assert seen[-1] == shares
 
 
 def workers_of(pid: int) -> list[int]:

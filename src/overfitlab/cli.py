@@ -368,13 +368,15 @@ def report(
     seed: int = typer.Option(0, help="master seed for every experiment"),
     only: list[str] = typer.Option([], "--only", help="restrict to these experiments"),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", min=1, max=64,
-                             help="experiments run at once, each in its own process (1: one "
-                                  "after the other, in this process)"),
+                             help="experiments run at once, each in its own process on an "
+                                  "equal share of the cores (1: one after the other, in this "
+                                  "process)"),
 ) -> None:
     """Run every experiment and write OUT/report.html (self-contained) plus each result.
 
     Everything is built beside OUT and swapped in at the end; folders in OUT that this report
-    does not write (e.g. from an earlier `run`) are kept. The results do not depend on --jobs.
+    does not write (e.g. from an earlier `run`) are kept. The results depend on --jobs only
+    through the number of cores each experiment computes on, at float32 rounding.
     """
     from overfitlab.experiments.registry import catalog, config_class
 

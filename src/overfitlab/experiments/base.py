@@ -201,6 +201,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     captions: dict[str, str] = field(default_factory=dict)  # file name -> what to look at
+    versions: dict[str, str] | None = None  # of the process that computed it; None: this one
 
     def answer(self, answer_id: str) -> Answer:
         """The answer with id ``answer_id`` (KeyError if absent)."""

@@ -42,7 +42,7 @@ def result_payload(result: Result) -> dict[str, Any]:
         "captions": dict(result.captions),
         "notes": list(result.notes),
         "elapsed_s": round(float(result.elapsed_s), 3),
-        "versions": versions(),
+        "versions": result.versions or versions(),
     }
 
 
@@ -82,13 +82,30 @@ def figure_pngs(result: Result, dpi: int = 110) -> dict[str, bytes]:
 
 
 def render_pngs(figures: dict[str, Any], dpi: int = 110) -> dict[str, bytes]:
-    """Render matplotlib figures {file name: Figure} to PNG bytes at ``dpi``."""
+    """Render matplotlib figures {file name: Figure} to PNG bytes at ``dpi``.
+
+    Each figure is drawn once, on an Agg canvas that lays it out and paints it in the same pass;
+    ``Figure.savefig`` draws a figure with a layout engine twice (a first pass with painting
+    switched off, only to lay it out). Same pixels and PNG metadata, about a fifth less CPU
+    (README, the report's time). The figure keeps its own canvas and dpi.
+    """
     import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
 
     pngs = {}
     for name, fig in figures.items():
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi)  # constrained layout: no tight-bbox pass
+        canvas, own_dpi = fig.canvas, fig.dpi
+        try:
+            fig.set_dpi(dpi)
+            agg = FigureCanvasAgg(fig)
+            agg.draw()
+            buffer = io.BytesIO()
+            imsave(buffer, agg.buffer_rgba(), format="png", dpi=dpi)
+        finally:
+            fig.set_dpi(own_dpi)
+            fig.set_canvas(canvas)
         pngs[name] = buffer.getvalue()
     return pngs
 

@@ -17,11 +17,12 @@ __all__ = ["Section", "format_value", "render", "section", "write_report"]
 
 
 def render(sections: list[Section], preset: str) -> str:
-    """The report's HTML text."""
+    """The report's HTML text; its versions are those the sections were computed with."""
     env = environment(jinja2.PackageLoader("overfitlab", "report/templates"))
     total = sum(s.payload["elapsed_s"] for s in sections)
+    computed_with = sections[0].payload["versions"] if sections else versions()
     return env.get_template("report.html.j2").render(sections=sections, preset=preset,
-                                                     versions=versions(), total_s=total)
+                                                     versions=computed_with, total_s=total)
 
 
 def write_report(sections: list[Section], preset: str, out_dir: Path) -> Path:

@@ -4,12 +4,19 @@ An experiment's compiled programs use every core for their large operations, but
 the time: compilation, small steps, NumPy analysis and figure rendering run on one core. Two
 experiments side by side fill those gaps (see the README's report timings).
 
+Each worker runs on its own share of the cores (CPU affinity, set before JAX starts its thread
+pools, which size themselves from it): two experiments' pools would otherwise contend for the
+same cores (README, the report's time). An experiment's numbers depend on the number of cores its
+process computes on, at float32 rounding (XLA splits some large sums, such as a convolution's
+kernel gradient, across threads), so every share has the same size.
+
 Workers are spawned processes (JAX does not survive ``fork``) started with Ctrl+C ignored, so
 that the parent alone decides what an interruption means, and they are terminated with it; on
 Linux they also receive SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so that a killed
 report leaves no computation running. A worker runs an experiment, renders its figures to PNG and
 sends back the Result without its matplotlib Figures (their names stay, their PNG bytes travel
-beside them); progress travels on a queue, as ``(task index, fraction, message)``, and so does
+beside them) and with the versions it was computed with (so the parent never imports JAX);
+progress travels on a queue, as ``(task index, fraction, message)``, and so does
 the start of each task, as ``(task index, None, worker pid)``, which lets the parent notice a
 worker that dies. Experiments that reuse another's computations in memory (``Experiment.reuses``)
 run in that one's worker, after it.
@@ -49,9 +56,21 @@ class Finished:
         return self.result, self.pngs
 
 
-def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
-    """Worker start-up: die with the parent, keep freed memory for reuse, compile loops whole,
-    use the compilation cache, report on the queue."""
+def core_shares(cores: list[int], workers: int) -> list[list[int]] | None:
+    """Disjoint shares of ``cores``, one per worker, all of the same size (cores left over stay
+    unused), or None when there are fewer cores than workers (then every worker may use every
+    core). Equal sizes keep the numbers from depending on which worker runs an experiment: XLA
+    splits some large sums across as many threads as its process has cores."""
+    size = len(cores) // workers
+    if size == 0:
+        return None
+    return [cores[i * size:(i + 1) * size] for i in range(workers)]
+
+
+def _start_worker(progress_queue: multiprocessing.Queue, parent: int,
+                  shares: list[list[int]] | None, started: multiprocessing.Value) -> None:
+    """Worker start-up: die with the parent, run on the next share of the cores, keep freed
+    memory for reuse, compile loops whole, use the compilation cache, report on the queue."""
     global _progress_queue
     _progress_queue = progress_queue
     if sys.platform == "linux":
@@ -59,6 +78,11 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the signal was asked for
             os._exit(1)
+    with started.get_lock():
+        index = started.value
+        started.value += 1
+    if shares is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, shares[index % len(shares)])  # before JAX sizes its pools
     from overfitlab.compilation_cache import enable_compilation_cache
     from overfitlab.process_memory import keep_freed_memory
     from overfitlab.xla_loops import compile_loops_whole
@@ -71,7 +95,7 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int) -> None:
 def _run_task(index: int, name: str, config: Config) -> Finished:
     """In a worker: run experiment ``name`` on ``config`` and render its figures."""
     from overfitlab.experiments.registry import get
-    from overfitlab.experiments.results_io import figure_pngs
+    from overfitlab.experiments.results_io import figure_pngs, versions
 
     def progress(fraction: float, message: str) -> None:
         _progress_queue.put((index, fraction, message))
@@ -82,7 +106,8 @@ def _run_task(index: int, name: str, config: Config) -> Finished:
         pngs = figure_pngs(result)
     except Exception as exc:  # noqa: BLE001  (handed to the parent, which reports it)
         return Finished(index, error=exc)
-    return Finished(index, replace(result, figures=dict.fromkeys(result.figures)), pngs)
+    return Finished(index, replace(result, figures=dict.fromkeys(result.figures),
+                                   versions=versions()), pngs)
 
 
 def _run_group(group: list[tuple[int, str, Config]]) -> list[Finished]:
@@ -118,18 +143,21 @@ class WorkerDiedError(RuntimeError):
 
 def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], workers: int,
                    progress_for: Callable[[int], Progress]) -> Iterator[Finished]:
-    """Run ``tasks`` (experiment name, config) on ``workers`` processes, each group of task
-    indices in one worker in its order, the groups in order of submission; yield the tasks as
-    their groups finish. ``progress_for(index)`` is task ``index``'s progress callback, called
-    in this process. A worker that dies while it runs a task raises :class:`WorkerDiedError`
+    """Run ``tasks`` (experiment name, config) on ``workers`` processes, each on its own share
+    of the cores (:func:`core_shares`), each group of task indices in one worker in its order,
+    the groups in order of submission; yield the tasks as their groups finish.
+    ``progress_for(index)`` is task ``index``'s progress callback, called in this process. A
+    worker that dies while it runs a task raises :class:`WorkerDiedError`
     (``multiprocessing.Pool`` itself would replace it and wait forever for the lost result).
     Leaving the iteration early (an error, Ctrl+C) terminates the workers at once."""
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec by workers
     try:
         pool = context.Pool(workers, initializer=_start_worker,
-                            initargs=(progress_queue, os.getpid()))
+                            initargs=(progress_queue, os.getpid(), core_shares(cores, workers),
+                                      context.Value("i", 0)))
     finally:
         signal.signal(signal.SIGINT, ignored)
     group_of = {i: g for g, group in enumerate(groups) for i in group}
