@@ -6,9 +6,9 @@ experiments side by side fill those gaps (see the README's report timings).
 
 Each worker runs on its own share of the cores (CPU affinity, set before JAX starts its thread
 pools, which size themselves from it): two experiments' pools would otherwise contend for the
-same cores (README, the report's time). An experiment's numbers depend on the number of cores its
-process computes on, at float32 rounding (XLA splits some large sums, such as a convolution's
-kernel gradient, across threads), so every share has the same size.
+same cores (README, "Reports and start-up"). An experiment's numbers depend on the number of
+cores its process computes on, at float32 rounding (XLA splits some large sums, such as a
+convolution's kernel gradient, across threads), so every share has the same size.
 
 Workers are spawned processes (JAX does not survive ``fork``) started with Ctrl+C ignored, so
 that the parent alone decides what an interruption means, and they are terminated with it; on
