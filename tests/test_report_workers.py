@@ -4,12 +4,14 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from _cli_subprocess import launch
+from _cli_subprocess import SRC, launch
 
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.early_stopping import EarlyStoppingConfig
@@ -117,6 +119,31 @@ def test_each_worker_runs_on_its_own_share_of_the_cores():
 
     list(run_in_workers([("early-stopping", quick())], [[0]], 2, progress_for))
     assert seen[-1] == shares
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="sets CPU affinity")
+def test_a_worker_not_allowed_to_pin_itself_starts_on_every_core(tmp_path):
+    """Some containers refuse sched_setaffinity: the worker must start all the same (a failing
+    initializer would have the pool start replacements forever)."""
+    code = textwrap.dedent("""
+        import multiprocessing, os
+        from overfitlab.report import workers
+
+        def refuse(pid, cores):
+            raise PermissionError("not allowed here")
+
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity = refuse
+        workers._start_worker(multiprocessing.Queue(), os.getppid(), [[0], [1]],
+                              multiprocessing.Value("i", 0))
+        assert os.sched_getaffinity(0) == before
+        print("started")
+    """)
+    env = {**os.environ, "OVERFITLAB_CACHE": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "started", done.stderr
 
 
 def workers_of(pid: int) -> list[int]:

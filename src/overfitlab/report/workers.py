@@ -82,7 +82,10 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int,
         index = started.value
         started.value += 1
     if shares is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, shares[index % len(shares)])  # before JAX sizes its pools
+        try:
+            os.sched_setaffinity(0, shares[index % len(shares)])  # before JAX sizes its pools
+        except OSError:  # not allowed here (a restricted container): run on every core
+            pass
     from overfitlab.compilation_cache import enable_compilation_cache
     from overfitlab.process_memory import keep_freed_memory
     from overfitlab.xla_loops import compile_loops_whole
