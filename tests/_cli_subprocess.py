@@ -19,10 +19,17 @@ def launch(args: list[str], cwd: Path | None = None, cache: Path | None = None,
     """Start ``overfitlab ARGS`` (this checkout's sources first), stdout and stderr piped;
     ``cache``: its compilation cache directory (``OVERFITLAB_CACHE``) instead of the caller's;
     ``cores``: the only cores it may run on (CPU affinity, set before anything else)."""
+    code = _LAUNCH if cores is None else f"import os; os.sched_setaffinity(0, {cores}); {_LAUNCH}"
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=checkout_environment(cache))
+
+
+def checkout_environment(cache: Path | None = None) -> dict[str, str]:
+    """This process's environment with this checkout's sources first on ``PYTHONPATH`` and,
+    when given, ``cache`` as the compilation cache directory (``OVERFITLAB_CACHE``)."""
     path = [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     if cache is not None:
         env["OVERFITLAB_CACHE"] = str(cache)
-    code = _LAUNCH if cores is None else f"import os; os.sched_setaffinity(0, {cores}); {_LAUNCH}"
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return env

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _cli_subprocess import SRC, launch
+from _cli_subprocess import checkout_environment, launch
 
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.early_stopping import EarlyStoppingConfig
@@ -139,10 +139,8 @@ def test_a_worker_not_allowed_to_pin_itself_starts_on_every_core(tmp_path):
         assert os.sched_getaffinity(0) == before
         print("started")
     """)
-    env = {**os.environ, "OVERFITLAB_CACHE": str(tmp_path),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=checkout_environment(tmp_path), timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "started", done.stderr
 
 

@@ -506,14 +506,19 @@ def layer_outputs(model: Model, params: Params, x: jax.Array) -> list[jax.Array]
     return outputs
 
 
+def layer_output_shapes(model: Model, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
+    """Shape of every layer's output for one example, computed without running the model."""
+    return _trace_shapes(model, input_shape)[1]
+
+
 def output_shape(model: Model, input_shape: Sequence[int]) -> tuple[int, ...]:
     """Shape of one example's output, computed without running the model."""
-    return _trace_shapes(model, input_shape)[1][-1]
+    return layer_output_shapes(model, input_shape)[-1]
 
 
 def largest_activation(model: Model, input_shape: Sequence[int]) -> int:
     """Number of scalars in the largest layer output for one example (sizes memory use)."""
-    return max(int(np.prod(shape)) for shape in _trace_shapes(model, input_shape)[1])
+    return max(int(np.prod(shape)) for shape in layer_output_shapes(model, input_shape))
 
 
 def count_parameters(params: Params) -> int:

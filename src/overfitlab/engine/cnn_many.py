@@ -188,7 +188,7 @@ def _dropout_masks(seeds, rates, t, *, model, image_shape, batch_size):
     for its Dropout layers. Drawn in a program of their own: inside the training step XLA
     fused the hash into several of the fusions that read the masks and computed it in each
     (without Dropout layers the step took about a quarter less CPU time)."""
-    outputs = cnn._trace_shapes(model, image_shape)[1]
+    outputs = cnn.layer_output_shapes(model, image_shape)
 
     def one(seed, rate):
         k_drop = _step_keys(seed, t)[2]

@@ -81,7 +81,7 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int,
     with started.get_lock():
         index = started.value
         started.value += 1
-    if shares is not None and hasattr(os, "sched_setaffinity"):
+    if shares is not None:  # (None too where the platform has no CPU affinity)
         try:
             os.sched_setaffinity(0, shares[index % len(shares)])  # before JAX sizes its pools
         except OSError:  # not allowed here (a restricted container): run on every core
