@@ -17,8 +17,8 @@ the engine qualifies: per Adam step, 1 network 5.5 -> 2.5 µs, 20 networks 14 µ
 (2-core AVX2 machine, jax 0.10.2). On that machine the full report's arrays are bit for bit
 those without the option; on an AVX-512 one some reductions are summed in another order, so
 results agree to float32 rounding (which long training can amplify), and every process of one
-program compiles alike. Measured figures and the report's timings: README, "Reports and
-start-up".
+program compiles alike. Measured figures: docs/performance.md, "Many small networks against
+hand-written peers" and "Reports and start-up".
 
 XLA reads the option from ``XLA_FLAGS`` once, when JAX's backend starts, and applies it to every
 program of the process. So :func:`compile_loops_whole` sets it only in a process that has not

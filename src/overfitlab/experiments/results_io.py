@@ -87,7 +87,7 @@ def render_pngs(figures: dict[str, Any], dpi: int = 110) -> dict[str, bytes]:
     Each figure is drawn once, on an Agg canvas that lays it out and paints it in the same pass;
     ``Figure.savefig`` draws a figure with a layout engine twice (a first pass with painting
     switched off, only to lay it out). Same pixels and PNG metadata, about a fifth less CPU
-    (README, "Reports and start-up"). The figure keeps its own canvas and dpi.
+    (docs/performance.md, "Reports and start-up"). The figure keeps its own canvas and dpi.
     """
     import io
 

@@ -2,11 +2,11 @@
 
 An experiment's compiled programs use every core for their large operations, but only part of
 the time: compilation, small steps, NumPy analysis and figure rendering run on one core. Two
-experiments side by side fill those gaps (see the README's report timings).
+experiments side by side fill those gaps (docs/performance.md, "Reports and start-up").
 
 Each worker runs on its own share of the cores (CPU affinity, set before JAX starts its thread
 pools, which size themselves from it): two experiments' pools would otherwise contend for the
-same cores (README, "Reports and start-up"). An experiment's numbers depend on the number of
+same cores (measured in the same section). An experiment's numbers depend on the number of
 cores its process computes on, at float32 rounding (XLA splits some large sums, such as a
 convolution's kernel gradient, across threads), so every share has the same size.
 
