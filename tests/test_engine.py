@@ -378,9 +378,11 @@ def test_networks_are_split_by_the_work_of_a_step(monkeypatch):
     step x weights: 127 course networks (10 rows x 61 weights) stay one part and 128 make two,
     as measured; two digits networks (mini-batches of 200 rows x 2,410 weights) already make
     two; never more parts than networks or cores."""
+    import overfitlab.cores
     import overfitlab.engine.train as engine
 
-    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(overfitlab.cores.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3},
+                        raising=False)
     assert [engine._parallel_parts(n, 10 * 61) for n in (127, 128, 400, 10**6)] == [1, 2, 4, 4]
     assert [engine._parallel_parts(n, 200 * 2410) for n in (1, 2, 3)] == [1, 2, 3]
     params = init_stack(np.random.RandomState(0), 3, (64, 32, 10), "relu")

@@ -41,7 +41,8 @@ from fastapi.staticfiles import StaticFiles
 
 from overfitlab import __version__
 from overfitlab.app import compute, export
-from overfitlab.app.admission import Admission, Busy, ClientGone, usable_cores
+from overfitlab.app.admission import Admission, Busy, ClientGone
+from overfitlab.cores import usable_cores
 from overfitlab.app.api_errors import HTTPException as AnyHTTPException
 from overfitlab.app.api_errors import busy, invalid_request, unreadable_body
 from overfitlab.app.schemas import (MAX_NETWORKS, MAX_WORK, Defaults, ExportResponse,

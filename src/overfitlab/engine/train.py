@@ -62,7 +62,6 @@ the host, so a cold fit compiles exactly one program.
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -76,6 +75,7 @@ from overfitlab.engine import optim, programs, threefry
 from overfitlab.engine.programs import to_device
 from overfitlab.engine.mlp import Params, check_activation, forward, init_stack
 from overfitlab.engine.regularizers import dropout_masks, l1_penalty, l2_penalty, prox_l1
+from overfitlab.cores import usable_cores
 from overfitlab.progress import Progress, no_progress
 
 LOSSES = {"squared_error": ("identity",), "log_loss": ("softmax", "logistic")}
@@ -847,8 +847,7 @@ def _parallel_parts(n_nets: int, step_work: int) -> int:
     ``step_work`` multiply-adds (1 on accelerators; never more parts than networks)."""
     if jax.default_backend() != "cpu":
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, n_nets, n_nets * step_work // PARALLEL_MIN_WORK))
+    return max(1, min(usable_cores(), n_nets, n_nets * step_work // PARALLEL_MIN_WORK))
 
 
 def _step_work(params: Params, data: Data, spec: TrainSpec) -> int:

@@ -32,6 +32,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
+from overfitlab.cores import allowed_cores
 from overfitlab.experiments.base import Config, Result
 from overfitlab.progress import Progress
 
@@ -155,11 +156,11 @@ def run_in_workers(tasks: list[tuple[str, Config]], groups: list[list[int]], wor
     Leaving the iteration early (an error, Ctrl+C) terminates the workers at once."""
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec by workers
     try:
         pool = context.Pool(workers, initializer=_start_worker,
-                            initargs=(progress_queue, os.getpid(), core_shares(cores, workers),
+                            initargs=(progress_queue, os.getpid(),
+                                      core_shares(allowed_cores(), workers),
                                       context.Value("i", 0)))
     finally:
         signal.signal(signal.SIGINT, ignored)

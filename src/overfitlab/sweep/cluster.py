@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from overfitlab.cores import usable_cores
 from overfitlab.errors import ConfigError
 from overfitlab.sweep.task import worker_report
 
@@ -34,14 +34,6 @@ CONNECT_TIMEOUT_S = 5.0
 
 WORKER_WAIT_S = 10.0
 """How long to wait for a scheduler without workers to get one."""
-
-
-def default_workers() -> int:
-    """One worker per core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def check_options(scheduler: str | None, workers: int | None) -> None:
@@ -90,7 +82,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     else:
         with warnings.catch_warnings():  # "port 8787 in use, using another": the link says so
             warnings.simplefilter("ignore")
-            cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+            cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1,
                                    processes=True, silence_logs=logging.ERROR,
                                    dashboard_address=dashboard_address)
         client = Client(cluster)
