@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.engine.autoencoder import (
     gram_reconstruction_error,
     init_params,
@@ -158,6 +159,7 @@ def test_quick_run_end_to_end(quick_result, fit, data):
     result = quick_result
     assert (EXPERIMENT.name, EXPERIMENT.order, EXPERIMENT.run) == ("autoencoder-pca", 95, run)
     assert set(result.figures) == {"reconstructions.png", "embeddings.png", "convergence.png"}
+    assert_nothing_cut_off(result.figures)
     assert all(math.isfinite(v) for v in result.metrics.values())
     angle = result.answer("max_principal_angle_deg")
     ratio = result.answer("reconstruction_error_ratio")

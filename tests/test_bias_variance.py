@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.cli import app
 from overfitlab.engine.train import TrainSpec, init_many, make_hyper, seed_keys, train
 from overfitlab.experiments._course import predict
@@ -159,6 +160,7 @@ def test_quick_run_answers(quick):
     assert 0 < share.low <= share.value <= share.high < 1
     assert quick.metrics["diverged"] == 0 and isinstance(quick.metrics["n_networks"], int)
     assert set(quick.figures) == {"decomposition.png", "ensembles.png", "fits.png"}
+    assert_nothing_cut_off(quick.figures)
 
 
 def test_ensembles_change_only_the_initialisation_variance(quick):

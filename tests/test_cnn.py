@@ -12,6 +12,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 from scipy.signal import correlate2d
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.engine import cnn
 from overfitlab.engine.cnn_train import TrainSettings, cross_entropy, fit, random_shift
 from overfitlab.experiments.base import ConfigError
@@ -483,6 +484,7 @@ def test_quick_preset_end_to_end():
     assert f"{m['test_accuracy']:.2%}" in result.answer("test_accuracy").explanation
     assert set(result.figures) == {"learning_curves.png", "confusion_matrix.png", "filters.png",
                                    "feature_maps.png", "misclassified.png"}
+    assert_nothing_cut_off(result.figures)
     assert result.arrays["confusion"].sum() == 300
     assert np.trace(result.arrays["confusion"]) == round(m["test_accuracy"] * 300)
     assert any("held out" in note for note in result.notes)

@@ -11,6 +11,7 @@ import numpy as np
 import optax
 import pytest
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.data.fashion_mnist import load_fashion_mnist
 from overfitlab.engine import cnn, cnn_many
 from overfitlab.engine.cnn_many import (ManySettings, Recipe, Subsets, _optimizer, evaluate,
@@ -359,6 +360,7 @@ def test_answers_are_computed_from_the_arrays(digits_result):
     assert result.metrics["n_test"] + result.metrics["n_choice"] == configs.DIGITS_HELD_OUT
     assert result.metrics["n_pool"] == 1797 - configs.DIGITS_HELD_OUT == 1437
     assert set(result.figures) == {"accuracy_vs_size.png", "learning_curves.png"}
+    assert_nothing_cut_off(result.figures)
     assert result.arrays["curve_test_accuracy"].shape == (len(REGULARIZERS), 2, 3)
     fractions = [f for f, _ in messages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.convolution import EXPERIMENT, ConvolutionConfig, run
 from overfitlab.imaging import (
@@ -185,6 +186,7 @@ def test_quick_run_answers():
     assert m["laplacian_hf_fraction"] > 5 * m["hf_fraction_gray"]
     assert set(result.figures) == {"filters.png", "blur_spectrum.png",
                                    "laplacian_concentration.png"}
+    assert_nothing_cut_off(result.figures)
     assert max(result.arrays["gray"].shape) <= 160
 
 

@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.double_descent import (COMPILE_S, EXPERIMENT, PEAK_FACTOR,
                                                    DoubleDescentConfig, buckets, peak)
@@ -111,6 +112,7 @@ def test_ridge_removes_the_peak_and_the_trained_network_is_reported(quick):
     assert "train MSE" in trained.explanation
     assert quick.arrays["trained_test_mse"].shape == (2, 4)
     assert set(quick.figures) == {"double_descent.png", "shift.png", "fits.png"}
+    assert_nothing_cut_off(quick.figures)
 
 
 def test_config_validation_names_the_field():

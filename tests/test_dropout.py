@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.data.synthetic import noisy_function
 from overfitlab.engine.mlp import forward, init_mlp
 from overfitlab.engine.regularizers import dropout_masks
@@ -119,6 +120,7 @@ def test_quick_preset_end_to_end():
     curve = result.arrays["test_mse"]
     assert curve.shape == (config.seeds, len(config.rates)) and np.all(np.isfinite(curve))
     assert set(result.figures) == {"dropout_rate.png", "fits.png"}
+    assert_nothing_cut_off(result.figures)
     best = result.answer("best_dropout_rate").value
     assert best in config.rates
     at_best = result.answer("test_mse_at_best_dropout").value

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.data.synthetic import noisy_function
 from overfitlab.engine.train import TrainSpec, init_many, train
 from overfitlab.estimators import RegularizedMLPRegressor
@@ -109,6 +110,7 @@ def test_quick_preset_end_to_end():
     S, M = plain.config.seeds, plain.config.members
     assert plain.arrays["ensemble_mse_by_k"].shape == (S, M)
     assert set(plain.figures) == {"ensemble_size.png", "members.png", "fits.png"}
+    assert_nothing_cut_off(plain.figures)
     curve = plain.arrays["ensemble_mse_by_k"]
     members = plain.arrays["member_test_mse"]
     np.testing.assert_allclose(curve[:, 0], members[:, 0], rtol=1e-6)  # K = 1 is member 1

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neural_network import MLPRegressor
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.plots.estimator import plot_learning_curve
 
@@ -49,6 +50,7 @@ def test_validation_scores_on_a_second_axis(course_data):
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any(t.startswith("best validation score") for t in legend)
     assert fig.axes[0].get_title() == "with early stopping"
+    assert_nothing_cut_off({"learning curve": fig})
 
 
 def test_scikit_learn_estimators_work_too(course_data):

@@ -12,6 +12,7 @@ import pytest
 from scipy.linalg import solve
 from sklearn.linear_model import Ridge
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.es_l2_equivalence import EXPERIMENT, EsL2Config, diabetes_data
 from overfitlab.experiments.registry import experiments
@@ -190,6 +191,7 @@ def test_quick_run_end_to_end():
     assert m["ridge_vs_sklearn_max_rel_error"] < 1e-10 and m["ridge_vs_scipy_max_rel_error"] < 1e-12
     assert set(result.figures) == {"plane.png", "alpha_vs_inverse_n_lr.png", "filters.png",
                                    "divergence.png"}
+    assert_nothing_cut_off(result.figures)
     assert all(np.isfinite(v) for v in m.values())
     assert result.elapsed_s < 10
     again = EXPERIMENT.run(EsL2Config.preset("quick", seed=1))

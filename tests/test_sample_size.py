@@ -9,6 +9,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import PolynomialFeatures
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.engine.train import make_hyper, stack_networks, train_grid
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments._course import course_spec
@@ -83,6 +84,7 @@ def test_quick_preset_end_to_end():
     assert {a.id for a in result.answers} == {"test_mse_at_max_n", "still_overfits"}
     assert result.arrays["train_mse"].shape == (config.seeds, n.size)
     assert set(result.figures) == {"sample_size.png", "fits.png"}
+    assert_nothing_cut_off(result.figures)
     test_at_max = result.answer("test_mse_at_max_n")
     assert abs(test_at_max.value - 0.04) <= 0.25 * 0.04
     # Independent reference: the quadratic least-squares fit (the true model class) on the

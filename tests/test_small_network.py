@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pytest
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.engine.mlp import NUMPY_ACTIVATIONS, forward, init_mlp
 from overfitlab.engine.train import TrainSpec, init_many, make_hyper, stack_networks, train
 from overfitlab.experiments._course import mse, predict
@@ -127,6 +128,7 @@ def test_quick_preset_end_to_end():
     curve = result.arrays["pruned_test_mse"]
     assert curve.shape == (config.seeds, config.hidden_units)
     assert set(result.figures) == {"weight_magnitudes.png", "small_networks.png"}
+    assert_nothing_cut_off(result.figures)
     assert all(np.isfinite(v) for v in m.values())
     # The width chosen on the training folds, and how optimistic the test-picked one was.
     cv = result.answer("cv_width")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.cli import app
 from overfitlab.errors import ConfigError
 from overfitlab.experiments.weight_penalty import WeightPenaltyConfig
@@ -134,6 +135,7 @@ def test_figures_draw_every_point_and_flag_edges(small_sweep):
     assert grid.shape == (2, 3) and not np.isfinite(np.ma.filled(grid, np.nan)[1, 1])
     texts = {t.get_text() for t in heat.axes[0].texts}
     assert "0.01*" in texts and "0.06" in texts
+    assert_nothing_cut_off({"lines": fig, "heatmap": heat})
 
 
 def test_a_seed_key_is_summarised_as_replicates():

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.errors import DivergedError
 from overfitlab.experiments.registry import get
 
@@ -48,6 +49,7 @@ def test_a_best_iteration_at_max_iter_is_at_the_edge_and_an_integer():
     assert "--set max_iter" in best.explanation
     assert isinstance(json.loads(json.dumps(best.value)), int)
     assert "then overfitting" not in _titles(result.figures["learning_curves.png"])
+    assert_nothing_cut_off(result.figures)
 
 
 def test_an_l1_optimum_at_the_end_of_the_grid_says_where_to_widen():

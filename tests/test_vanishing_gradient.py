@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab.experiments.base import ConfigError
 from overfitlab.experiments.vanishing_gradient import (
     EXPERIMENT,
@@ -202,6 +203,7 @@ def test_quick_run_end_to_end():
     assert result.metrics["sigmoid_bound_checks"] > 0
     assert all(isinstance(v, (int, float)) and np.isfinite(v) for v in result.metrics.values())
     assert set(result.figures) == {"chain_gradients.png", "chain_profile.png", "mlp_init.png"}
+    assert_nothing_cut_off(result.figures)
     assert result.arrays["grad_w_sigmoid_L20"].shape == (6, 100, 19)
     for a in result.answers:
         assert a.explanation and a.question

@@ -13,6 +13,7 @@ from sklearn.neural_network import MLPRegressor
 
 from _sklearn_reference import sklearn_init
 
+from _figure_checks import assert_nothing_cut_off
 from overfitlab import RegularizedMLPRegressor
 from overfitlab.engine.regularizers import prox_l1, soft_threshold
 from overfitlab.engine.train import TrainSpec, _objective, make_hyper, stack_networks, train_grid
@@ -196,6 +197,7 @@ def test_quick_preset_end_to_end():
         assert len(result.answer(text_id).value) > 100
     assert set(result.figures) == {"l2_sweep.png", "l2_fits.png", "l1_sweep.png",
                                    "weight_histograms.png"}
+    assert_nothing_cut_off(result.figures)
     assert result.arrays["l2_test_mse"].shape == (config.seeds, config.n_alphas + 1)
     assert all(np.isfinite(v) for v in m.values())
     # Cross-validation on the training points chooses alpha and l1. The test-picked alpha

@@ -68,12 +68,13 @@ def shift_figure(curves, noise_var):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
-        cut = _cut(ax)
+        ax.set_ylabel("test MSE" + _cut(ax))
     axes[1].axvline(1.0, color="k", linewidth=0.8, linestyle="--")
-    axes[0].set_ylabel("test MSE, minimum-norm random features" + cut)
     axes[0].set_title("The peak sits at p = n ...", fontsize=10)
     axes[1].set_title("... so it moves with the number of training points", fontsize=10)
     axes[1].legend(fontsize=7)
+    fig.suptitle("Minimum-norm random features: median test MSE and 10-90 % band over seeds",
+                 fontsize=10)
     return fig
 
 
