@@ -7,7 +7,7 @@ as the report does (Agg, 110 dpi) and compare what each axes occupies with every
 around it (tick labels, axis labels, title, legend), and the figure's own texts and legends,
 with the figure's box.
 """
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from overfitlab.experiments.results_io import drawn_on_agg
 
 REPORT_DPI = 110
 TOLERANCE_PX = 1.0
@@ -17,11 +17,7 @@ TOLERANCE_PX = 1.0
 def texts_cut_off(fig, dpi: int = REPORT_DPI) -> list[str]:
     """Descriptions of the parts of ``fig`` that reach past its edge once drawn at ``dpi``
     (empty when everything fits). The figure keeps its own canvas and dpi."""
-    canvas, own_dpi = fig.canvas, fig.dpi
-    try:
-        fig.set_dpi(dpi)
-        agg = FigureCanvasAgg(fig)
-        agg.draw()
+    with drawn_on_agg(fig, dpi) as agg:
         renderer = agg.get_renderer()
         parts = [(f"axes {i} (title {ax.get_title()!r}, y label {ax.get_ylabel()!r})",
                   ax.get_tightbbox(renderer)) for i, ax in enumerate(fig.axes)
@@ -30,20 +26,17 @@ def texts_cut_off(fig, dpi: int = REPORT_DPI) -> list[str]:
         parts += [(f"text {t.get_text()!r}", t.get_window_extent(renderer)) for t in texts]
         parts += [("figure legend", legend.get_window_extent(renderer))
                   for legend in fig.legends]
-        edge = fig.bbox
-        return [f"{name} spans {tuple(round(v) for v in box.extents)} in a figure of "
-                f"{round(edge.width)} x {round(edge.height)} px"
-                for name, box in parts
-                if box is not None and (box.x0 < edge.x0 - TOLERANCE_PX
-                                        or box.y0 < edge.y0 - TOLERANCE_PX
-                                        or box.x1 > edge.x1 + TOLERANCE_PX
-                                        or box.y1 > edge.y1 + TOLERANCE_PX)]
-    finally:
-        fig.set_dpi(own_dpi)
-        fig.set_canvas(canvas)
+        edge = fig.bbox.frozen()
+    return [f"{name} spans {tuple(round(v) for v in box.extents)} in a figure of "
+            f"{round(edge.width)} x {round(edge.height)} px"
+            for name, box in parts
+            if box is not None and (box.x0 < edge.x0 - TOLERANCE_PX
+                                    or box.y0 < edge.y0 - TOLERANCE_PX
+                                    or box.x1 > edge.x1 + TOLERANCE_PX
+                                    or box.y1 > edge.y1 + TOLERANCE_PX)]
 
 
 def assert_nothing_cut_off(figures: dict) -> None:
     """Every figure of ``figures`` ({file name: Figure}) shows all of its text."""
-    cut = {name: texts_cut_off(fig) for name, fig in figures.items()}
-    assert not {name: parts for name, parts in cut.items() if parts}
+    cut = {name: parts for name, fig in figures.items() if (parts := texts_cut_off(fig))}
+    assert not cut, f"text cut off at the figure's edge: {cut}"

@@ -5,8 +5,9 @@ import json
 import os
 import platform
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -91,23 +92,32 @@ def render_pngs(figures: dict[str, Any], dpi: int = 110) -> dict[str, bytes]:
     """
     import io
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.image import imsave
 
     pngs = {}
     for name, fig in figures.items():
-        canvas, own_dpi = fig.canvas, fig.dpi
-        try:
-            fig.set_dpi(dpi)
-            agg = FigureCanvasAgg(fig)
-            agg.draw()
-            buffer = io.BytesIO()
+        buffer = io.BytesIO()
+        with drawn_on_agg(fig, dpi) as agg:
             imsave(buffer, agg.buffer_rgba(), format="png", dpi=dpi)
-        finally:
-            fig.set_dpi(own_dpi)
-            fig.set_canvas(canvas)
         pngs[name] = buffer.getvalue()
     return pngs
+
+
+@contextmanager
+def drawn_on_agg(fig: Any, dpi: int) -> Iterator[Any]:
+    """``fig`` laid out and drawn at ``dpi`` on a new Agg canvas, which the block reads (its
+    pixels, its renderer's extents); afterwards the figure has its own canvas and dpi again."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas, own_dpi = fig.canvas, fig.dpi
+    try:
+        fig.set_dpi(dpi)
+        agg = FigureCanvasAgg(fig)
+        agg.draw()
+        yield agg
+    finally:
+        fig.set_dpi(own_dpi)
+        fig.set_canvas(canvas)
 
 
 def write_result_files(result: Result, folder: Path, pngs: dict[str, bytes] | None = None) -> Path:
