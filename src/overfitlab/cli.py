@@ -305,6 +305,10 @@ def _computed(experiment: Experiment, config: Config, label: str) -> Result:
     from overfitlab.terminal import progress_display
 
     with progress_display(label, err_console) as update, _refusals_reported(experiment.name):
+        if _standalone_program():  # not in a caller's process (tests, notebooks)
+            from overfitlab.cyclic_gc import collect_rarely
+
+            collect_rarely()
         return experiment.run(config, update)
 
 

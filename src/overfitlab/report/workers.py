@@ -13,8 +13,10 @@ convolution's kernel gradient, across threads), so every share has the same size
 Workers are spawned processes (JAX does not survive ``fork``) started with Ctrl+C ignored, so
 that the parent alone decides what an interruption means, and they are terminated with it; on
 Linux they also receive SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so that a killed
-report leaves no computation running. A worker runs an experiment, renders its figures to PNG and
-sends back the Result without its matplotlib Figures (their names stay, their PNG bytes travel
+report leaves no computation running. A worker runs an experiment (with Python's cycle
+collector set to run rarely and to skip what the imports and earlier tasks left,
+:mod:`overfitlab.cyclic_gc`), renders its figures to PNG and sends back the Result without its
+matplotlib Figures (their names stay, their PNG bytes travel
 beside them) and with the versions it was computed with (so the parent never imports JAX);
 progress travels on a queue, as ``(task index, fraction, message)``, and so does
 the start of each task, as ``(task index, None, worker pid)``, which lets the parent notice a
@@ -98,6 +100,7 @@ def _start_worker(progress_queue: multiprocessing.Queue, parent: int,
 
 def _run_task(index: int, name: str, config: Config) -> Finished:
     """In a worker: run experiment ``name`` on ``config`` and render its figures."""
+    from overfitlab.cyclic_gc import collect_rarely
     from overfitlab.experiments.registry import get
     from overfitlab.experiments.results_io import figure_pngs, versions
 
@@ -106,7 +109,9 @@ def _run_task(index: int, name: str, config: Config) -> Finished:
 
     _progress_queue.put((index, None, os.getpid()))  # started, in this process
     try:
-        result = get(name).run(config, progress)
+        experiment = get(name)
+        collect_rarely()  # after the experiment's imports, before its work
+        result = experiment.run(config, progress)
         pngs = figure_pngs(result)
     except Exception as exc:  # noqa: BLE001  (handed to the parent, which reports it)
         return Finished(index, error=exc)
