@@ -3,6 +3,8 @@ import subprocess
 import sys
 import textwrap
 
+from _cli_subprocess import checkout_environment
+
 CHILD = textwrap.dedent("""
     import gc, weakref
     from overfitlab.cyclic_gc import YOUNGEST_THRESHOLD, collect_rarely
@@ -30,5 +32,5 @@ CHILD = textwrap.dedent("""
 def test_cycles_are_collected_before_the_freeze_and_after_the_threshold():
     """Run in a fresh interpreter: the settings are for the whole process."""
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=checkout_environment())
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -38,6 +38,7 @@ from typer.core import TyperCommand, TyperGroup  # noqa: E402
 
 from overfitlab.atomic_output import StagedDirectory, import_jax_whole  # noqa: E402
 from overfitlab.compilation_cache import enable_compilation_cache  # noqa: E402
+from overfitlab.cyclic_gc import collect_rarely  # noqa: E402
 from overfitlab.errors import DivergedError  # noqa: E402
 from overfitlab.errors import ConfigError  # noqa: E402
 from overfitlab.process_memory import keep_freed_memory  # noqa: E402
@@ -306,8 +307,6 @@ def _computed(experiment: Experiment, config: Config, label: str) -> Result:
 
     with progress_display(label, err_console) as update, _refusals_reported(experiment.name):
         if _standalone_program():  # not in a caller's process (tests, notebooks)
-            from overfitlab.cyclic_gc import collect_rarely
-
             collect_rarely()
         return experiment.run(config, update)
 

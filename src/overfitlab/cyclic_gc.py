@@ -14,11 +14,11 @@ generation (``gc.freeze``: modules and caches, never walked again) and raises th
 threshold to :data:`YOUNGEST_THRESHOLD`: the same run then made 131 collections in 0.70 s
 (threshold alone: 1.37 s; freeze alone: 2.07 s). In a full report (two workers, seven
 experiments each, the same evening) the workers' collections took 2.2 s instead of 4.8 s, and
-peak memory stayed at 1.5-1.6 GB. Cycles still go: a collection runs after
-that many net allocations, and the next call collects what the previous work left. Objects
-frozen while alive and dropped later are freed by reference counting; only cycles among them
-stay, for the process's life, so it is for processes that overfitlab starts for a bounded job:
-the ``overfitlab`` program before an experiment and the report's workers before each of theirs.
+peak memory stayed at 1.5-1.6 GB. Cycles still go: a collection runs after that many net
+allocations, and the next call collects what the previous work left. Objects frozen while alive
+and dropped later are freed by reference counting; only cycles among them stay, for the
+process's life, so it is for processes that overfitlab starts for a bounded job: the
+``overfitlab`` program before an experiment and the report's workers before each of theirs.
 Importing overfitlab changes nothing.
 """
 from __future__ import annotations

@@ -16,12 +16,11 @@ Linux they also receive SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), so 
 report leaves no computation running. A worker runs an experiment (with Python's cycle
 collector set to run rarely and to skip what the imports and earlier tasks left,
 :mod:`overfitlab.cyclic_gc`), renders its figures to PNG and sends back the Result without its
-matplotlib Figures (their names stay, their PNG bytes travel
-beside them) and with the versions it was computed with (so the parent never imports JAX);
-progress travels on a queue, as ``(task index, fraction, message)``, and so does
-the start of each task, as ``(task index, None, worker pid)``, which lets the parent notice a
-worker that dies. Experiments that reuse another's computations in memory (``Experiment.reuses``)
-run in that one's worker, after it.
+matplotlib Figures (their names stay, their PNG bytes travel beside them) and with the versions
+it was computed with (so the parent never imports JAX); progress travels on a queue, as
+``(task index, fraction, message)``, and so does the start of each task, as ``(task index,
+None, worker pid)``, which lets the parent notice a worker that dies. Experiments that reuse
+another's computations in memory (``Experiment.reuses``) run in that one's worker, after it.
 """
 from __future__ import annotations
 
