@@ -8,6 +8,7 @@ kept) or killed at any moment, the output directory holds the previous results o
 """
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import sys
@@ -54,23 +55,50 @@ err_console = Console(stderr=True)
 _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
-class _HelpFlagIsFalse:
-    """``--help`` not given is False rather than None. Typer coerces every parameter value that
-    is not already of its type through a pydantic adapter, and importing pydantic for the help
-    flag's None cost 0.22 s of every command's start-up (Typer 0.29)."""
+class _ReadableHelp:
+    """Help pages as a reader expects them.
+
+    - ``--help`` not given is False rather than None. Typer coerces every parameter value that
+      is not already of its type through a pydantic adapter, and importing pydantic for the help
+      flag's None cost 0.22 s of every command's start-up (Typer 0.29).
+    - A flag shows no value type: Typer 0.29 prints ``<bool>`` beside ``--quick``, as if it took
+      a value (``--quick true`` is an error).
+    - A docstring's paragraphs flow with the terminal's width: Typer 0.29 keeps their single
+      line breaks, so a paragraph wrapped at 100 columns broke mid-sentence at 80.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.help:
+            self.help = _reflowed(self.help)
+        for param in self.params:
+            _hide_flag_type(param)
 
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
-        if option is not None and option.default is None:
-            option.default = False
+        if option is not None:
+            if option.default is None:
+                option.default = False
+            _hide_flag_type(option)
         return option
 
 
-class _Command(_HelpFlagIsFalse, TyperCommand):
-    """Typer's command with the help flag above."""
+def _reflowed(text: str) -> str:
+    """``text`` (a docstring) with each paragraph's lines joined into one."""
+    return "\n\n".join(" ".join(paragraph.split())
+                        for paragraph in inspect.cleandoc(text).split("\n\n"))
 
 
-class _OneLineErrors(_HelpFlagIsFalse, TyperGroup):
+def _hide_flag_type(param: object) -> None:
+    if getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+
+
+class _Command(_ReadableHelp, TyperCommand):
+    """Typer's command with readable help (above)."""
+
+
+class _OneLineErrors(_ReadableHelp, TyperGroup):
     """Typer's command group, with usage errors (a malformed option value, an unknown option or
     command) printed as one line with exit code 2 like every other bad input, not as a panel."""
 
@@ -333,7 +361,8 @@ def run(
     seed: Optional[int] = typer.Option(None, help="master seed (bit-reproducible runs)"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained at once"),
     out: Path = typer.Option(Path("results"), help="output directory"),
-    set_: list[str] = typer.Option([], "--set", help="override a parameter: key=value"),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                   help="override a parameter (repeat for several)"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", exists=True, file_okay=False,
                                             help="dataset directory (MNIST, CIFAR-10, "
                                                  "Fashion-MNIST)"),
@@ -369,7 +398,8 @@ def report(
                                help="small presets (about half the full report's time)"),
     out: Path = typer.Option(Path("results"), help="output directory"),
     seed: int = typer.Option(0, help="master seed for every experiment"),
-    only: list[str] = typer.Option([], "--only", help="restrict to these experiments"),
+    only: list[str] = typer.Option([], "--only", metavar="NAME",
+                                   help="restrict to this experiment (repeat for several)"),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", min=1, max=64,
                              help="experiments run at once, each in its own process on an "
                                   "equal share of the cores (1: one after the other, in this "
@@ -475,13 +505,15 @@ def params(name: str = typer.Argument(..., help="experiment name (see `overfitla
 def sweep(
     name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)"),
     grid: list[str] = typer.Option(
-        [], "--grid", help="axis key=v1,v2,... over any --set key; ranges linspace(a,b,n) "
-                           "and logspace(a,b,n); repeat for a product"),
+        [], "--grid", metavar="KEY=V1,V2,...",
+        help="an axis over any --set key; ranges linspace(a,b,n) and logspace(a,b,n); "
+             "repeat for a product"),
     quick: bool = typer.Option(False, "--quick", help="small preset for every point"),
     seed: Optional[int] = typer.Option(None, help="master seed of every point"),
     seeds: Optional[int] = typer.Option(None, help="seeds trained at once in each point"),
     out: Path = typer.Option(Path("results"), help="output directory (OUT/NAME-sweep/)"),
-    set_: list[str] = typer.Option([], "--set", help="fix a parameter: key=value"),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                   help="fix a parameter (repeat for several)"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir",
                                             help="dataset directory, visible to every worker"),
     scheduler: Optional[str] = typer.Option(None, help="Dask scheduler, tcp://HOST:8786"),
