@@ -63,7 +63,8 @@ def _test_zoom_panel(ax, values, test_mse, unregularized_test, noise_var, name, 
     ax.set_xlabel(name)
     ax.set_ylabel("test MSE")
     ax.set_title("Test error near its minimum", fontsize=10)
-    ax.legend(fontsize=7)
+    # below the axes: inside, its eight entries covered the curves where they rise
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16))
 
 
 def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, best_alpha,
@@ -71,7 +72,7 @@ def l2_sweep_figure(alphas, train_mse, test_mse, unregularized_test, noise_var, 
     """Left: train and test MSE (seed, alpha) against alpha, log axes, under ``title`` (what the
     two ends of the sweep do, computed by the experiment). Right: test MSE zoomed, with the
     cross-validated error and choice."""
-    fig, (ax, az) = new_figure(11.0, 4.4, ncols=2)
+    fig, (ax, az) = new_figure(11.0, 5.4, ncols=2)
     _train_test_panel(ax, alphas, train_mse, test_mse, unregularized_test, noise_var,
                       "L2 coefficient alpha")
     _mark_best(ax, best_alpha, best_per_seed, "alpha")
@@ -99,7 +100,7 @@ def l1_sweep_figure(l1_values, train_mse, test_mse, zeros, n_weights, unregulari
                     noise_var, best_l1, cv_mse, cv_l1):
     """Train/test MSE against l1, the test MSE zoomed (with the cross-validated error), and the
     exactly-zero weights."""
-    fig, (ax, at, az) = new_figure(15.0, 4.2, ncols=3)
+    fig, (ax, at, az) = new_figure(15.0, 5.2, ncols=3)
     _train_test_panel(ax, l1_values, train_mse, test_mse, unregularized_test, noise_var,
                       "L1 coefficient l1")
     ax.axvline(best_l1, color="k", linewidth=1, label=f"best l1 = {best_l1:.3g}")
