@@ -362,6 +362,11 @@ def test_answers_are_computed_from_the_arrays(digits_result):
     assert set(result.figures) == {"accuracy_vs_size.png", "learning_curves.png"}
     assert_nothing_cut_off(result.figures)
     assert result.arrays["curve_test_accuracy"].shape == (len(REGULARIZERS), 2, 3)
+    kept = result.arrays["kept_step"][0, REGULARIZERS.index("early_stopping")]  # n = 60
+    caption = result.captions["learning_curves.png"]
+    steps = sorted({int(k) for k in kept})
+    assert (f"(steps {', '.join(map(str, steps))})" in caption if len(steps) > 1
+            else f"(step {steps[0]})" in caption)
     fractions = [f for f, _ in messages]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 

@@ -315,10 +315,19 @@ def _captions(config: CNNRegularizationConfig, test: np.ndarray, gap: np.ndarray
         "learning_curves.png":
             f"Training (left, evaluation mode) and test accuracy (right) at each checkpoint of "
             f"the {config.steps} steps at n = {config.curve_n}, one line per regularizer: look "
-            f"at where the test curves flatten while the training curves keep rising; the dotted "
-            f"line marks the checkpoint early stopping kept (step "
-            f"{int(_median(kept_early))}, median over seeds).",
+            f"at where the test curves flatten while the training curves keep rising; "
+            f"{_kept_lines(kept_early)}.",
     }
+
+
+def _kept_lines(kept_early: np.ndarray) -> str:
+    """What the learning-curve figure's dotted lines show: one per distinct checkpoint step
+    that a seed's early-stopping network kept."""
+    steps = np.unique(kept_early).astype(int)
+    if len(steps) == 1:
+        return f"the dotted line marks the checkpoint early stopping kept (step {steps[0]})"
+    return (f"the dotted lines mark the checkpoints that the {len(kept_early)} seeds' "
+            f"early-stopping networks kept (steps {', '.join(map(str, steps))})")
 
 
 def _answers(config: CNNRegularizationConfig, test: np.ndarray, choice: np.ndarray,

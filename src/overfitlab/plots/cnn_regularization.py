@@ -54,9 +54,11 @@ def learning_curves_figure(steps: np.ndarray, labels: Sequence[str], train: np.n
     for ax, values in ((ax_train, train), (ax_test, test)):
         _lines(ax, steps, np.moveaxis(values, -1, 0), labels)
         ax.set_xlabel("optimizer step")
-    for k, step in enumerate(np.unique(early_stops)):
+    kept = np.unique(early_stops)
+    label = "early-stopping checkpoint kept" + ("s" if len(kept) > 1 else "")
+    for k, step in enumerate(kept):
         ax_test.axvline(step, color=_COLORS[5], linewidth=0.8, linestyle=":",
-                        label="early-stopping checkpoints kept" if k == 0 else None)
+                        label=label if k == 0 else None)
     ax_train.set(ylabel="training accuracy (%)", title=f"Training images (n = {n})")
     ax_test.set(ylabel="test accuracy (%)", title=f"Test images (n = {n})")
     _legend(ax_test)
