@@ -119,3 +119,5 @@ def test_catalog_reads_every_experiment_without_importing_it():
 
     assert [(e.name, e.description) for e in catalog()] == [
         (e.name, e.description) for e in experiments().values()]
+    # `list` and the report show them as sentences, one under the other
+    assert all(not e.description[0].islower() and e.description.endswith(".") for e in catalog())

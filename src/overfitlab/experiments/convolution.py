@@ -287,7 +287,7 @@ def _answers(config: ConvolutionConfig, m: dict[str, float], sizes: list[int],
 
 EXPERIMENT = Experiment(
     name="convolution",
-    description="Image filtering by 2-D convolution: box blur, kernel gain, Laplacian, Sobel",
+    description="Image filtering by 2-D convolution: box blur, kernel gain, Laplacian, Sobel.",
     config_class=ConvolutionConfig,
     run=run,
     order=80,
