@@ -97,9 +97,9 @@ def test_help_and_list_import_neither_jax_nor_the_experiments():
 
 def test_help_pages_read_as_prose_and_give_flags_no_value_type():
     """Every command's help: a flag such as --quick shows no value type (Typer prints
-    ``<bool>``, as if it took one), repeatable options name what each occurrence takes, and a
-    docstring paragraph flows as one paragraph at the terminal's width (no line break kept from
-    the source's 100-column wrap)."""
+    ``<bool>``, as if it took one), repeatable options and the experiment name are named as the
+    text names them (NAME, KEY=VALUE), and a docstring paragraph flows as one paragraph at the
+    terminal's width (no line break kept from the source's 100-column wrap)."""
     wide = CliRunner(env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
     for command in ([], ["run"], ["report"], ["sweep"], ["params"], ["serve"], ["bench"],
                     ["list"]):
@@ -110,6 +110,9 @@ def test_help_pages_read_as_prose_and_give_flags_no_value_type():
     assert "OUT that this report does not write" in report  # one line at 200 columns
     assert "NAME" in report and "KEY=VALUE" in wide.invoke(app, ["run", "--help"]).output
     assert "KEY=V1,V2,..." in wide.invoke(app, ["sweep", "--help"]).output
+    for command in ("run", "params", "sweep"):  # the positional argument named as in the prose
+        assert f" {command} [OPTIONS] {{NAME}}" in wide.invoke(
+            app, [command, "--help"]).output
 
 
 def test_catalog_reads_every_experiment_without_importing_it():

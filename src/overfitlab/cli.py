@@ -14,7 +14,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, NoReturn, Optional
 
 
 def _standalone_program() -> bool:
@@ -183,6 +183,10 @@ def _interrupted(exc: BaseException) -> bool:
         return isinstance(exc.__cause__, KeyboardInterrupt)
     return isinstance(exc, (KeyboardInterrupt, typer.Abort))
 
+
+# the positional experiment name of `run`, `params` and `sweep`
+ExperimentName = Annotated[str, typer.Argument(metavar="NAME",
+                                               help="experiment name (see `overfitlab list`)")]
 
 app = typer.Typer(cls=_OneLineErrors, add_completion=False, pretty_exceptions_enable=False,
                   help="overfitlab: neural-network regularization experiments, reproducible.")
@@ -356,7 +360,7 @@ def list_experiments() -> None:
 
 @app.command(cls=_Command)
 def run(
-    name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)"),
+    name: ExperimentName,
     quick: bool = typer.Option(False, "--quick", help="small preset, seconds"),
     seed: Optional[int] = typer.Option(None, help="master seed (bit-reproducible runs)"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained at once"),
@@ -481,8 +485,7 @@ def _report_results(names: list[str], configs: list[Config], reuses: dict[str, t
 
 
 @app.command(cls=_Command)
-def params(name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)")
-           ) -> None:
+def params(name: ExperimentName) -> None:
     """List an experiment's parameters: type, full and quick values, range and meaning."""
     from rich.table import Table
 
@@ -503,7 +506,7 @@ def params(name: str = typer.Argument(..., help="experiment name (see `overfitla
 
 @app.command(cls=_Command)
 def sweep(
-    name: str = typer.Argument(..., help="experiment name (see `overfitlab list`)"),
+    name: ExperimentName,
     grid: list[str] = typer.Option(
         [], "--grid", metavar="KEY=V1,V2,...",
         help="an axis over any --set key; ranges linspace(a,b,n) and logspace(a,b,n); "
