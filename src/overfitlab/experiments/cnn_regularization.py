@@ -213,7 +213,8 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     gap = grid(left_out(fit.final["train_accuracy"])) - test
     require_learning(test, config)
     curves = {name: grid(fit.history[name])[c] for name in ("test_accuracy", "train_accuracy")}
-    kept_steps = grid(fit.history["step"][fit.kept])[c]
+    kept_step = grid(fit.history["step"][fit.kept])  # (size, recipe, seed)
+    kept_early = kept_step[c, REGULARIZERS.index("early_stopping")]
 
     from overfitlab.plots.cnn_regularization import learning_curves_figure, size_figure
 
@@ -222,13 +223,13 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
         "accuracy_vs_size.png": size_figure(config.n_values, labels, test, gap),
         "learning_curves.png": learning_curves_figure(
             fit.history["step"], labels, curves["train_accuracy"], curves["test_accuracy"],
-            kept_steps[REGULARIZERS.index("early_stopping")], config.curve_n),
+            kept_early, config.curve_n),
     }
     answers, summary = _answers(config, test, choice, gap)
     note = diverged_note(int(diverged.sum()), diverged.size)
     if note:
         answers = [replace(a, explanation=a.explanation + note) for a in answers]
-    captions = _captions(config, test, gap, kept_steps[REGULARIZERS.index("early_stopping")])
+    captions = _captions(config, test, gap, kept_early)
     parameters = cnn.n_parameters(model, data.x_pool.shape[1:])
     images = len(seeds) * config.steps * config.batch_size
     metrics = {
@@ -246,8 +247,7 @@ def run(config: CNNRegularizationConfig, progress: Progress = no_progress) -> Re
     arrays = {"n_values": np.asarray(config.n_values), "regularizers": np.asarray(REGULARIZERS),
               "test_accuracy": test, "choice_accuracy": choice, "gap": gap,
               "curve_steps": fit.history["step"], "curve_test_accuracy": curves["test_accuracy"],
-              "curve_train_accuracy": curves["train_accuracy"], "kept_step": grid(
-                  fit.history["step"][fit.kept])}
+              "curve_train_accuracy": curves["train_accuracy"], "kept_step": kept_step}
     notes = [
         data.note,
         f"The held-out images are split in halves: {len(data.y_choice)} choose the best "
