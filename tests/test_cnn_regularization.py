@@ -371,6 +371,22 @@ def test_answers_are_computed_from_the_arrays(digits_result):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
+@pytest.mark.parametrize("kept, label", [([50, 50, 50], "early-stopping checkpoint kept"),
+                                         ([225, 50, 100], "early-stopping checkpoints kept")])
+def test_learning_curve_figure_marks_each_kept_checkpoint(kept, label):
+    """One dotted line per distinct step the seeds' early-stopping networks kept, and a legend
+    entry in the number the lines have."""
+    from overfitlab.plots.cnn_regularization import learning_curves_figure
+
+    steps, recipes, seeds = np.arange(25, 301, 25), len(REGULARIZERS), len(kept)
+    curves = np.full((recipes, seeds, len(steps)), 50.0)
+    fig = learning_curves_figure(steps, list(REGULARIZERS), curves, curves, np.array(kept), 100)
+    ax_test = fig.axes[1]
+    dotted = [line.get_xdata()[0] for line in ax_test.get_lines() if line.get_linestyle() == ":"]
+    assert sorted(dotted) == sorted(set(kept))
+    assert [t.get_text() for t in ax_test.get_legend().get_texts()][-1] == label
+
+
 def fashion_files(folder, n_train: int = 240, n_test: int = 80, learnable: bool = True):
     """MNIST-format files of 28x28 blob images (10 classes: a bright square per class), or with
     ``learnable=False`` of noise alone, where the labels say nothing about the images."""

@@ -55,7 +55,7 @@ def learning_curves_figure(steps: np.ndarray, labels: Sequence[str], train: np.n
         _lines(ax, steps, np.moveaxis(values, -1, 0), labels)
         ax.set_xlabel("optimizer step")
     kept = np.unique(early_stops)
-    label = "early-stopping checkpoint kept" + ("s" if len(kept) > 1 else "")
+    label = "early-stopping checkpoints kept" if len(kept) > 1 else "early-stopping checkpoint kept"
     for k, step in enumerate(kept):
         ax_test.axvline(step, color=_COLORS[5], linewidth=0.8, linestyle=":",
                         label=label if k == 0 else None)
